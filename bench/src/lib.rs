@@ -1,0 +1,1 @@
+//! Benches live in `benches/`; results in `RESULTS.md`.

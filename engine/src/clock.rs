@@ -1,0 +1,174 @@
+//! Timestamps: a cheap tick counter on the hot path, Unix nanoseconds on the drain side.
+//!
+//! On x86_64 with an invariant TSC (CPUID leaf `0x8000_0007`, EDX bit 8: constant rate, keeps
+//! counting in deep C-states, synchronised across cores) a span timestamp is one `rdtsc`
+//! (about 8 ns here against 18 ns for `Instant::now`; see DESIGN.md). Elsewhere it is
+//! nanoseconds since the engine's start read from `Instant`. The choice is made once, at start.
+//!
+//! [`Calibration`] turns ticks into Unix nanoseconds. It pairs one wall-clock anchor with the
+//! TSC rate measured against `Instant` over a window that grows with every
+//! [`Calibration::refresh`] (the drain calls it about once a second), so the rate error shrinks
+//! as the process runs. A refresh also checks the converted time against the wall clock and
+//! re-anchors when they drift apart by more than [`MAX_DRIFT_NS`] (an NTP step, a VM
+//! migration), so exported times follow the wall clock without a per-span syscall.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Largest gap between converted and wall-clock time that a refresh tolerates before it
+/// re-anchors.
+pub const MAX_DRIFT_NS: u64 = 100_000;
+
+/// What the hot path reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockSource {
+    /// The x86_64 time-stamp counter (invariant TSC only).
+    Tsc,
+    /// Nanoseconds since the clock's creation, from `Instant`.
+    Monotonic,
+}
+
+/// The hot-path tick source. Cheap to copy; all producers of an engine share one.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    source: ClockSource,
+    epoch: Instant,
+}
+
+#[cfg(target_arch = "x86_64")]
+fn invariant_tsc() -> bool {
+    use std::arch::x86_64::__cpuid;
+    // CPUID is available on every x86_64 CPU; the extended leaf must be checked before use.
+    let max_ext = __cpuid(0x8000_0000).eax;
+    max_ext >= 0x8000_0007 && __cpuid(0x8000_0007).edx & (1 << 8) != 0
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn invariant_tsc() -> bool {
+    false
+}
+
+impl Clock {
+    /// The fastest trustworthy source on this machine: the TSC if it is invariant, else
+    /// `Instant`.
+    pub fn detect() -> Self {
+        let source = if invariant_tsc() { ClockSource::Tsc } else { ClockSource::Monotonic };
+        Clock { source, epoch: Instant::now() }
+    }
+
+    /// Always `Instant`-based (for machines whose TSC you do not trust).
+    pub fn monotonic() -> Self {
+        Clock { source: ClockSource::Monotonic, epoch: Instant::now() }
+    }
+
+    /// The source in use.
+    pub fn source(&self) -> ClockSource {
+        self.source
+    }
+
+    /// Current ticks. No syscall, no lock, no allocation.
+    #[inline(always)]
+    pub fn now(&self) -> u64 {
+        match self.source {
+            #[cfg(target_arch = "x86_64")]
+            // `rdtsc` is not serialising: it may execute a few instructions early, a few ns of
+            // skew that span timing tolerates (and the reason it costs 8 ns, not 30).
+            ClockSource::Tsc => {
+                // SAFETY: `Tsc` is only chosen on x86_64, where `rdtsc` always exists.
+                #[allow(unused_unsafe)]
+                unsafe {
+                    std::arch::x86_64::_rdtsc()
+                }
+            }
+            _ => self.epoch.elapsed().as_nanos() as u64,
+        }
+    }
+}
+
+/// One simultaneous reading of ticks, `Instant` and the wall clock.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    ticks: u64,
+    instant: Instant,
+    unix_ns: u64,
+}
+
+fn unix_now_ns() -> u64 {
+    // A wall clock before 1970 is reported as 1970; nothing sensible can be exported then.
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+impl Sample {
+    fn take(clock: &Clock) -> Sample {
+        // Bracket the other reads with two tick reads and keep their midpoint.
+        let t0 = clock.now();
+        let instant = Instant::now();
+        let unix_ns = unix_now_ns();
+        let t1 = clock.now();
+        Sample { ticks: t0 + (t1.wrapping_sub(t0)) / 2, instant, unix_ns }
+    }
+}
+
+/// Converts ticks of one [`Clock`] to Unix nanoseconds. Owned by the drain thread.
+#[derive(Clone, Debug)]
+pub struct Calibration {
+    clock: Clock,
+    /// Where the rate was first measured from; never moves, so the window keeps growing.
+    rate_origin: Sample,
+    /// The wall-clock anchor: `anchor.ticks` maps to `anchor.unix_ns`.
+    anchor: Sample,
+    ns_per_tick: f64,
+}
+
+impl Calibration {
+    /// Calibrates `clock`. For the TSC this measures the rate over `warmup` (the engine uses a
+    /// few milliseconds; the drain refines it later).
+    pub fn new(clock: Clock, warmup: Duration) -> Self {
+        let origin = Sample::take(&clock);
+        let mut cal = Calibration { clock, rate_origin: origin, anchor: origin, ns_per_tick: 1.0 };
+        if clock.source == ClockSource::Tsc {
+            while origin.instant.elapsed() < warmup {
+                std::hint::spin_loop();
+            }
+            cal.refresh();
+        }
+        cal
+    }
+
+    /// The clock this converts.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Nanoseconds per tick currently in use.
+    pub fn ns_per_tick(&self) -> f64 {
+        self.ns_per_tick
+    }
+
+    /// Re-measures the rate over the whole window since creation and re-anchors to the wall
+    /// clock if conversion has drifted by more than [`MAX_DRIFT_NS`]. Returns the drift it saw
+    /// (converted minus wall clock, in ns) before any re-anchoring.
+    pub fn refresh(&mut self) -> i64 {
+        let now = Sample::take(&self.clock);
+        if self.clock.source == ClockSource::Tsc {
+            let dticks = now.ticks.wrapping_sub(self.rate_origin.ticks);
+            let dns = now.instant.duration_since(self.rate_origin.instant).as_nanos() as f64;
+            if dticks > 0 && dns > 0.0 {
+                self.ns_per_tick = dns / dticks as f64;
+            }
+        }
+        let drift = self.to_unix_nanos(now.ticks) as i64 - now.unix_ns as i64;
+        if drift.unsigned_abs() > MAX_DRIFT_NS {
+            self.anchor = now;
+        }
+        drift
+    }
+
+    /// Unix nanoseconds for a tick value read from this calibration's clock.
+    #[inline]
+    pub fn to_unix_nanos(&self, ticks: u64) -> u64 {
+        // Only the (small) offset from the anchor goes through f64: a Unix time in ns needs 61
+        // bits, more than an f64 mantissa holds.
+        let d = ticks.wrapping_sub(self.anchor.ticks) as i64 as f64 * self.ns_per_tick;
+        self.anchor.unix_ns.saturating_add_signed(d.round() as i64)
+    }
+}

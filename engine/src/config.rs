@@ -1,0 +1,187 @@
+//! Engine configuration: how many rings, how big, how the drain batches and idles.
+//!
+//! All memory the engine will ever use for spans follows from this: see
+//! [`EngineConfig::memory_budget`]. [`crate::Engine::start`] validates the whole config first
+//! and fails with the setting's name and value, never later on the hot path.
+
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::record::SpanRecord;
+use crate::sampler::Sampler;
+
+/// Spans one producer can have open at once (nested or not). A span started beyond this is
+/// dropped and counted (`dropped.too_deep`); its children parent to the deepest open span.
+pub const MAX_DEPTH: usize = 16;
+
+/// What the drain thread does when every ring is empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdleStrategy {
+    /// Busy-poll with a spin hint: lowest latency, burns its core. Pin the drain
+    /// ([`EngineConfig::drain_core`]) when you use it.
+    Spin,
+    /// `yield_now` between polls: gives the core away when someone else wants it.
+    Yield,
+    /// Sleep up to this long between empty polls (woken early by `flush`/`shutdown`).
+    /// Producers never wake the drain (that would be a syscall on the hot path), so choose it
+    /// below the time your busiest ring takes to fill.
+    Park(Duration),
+}
+
+impl Default for IdleStrategy {
+    fn default() -> Self {
+        IdleStrategy::Park(Duration::from_micros(200))
+    }
+}
+
+/// Which tick source the hot path reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ClockChoice {
+    /// The invariant TSC where the CPU has one, `Instant` otherwise.
+    #[default]
+    Auto,
+    /// Always `Instant`.
+    Monotonic,
+}
+
+/// Engine settings. Start from `EngineConfig::default()` and chain the setters.
+///
+/// # Examples
+/// ```
+/// use ringspan::{EngineConfig, IdleStrategy};
+/// let config = EngineConfig::default()
+///     .rings(4)
+///     .ring_capacity(4096)
+///     .idle(IdleStrategy::Yield);
+/// assert!(config.validate().is_ok());
+/// assert!(EngineConfig::default().ring_capacity(1000).validate().is_err());
+/// println!("{} bytes", config.memory_budget());
+/// ```
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub(crate) rings: usize,
+    pub(crate) ring_capacity: usize,
+    pub(crate) sampler: Sampler,
+    pub(crate) max_batch: usize,
+    pub(crate) schedule_delay: Duration,
+    pub(crate) idle: IdleStrategy,
+    pub(crate) drain_core: Option<usize>,
+    pub(crate) clock: ClockChoice,
+    pub(crate) scope: &'static str,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            rings: 8,
+            ring_capacity: 8192,
+            sampler: Sampler::default(),
+            max_batch: 512,
+            schedule_delay: Duration::from_secs(5),
+            idle: IdleStrategy::default(),
+            drain_core: None,
+            clock: ClockChoice::Auto,
+            scope: "ringspan",
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Rings in the pool, i.e. producers that can be live at once (default 8).
+    pub fn rings(mut self, n: usize) -> Self {
+        self.rings = n;
+        self
+    }
+
+    /// Slots per ring, a power of two (default 8192).
+    pub fn ring_capacity(mut self, n: usize) -> Self {
+        self.ring_capacity = n;
+        self
+    }
+
+    /// The head sampler (default parent-based always-on).
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.sampler = sampler;
+        self
+    }
+
+    /// Spans after which the drain asks the sink to flush (OTLP's `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
+    /// default 512).
+    pub fn max_batch(mut self, n: usize) -> Self {
+        self.max_batch = n;
+        self
+    }
+
+    /// Longest a span waits in the drain before a flush (`OTEL_BSP_SCHEDULE_DELAY`, default 5 s).
+    pub fn schedule_delay(mut self, d: Duration) -> Self {
+        self.schedule_delay = d;
+        self
+    }
+
+    /// What the drain does when the rings are empty.
+    pub fn idle(mut self, idle: IdleStrategy) -> Self {
+        self.idle = idle;
+        self
+    }
+
+    /// Pins the drain thread to this core.
+    pub fn drain_core(mut self, core: usize) -> Self {
+        self.drain_core = Some(core);
+        self
+    }
+
+    /// The hot-path clock.
+    pub fn clock(mut self, clock: ClockChoice) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The instrumentation scope spans get unless their producer sets another.
+    pub fn scope(mut self, scope: &'static str) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// Checks every setting.
+    ///
+    /// # Errors
+    /// The first invalid setting, with its name and value.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.rings == 0 {
+            return Err(Error::config("rings", self.rings, "need at least one ring"));
+        }
+        if !self.ring_capacity.is_power_of_two() || self.ring_capacity < 2 {
+            return Err(Error::config(
+                "ring_capacity",
+                self.ring_capacity,
+                "must be a power of two, at least 2",
+            ));
+        }
+        if self.max_batch == 0 {
+            return Err(Error::config("max_batch", self.max_batch, "must be at least 1"));
+        }
+        if self.schedule_delay.is_zero() {
+            return Err(Error::config(
+                "schedule_delay",
+                format!("{:?}", self.schedule_delay),
+                "must be positive",
+            ));
+        }
+        if self.memory_budget() > isize::MAX as usize / 2 {
+            return Err(Error::config(
+                "rings x ring_capacity",
+                self.rings.saturating_mul(self.ring_capacity),
+                "needs more memory than this process can address",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Bytes the engine preallocates for spans: every ring's slots plus every producer's stack
+    /// of open spans. Nothing on the recording or drain path allocates beyond this.
+    pub fn memory_budget(&self) -> usize {
+        self.rings
+            .saturating_mul(self.ring_capacity.saturating_add(MAX_DEPTH))
+            .saturating_mul(std::mem::size_of::<SpanRecord>())
+    }
+}

@@ -1,0 +1,573 @@
+//! The fixed-size span record: what a ring slot holds and what the drain reads.
+//!
+//! # Layout
+//! `#[repr(C, align(128))]`, 896 bytes = 7 x 128:
+//!
+//! | bytes     | part | holds |
+//! |-----------|------|-------|
+//! | 0..128    | header | ids, start/end ticks, name, status, scope, kind, flags, counts |
+//! | 128..384  | attributes | [`MAX_ATTRS`] x (key, value) of 16 + 16 bytes |
+//! | 384..640  | events | [`MAX_EVENTS`] x (name, time, [`MAX_EVENT_ATTRS`] attributes) |
+//! | 640..896  | arena | [`ARENA_BYTES`] bytes for strings that are not `'static` |
+//!
+//! Why 128-byte alignment, not 64: two slots must never share a cache line, and on x86_64 the
+//! L2 spatial prefetcher fetches lines in 128-byte pairs, so a slot ending on an odd line would
+//! drag its neighbour (being written by the producer) into the consumer's cache and back.
+//! crossbeam-utils' `CachePadded` pads to 128 on x86_64 for the same reason.
+//!
+//! The hot path touches only what a span uses: a producer builds the record in its own scratch
+//! slot and [`SpanRecord::copy_used_into`] copies the header and the used attributes, events and
+//! arena bytes into the ring slot (a span with four static attributes moves 256 bytes).
+//!
+//! # Limits (documented, counted, never a panic)
+//! - More than [`MAX_ATTRS`] attributes: the extra ones are dropped and counted in
+//!   `dropped_attributes_count` (exported as OTLP's field of that name). Likewise events
+//!   beyond [`MAX_EVENTS`] (`dropped_events_count`) and event attributes beyond
+//!   [`MAX_EVENT_ATTRS`] (the event's `dropped_attributes_count`).
+//! - Strings that are not `'static` (names, values, status messages) share the
+//!   [`ARENA_BYTES`]-byte arena. A string that does not fit is cut at the last UTF-8 character
+//!   boundary that fits (so it stays valid UTF-8) and the producer's `truncated_strings`
+//!   counter goes up by one. Callers can only pass `&str`, so invalid UTF-8 cannot enter.
+//! - Setting the same key twice keeps both entries here; deduplication (last one wins, as the
+//!   OpenTelemetry API specifies) is left to the drain side so the hot path stays a plain
+//!   append.
+
+use crate::ids::{SpanId, TraceFlags, TraceId};
+use crate::value::{floor_char_boundary, Packed, Tag, Value, ValueRef};
+
+/// Attributes a span record holds.
+pub const MAX_ATTRS: usize = 8;
+/// Events a span record holds.
+pub const MAX_EVENTS: usize = 2;
+/// Attributes each event holds (enough for the `exception.*` triple).
+pub const MAX_EVENT_ATTRS: usize = 3;
+/// Bytes of copied (non-`'static`) string data a span record holds.
+pub const ARENA_BYTES: usize = 256;
+
+/// The kind of a span, with OTLP's numbering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum SpanKind {
+    /// Not specified.
+    Unspecified = 0,
+    /// An internal operation (the default).
+    #[default]
+    Internal = 1,
+    /// Handling a synchronous request from a remote client.
+    Server = 2,
+    /// A synchronous request to a remote service.
+    Client = 3,
+    /// Sending a message to a broker or queue.
+    Producer = 4,
+    /// Receiving a message from a broker or queue.
+    Consumer = 5,
+}
+
+impl SpanKind {
+    fn from_u8(v: u8) -> SpanKind {
+        match v {
+            1 => SpanKind::Internal,
+            2 => SpanKind::Server,
+            3 => SpanKind::Client,
+            4 => SpanKind::Producer,
+            5 => SpanKind::Consumer,
+            _ => SpanKind::Unspecified,
+        }
+    }
+}
+
+/// A span's status as read back from a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status<'r> {
+    /// Not set (OTLP `STATUS_CODE_UNSET`).
+    Unset,
+    /// Explicitly successful (`STATUS_CODE_OK`).
+    Ok,
+    /// Failed, with a description (`STATUS_CODE_ERROR`).
+    Error(&'r str),
+}
+
+const STATUS_UNSET: u8 = 0;
+const STATUS_OK: u8 = 1;
+const STATUS_ERROR: u8 = 2;
+
+/// How a span relates to its parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum ParentKind {
+    /// A root span.
+    None = 0,
+    /// The parent is a span of this process.
+    Local = 1,
+    /// The parent came from another process (a `traceparent`).
+    Remote = 2,
+}
+
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+struct Attr {
+    key: Packed,
+    value: Packed,
+}
+
+impl Attr {
+    const EMPTY: Attr = Attr { key: Packed::EMPTY, value: Packed::EMPTY };
+}
+
+/// A span event as stored in a record.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+struct Event {
+    name: Packed,
+    time: u64,
+    n_attrs: u8,
+    _pad: [u8; 3],
+    dropped_attrs: u32,
+    attrs: [Attr; MAX_EVENT_ATTRS],
+}
+
+impl Event {
+    const EMPTY: Event = Event {
+        name: Packed::EMPTY,
+        time: 0,
+        n_attrs: 0,
+        _pad: [0; 3],
+        dropped_attrs: 0,
+        attrs: [Attr::EMPTY; MAX_EVENT_ATTRS],
+    };
+}
+
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+struct Header {
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    parent_span_id: [u8; 8],
+    start: u64,
+    end: u64,
+    name: Packed,
+    status_message: Packed,
+    scope: Packed,
+    trace_flags: u8,
+    kind: u8,
+    status: u8,
+    n_attrs: u8,
+    n_events: u8,
+    parent: u8,
+    arena_len: u16,
+    dropped_attrs: u32,
+    dropped_events: u32,
+    _reserved: [u8; 16],
+}
+
+/// One finished span, as the drain sees it in a ring slot. Read it through the accessors;
+/// times are clock ticks, which the drain's [`crate::clock::Calibration`] turns into Unix
+/// nanoseconds.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(128))]
+pub struct SpanRecord {
+    header: Header,
+    attrs: [Attr; MAX_ATTRS],
+    events: [Event; MAX_EVENTS],
+    arena: [u8; ARENA_BYTES],
+}
+
+const _: () = {
+    assert!(std::mem::size_of::<Attr>() == 32);
+    assert!(std::mem::size_of::<Event>() == 128);
+    assert!(std::mem::size_of::<Header>() == 128);
+    assert!(std::mem::size_of::<SpanRecord>() == 896);
+    assert!(std::mem::size_of::<SpanRecord>() % 128 == 0);
+    assert!(ARENA_BYTES <= u16::MAX as usize);
+};
+
+/// What a write into a record lost, for the producer's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Loss {
+    /// Strings cut short because the arena was full.
+    pub(crate) truncated: u32,
+}
+
+impl SpanRecord {
+    /// An empty record (all counts zero), the value every slot starts with.
+    pub const EMPTY: SpanRecord = SpanRecord {
+        header: Header {
+            trace_id: [0; 16],
+            span_id: [0; 8],
+            parent_span_id: [0; 8],
+            start: 0,
+            end: 0,
+            name: Packed::EMPTY,
+            status_message: Packed::EMPTY,
+            scope: Packed::EMPTY,
+            trace_flags: 0,
+            kind: SpanKind::Internal as u8,
+            status: STATUS_UNSET,
+            n_attrs: 0,
+            n_events: 0,
+            parent: ParentKind::None as u8,
+            arena_len: 0,
+            dropped_attrs: 0,
+            dropped_events: 0,
+            _reserved: [0; 16],
+        },
+        attrs: [Attr::EMPTY; MAX_ATTRS],
+        events: [Event::EMPTY; MAX_EVENTS],
+        arena: [0; ARENA_BYTES],
+    };
+
+    // ----- writing (producer side) -----
+
+    /// Starts a fresh span in this (reused) record. Only the header is rewritten; the counts
+    /// make the old attributes, events and arena bytes unreachable.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn begin(
+        &mut self,
+        trace_id: TraceId,
+        span_id: SpanId,
+        parent_span_id: SpanId,
+        parent: ParentKind,
+        flags: TraceFlags,
+        scope: &'static str,
+        start: u64,
+    ) {
+        self.header = Header {
+            trace_id: trace_id.0,
+            span_id: span_id.0,
+            parent_span_id: parent_span_id.0,
+            start,
+            end: 0,
+            name: Packed::EMPTY,
+            status_message: Packed::EMPTY,
+            scope: Packed::from_static(scope),
+            trace_flags: flags.0,
+            kind: SpanKind::Internal as u8,
+            status: STATUS_UNSET,
+            n_attrs: 0,
+            n_events: 0,
+            parent: parent as u8,
+            arena_len: 0,
+            dropped_attrs: 0,
+            dropped_events: 0,
+            _reserved: [0; 16],
+        };
+    }
+
+    /// Copies `s` into the arena, cutting it at a char boundary if it does not fit.
+    #[inline]
+    fn copy_str(&mut self, s: &str, loss: &mut Loss) -> Packed {
+        let used = usize::from(self.header.arena_len);
+        let n = floor_char_boundary(s, ARENA_BYTES - used);
+        if n < s.len() {
+            loss.truncated += 1;
+        }
+        self.arena[used..used + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.header.arena_len = (used + n) as u16;
+        Packed::inline(used, n)
+    }
+
+    #[inline(always)]
+    fn pack(&mut self, v: Value<'_>, loss: &mut Loss) -> Packed {
+        match v {
+            Value::I64(i) => Packed::scalar(Tag::I64, i as u64),
+            Value::F64(f) => Packed::scalar(Tag::F64, f.to_bits()),
+            Value::Bool(b) => Packed::scalar(Tag::Bool, u64::from(b)),
+            Value::Str(s) => Packed::from_static(s),
+            Value::Copied(s) => self.copy_str(s, loss),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn set_name(&mut self, name: Value<'_>, loss: &mut Loss) {
+        self.header.name = match name {
+            Value::Copied(s) => self.copy_str(s, loss),
+            Value::Str(s) => Packed::from_static(s),
+            // Non-string names cannot be built through the public API.
+            _ => Packed::EMPTY,
+        };
+    }
+
+    #[inline(always)]
+    pub(crate) fn set_kind(&mut self, kind: SpanKind) {
+        self.header.kind = kind as u8;
+    }
+
+    #[inline(always)]
+    pub(crate) fn set_end(&mut self, end: u64) {
+        self.header.end = end;
+    }
+
+    /// Appends an attribute, or counts it as dropped when the record is full.
+    #[inline(always)]
+    pub(crate) fn push_attr(&mut self, key: &'static str, value: Value<'_>, loss: &mut Loss) {
+        let n = usize::from(self.header.n_attrs);
+        if n == MAX_ATTRS {
+            self.header.dropped_attrs = self.header.dropped_attrs.saturating_add(1);
+            return;
+        }
+        let value = self.pack(value, loss);
+        self.attrs[n] = Attr { key: Packed::from_static(key), value };
+        self.header.n_attrs += 1;
+    }
+
+    /// Appends an event with its attributes, or counts it as dropped when the record is full.
+    #[inline]
+    pub(crate) fn push_event(
+        &mut self,
+        name: &'static str,
+        time: u64,
+        attrs: &[(&'static str, Value<'_>)],
+        loss: &mut Loss,
+    ) {
+        let e = usize::from(self.header.n_events);
+        if e == MAX_EVENTS {
+            self.header.dropped_events = self.header.dropped_events.saturating_add(1);
+            return;
+        }
+        let kept = attrs.len().min(MAX_EVENT_ATTRS);
+        let mut event = Event {
+            name: Packed::from_static(name),
+            time,
+            n_attrs: kept as u8,
+            _pad: [0; 3],
+            dropped_attrs: (attrs.len() - kept) as u32,
+            attrs: [Attr::EMPTY; MAX_EVENT_ATTRS],
+        };
+        for (slot, &(k, v)) in event.attrs.iter_mut().zip(attrs) {
+            *slot = Attr { key: Packed::from_static(k), value: self.pack(v, loss) };
+        }
+        self.events[e] = event;
+        self.header.n_events += 1;
+    }
+
+    /// Sets the status following the spec: `Ok` is final, `Unset` changes nothing, and only
+    /// `Error` keeps a description.
+    #[inline]
+    pub(crate) fn set_status(&mut self, ok: bool, message: Value<'_>, loss: &mut Loss) {
+        if self.header.status == STATUS_OK {
+            return;
+        }
+        if ok {
+            self.header.status = STATUS_OK;
+            self.header.status_message = Packed::EMPTY;
+        } else {
+            self.header.status = STATUS_ERROR;
+            self.header.status_message = self.pack(message, loss);
+        }
+    }
+
+    /// Copies what this record uses (header, used attributes and events, used arena bytes)
+    /// into `dst`. The rest of `dst` keeps stale but valid data that its counts hide.
+    #[inline(always)]
+    pub(crate) fn copy_used_into(&self, dst: &mut SpanRecord) {
+        let h = &self.header;
+        dst.header = *h;
+        let n = usize::from(h.n_attrs);
+        dst.attrs[..n].copy_from_slice(&self.attrs[..n]);
+        let e = usize::from(h.n_events);
+        dst.events[..e].copy_from_slice(&self.events[..e]);
+        let a = usize::from(h.arena_len);
+        dst.arena[..a].copy_from_slice(&self.arena[..a]);
+    }
+
+    // ----- reading (drain side) -----
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        TraceId(self.header.trace_id)
+    }
+
+    /// The span id.
+    pub fn span_id(&self) -> SpanId {
+        SpanId(self.header.span_id)
+    }
+
+    /// The parent span id, `None` for a root span.
+    pub fn parent_span_id(&self) -> Option<SpanId> {
+        (self.header.parent != ParentKind::None as u8).then_some(SpanId(self.header.parent_span_id))
+    }
+
+    /// Whether the parent came from another process (OTLP's `SPAN_FLAGS_CONTEXT_IS_REMOTE`);
+    /// false for a root span.
+    pub fn parent_is_remote(&self) -> bool {
+        self.header.parent == ParentKind::Remote as u8
+    }
+
+    /// W3C trace flags of the span.
+    pub fn trace_flags(&self) -> TraceFlags {
+        TraceFlags(self.header.trace_flags)
+    }
+
+    /// The span kind.
+    pub fn kind(&self) -> SpanKind {
+        SpanKind::from_u8(self.header.kind)
+    }
+
+    /// The status.
+    pub fn status(&self) -> Status<'_> {
+        match self.header.status {
+            STATUS_OK => Status::Ok,
+            STATUS_ERROR => Status::Error(self.header.status_message.as_str(&self.arena)),
+            _ => Status::Unset,
+        }
+    }
+
+    /// Start time in clock ticks.
+    pub fn start_ticks(&self) -> u64 {
+        self.header.start
+    }
+
+    /// End time in clock ticks.
+    pub fn end_ticks(&self) -> u64 {
+        self.header.end
+    }
+
+    /// The span name.
+    pub fn name(&self) -> &str {
+        self.header.name.as_str(&self.arena)
+    }
+
+    /// The instrumentation scope name.
+    pub fn scope(&self) -> &str {
+        self.header.scope.as_str(&self.arena)
+    }
+
+    /// The attributes, in the order they were set.
+    pub fn attributes(&self) -> impl ExactSizeIterator<Item = (&str, ValueRef<'_>)> + '_ {
+        let arena = &self.arena;
+        self.attrs[..usize::from(self.header.n_attrs)]
+            .iter()
+            .map(move |a| (a.key.as_str(arena), a.value.as_value(arena)))
+    }
+
+    /// Attributes that did not fit and were dropped.
+    pub fn dropped_attributes_count(&self) -> u32 {
+        self.header.dropped_attrs
+    }
+
+    /// The events, in the order they were added.
+    pub fn events(&self) -> impl ExactSizeIterator<Item = EventRef<'_>> + '_ {
+        self.events[..usize::from(self.header.n_events)]
+            .iter()
+            .map(move |event| EventRef { event, arena: &self.arena })
+    }
+
+    /// Events that did not fit and were dropped.
+    pub fn dropped_events_count(&self) -> u32 {
+        self.header.dropped_events
+    }
+}
+
+/// A span event read back from a record.
+#[derive(Clone, Copy, Debug)]
+pub struct EventRef<'r> {
+    event: &'r Event,
+    arena: &'r [u8; ARENA_BYTES],
+}
+
+impl<'r> EventRef<'r> {
+    /// The event name.
+    pub fn name(&self) -> &'r str {
+        self.event.name.as_str(self.arena)
+    }
+
+    /// When it happened, in clock ticks.
+    pub fn time_ticks(&self) -> u64 {
+        self.event.time
+    }
+
+    /// The event's attributes.
+    pub fn attributes(&self) -> impl ExactSizeIterator<Item = (&'r str, ValueRef<'r>)> + 'r {
+        let arena = self.arena;
+        self.event.attrs[..usize::from(self.event.n_attrs)]
+            .iter()
+            .map(move |a| (a.key.as_str(arena), a.value.as_value(arena)))
+    }
+
+    /// Event attributes that did not fit and were dropped.
+    pub fn dropped_attributes_count(&self) -> u32 {
+        self.event.dropped_attrs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh() -> Box<SpanRecord> {
+        let mut r = Box::new(SpanRecord::EMPTY);
+        r.begin(
+            TraceId([1; 16]),
+            SpanId([2; 8]),
+            SpanId([0; 8]),
+            ParentKind::None,
+            TraceFlags::SAMPLED,
+            "scope",
+            10,
+        );
+        r
+    }
+
+    #[test]
+    fn attributes_beyond_the_limit_are_counted() {
+        let mut r = fresh();
+        let mut loss = Loss::default();
+        for i in 0..MAX_ATTRS as i64 + 3 {
+            r.push_attr("k", Value::I64(i), &mut loss);
+        }
+        assert_eq!(r.attributes().len(), MAX_ATTRS);
+        assert_eq!(r.dropped_attributes_count(), 3);
+        assert_eq!(r.attributes().last().unwrap().1, ValueRef::I64(MAX_ATTRS as i64 - 1));
+    }
+
+    #[test]
+    fn arena_truncates_at_char_boundary_and_counts() {
+        let mut r = fresh();
+        let mut loss = Loss::default();
+        let long = "é".repeat(ARENA_BYTES); // 2 bytes each: twice the arena
+        r.push_attr("a", Value::Copied("hello"), &mut loss);
+        r.push_attr("b", Value::Copied(&long), &mut loss);
+        // "hello" (5) + 125 two-byte chars (250) leave one byte: "yz" becomes "y".
+        r.push_attr("c", Value::Copied("yz"), &mut loss);
+        assert_eq!(loss.truncated, 2);
+        let vals: Vec<_> = r.attributes().map(|(_, v)| v).collect();
+        assert_eq!(vals[0], ValueRef::Str("hello"));
+        let ValueRef::Str(b) = vals[1] else { panic!("not a string") };
+        assert!(long.starts_with(b) && b.len() == 250);
+        assert_eq!(vals[2], ValueRef::Str("y"));
+    }
+
+    #[test]
+    fn ok_status_is_final_and_error_keeps_message() {
+        let mut r = fresh();
+        let mut loss = Loss::default();
+        r.set_status(false, Value::Copied("boom"), &mut loss);
+        assert_eq!(r.status(), Status::Error("boom"));
+        r.set_status(true, Value::Str(""), &mut loss);
+        assert_eq!(r.status(), Status::Ok);
+        r.set_status(false, Value::Str("later"), &mut loss);
+        assert_eq!(r.status(), Status::Ok);
+    }
+
+    #[test]
+    fn copy_used_into_carries_everything_visible() {
+        let mut r = fresh();
+        let mut loss = Loss::default();
+        r.set_name(Value::Copied("dyn-name"), &mut loss);
+        r.push_attr("s", Value::Copied("copied"), &mut loss);
+        r.push_attr("f", Value::F64(2.5), &mut loss);
+        r.push_event("ev", 11, &[("n", Value::I64(1)), ("t", Value::Copied("x"))], &mut loss);
+        r.set_end(12);
+        let mut dst = Box::new(SpanRecord::EMPTY);
+        r.copy_used_into(&mut dst);
+        assert_eq!(dst.name(), "dyn-name");
+        assert_eq!(dst.scope(), "scope");
+        assert_eq!(dst.end_ticks(), 12);
+        let attrs: Vec<_> = dst.attributes().collect();
+        assert_eq!(attrs, vec![("s", ValueRef::Str("copied")), ("f", ValueRef::F64(2.5))]);
+        let ev = dst.events().next().unwrap();
+        assert_eq!((ev.name(), ev.time_ticks()), ("ev", 11));
+        assert_eq!(ev.attributes().nth(1), Some(("t", ValueRef::Str("x"))));
+    }
+}

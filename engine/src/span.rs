@@ -1,0 +1,198 @@
+//! The guard for one open span. It ends the span when dropped.
+
+use std::fmt::{self, Write as _};
+
+use crate::ids::SpanContext;
+use crate::producer::Producer;
+use crate::record::SpanKind;
+use crate::traceparent::{self, Traceparent};
+use crate::value::Value;
+
+/// Depth marker of a span that got no frame (the producer's stack was full).
+const UNTRACKED: usize = usize::MAX;
+
+/// An open span. Set attributes, events and status on it; it ends when dropped (or with
+/// [`Span::end`]). Borrowing its [`Producer`], it stays on the producer's thread.
+///
+/// Every setter is a no-op on a span that is not recording (unsampled, or dropped at start),
+/// so instrumented code never needs to branch on sampling.
+///
+/// # Examples
+/// ```
+/// use ringspan::{Engine, EngineConfig, SpanKind, Value, sink::Discard};
+/// let engine = Engine::start(EngineConfig::default().rings(1).ring_capacity(64), Discard::default()).unwrap();
+/// let p = engine.producer().unwrap();
+/// let mut span = p.span("GET /orders");
+/// span.set_kind(SpanKind::Server)
+///     .set_attrs(&[("http.request.method", Value::Str("GET")), ("http.response.status_code", Value::I64(200))])
+///     .add_event("cache.miss", &[("key", Value::Copied("orders:42"))]);
+/// let header = span.traceparent(); // send to the next service
+/// assert_eq!(header.as_str().len(), 55);
+/// span.end();
+/// ```
+#[must_use = "a span ends as soon as its guard is dropped"]
+pub struct Span<'p> {
+    producer: &'p Producer,
+    depth: usize,
+    cx: SpanContext,
+    recording: bool,
+}
+
+impl fmt::Debug for Span<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Span")
+            .field("context", &self.cx)
+            .field("recording", &self.recording)
+            .finish()
+    }
+}
+
+impl<'p> Span<'p> {
+    #[inline(always)]
+    pub(crate) fn new(producer: &'p Producer, depth: usize, cx: SpanContext, recording: bool) -> Self {
+        Span { producer, depth, cx, recording }
+    }
+
+    #[inline(always)]
+    pub(crate) fn untracked(producer: &'p Producer, cx: SpanContext) -> Self {
+        Span { producer, depth: UNTRACKED, cx, recording: false }
+    }
+
+    /// Whether this span will be exported (sampled, and not dropped at start).
+    #[inline(always)]
+    pub fn is_recording(&self) -> bool {
+        self.recording
+    }
+
+    /// The span's context, for children in other processes.
+    pub fn context(&self) -> SpanContext {
+        self.cx
+    }
+
+    /// The W3C `traceparent` header for this span.
+    pub fn traceparent(&self) -> Traceparent {
+        traceparent::format(&self.cx)
+    }
+
+    /// Sets the span kind (default [`SpanKind::Internal`]).
+    #[inline]
+    pub fn set_kind(&mut self, kind: SpanKind) -> &mut Self {
+        if self.recording {
+            self.producer.edit(self.depth, |r, _, _| r.set_kind(kind));
+        }
+        self
+    }
+
+    /// Adds one attribute. Past [`crate::record::MAX_ATTRS`] it is dropped and counted in the
+    /// span's `dropped_attributes_count`.
+    #[inline]
+    pub fn set_attr<'v>(&mut self, key: &'static str, value: impl Into<Value<'v>>) -> &mut Self {
+        if self.recording {
+            let value = value.into();
+            self.producer.edit(self.depth, |r, loss, _| r.push_attr(key, value, loss));
+        }
+        self
+    }
+
+    /// Adds several attributes in one call (one trip into the producer instead of one each).
+    #[inline]
+    pub fn set_attrs(&mut self, attrs: &[(&'static str, Value<'_>)]) -> &mut Self {
+        if self.recording {
+            self.producer.edit(self.depth, |r, loss, _| {
+                for &(k, v) in attrs {
+                    r.push_attr(k, v, loss);
+                }
+            });
+        }
+        self
+    }
+
+    /// Adds an event stamped now, with up to [`crate::record::MAX_EVENT_ATTRS`] attributes.
+    #[inline]
+    pub fn add_event(&mut self, name: &'static str, attrs: &[(&'static str, Value<'_>)]) -> &mut Self {
+        if self.recording {
+            self.producer.edit(self.depth, |r, loss, now| r.push_event(name, now, attrs, loss));
+        }
+        self
+    }
+
+    /// Marks the span successful. Final: later statuses are ignored, as the spec asks.
+    #[inline]
+    pub fn set_ok(&mut self) -> &mut Self {
+        if self.recording {
+            self.producer.edit(self.depth, |r, loss, _| r.set_status(true, Value::Str(""), loss));
+        }
+        self
+    }
+
+    /// Marks the span failed with a description (a string [`Value`]).
+    #[inline]
+    pub fn set_error<'v>(&mut self, description: impl Into<Value<'v>>) -> &mut Self {
+        if self.recording {
+            let d = description.into();
+            self.producer.edit(self.depth, |r, loss, _| r.set_status(false, d, loss));
+        }
+        self
+    }
+
+    /// Records `error` the OpenTelemetry way: an `exception` event with `exception.type` and
+    /// `exception.message`, and an error status with the message. The message is formatted
+    /// into a stack buffer of [`crate::record::ARENA_BYTES`] bytes (no allocation) and cut at a
+    /// character boundary if longer.
+    pub fn record_error<E: std::error::Error + ?Sized>(&mut self, error: &E) -> &mut Self {
+        if self.recording {
+            let mut buf = StackText::new();
+            let _ = write!(buf, "{error}");
+            let msg = buf.as_str();
+            self.add_event(
+                "exception",
+                &[
+                    ("exception.type", Value::Str(std::any::type_name::<E>())),
+                    ("exception.message", Value::Copied(msg)),
+                ],
+            );
+            self.set_error(Value::Copied(msg));
+        }
+        self
+    }
+
+    /// Ends the span now (the same as dropping the guard).
+    #[inline]
+    pub fn end(self) {}
+}
+
+impl Drop for Span<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.depth != UNTRACKED {
+            self.producer.finish(self.depth, self.recording);
+        }
+    }
+}
+
+/// A fixed buffer that `write!` can fill without allocating; what does not fit is cut at a
+/// character boundary.
+struct StackText {
+    buf: [u8; crate::record::ARENA_BYTES],
+    len: usize,
+}
+
+impl StackText {
+    fn new() -> Self {
+        StackText { buf: [0; crate::record::ARENA_BYTES], len: 0 }
+    }
+
+    fn as_str(&self) -> &str {
+        // SAFETY: `write_str` only appends whole `&str` prefixes cut at char boundaries.
+        unsafe { std::str::from_utf8_unchecked(&self.buf[..self.len]) }
+    }
+}
+
+impl fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let n = crate::value::floor_char_boundary(s, self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! Accounting: the counters every span passes through, and the snapshot that adds them up.
+//!
+//! Each ring has [`LaneCounters`] with exactly one writer at a time (the producer holding the
+//! ring), so the hot path updates them with a plain relaxed load and store: no read-modify-write,
+//! no shared line. Successive owners of a ring are ordered by the ring's claim
+//! (release/acquire), so counts carry over from one owner to the next. The drain's counters
+//! have one writer too, the drain thread. Only the rare "no ring available" path uses a shared
+//! `fetch_add`.
+//!
+//! The identity, for every span the sampler kept:
+//!
+//! ```text
+//! recorded = delivered + dropped.total() + in_rings
+//! ```
+//!
+//! `in_rings` is what sits between a producer and the drain; after `shutdown` it is zero and
+//! whatever was left is in `dropped.shutdown`. A snapshot taken while producers run reads the
+//! counters one by one, so it may be off by the spans in flight at that instant; taken while
+//! they are quiet (and always after shutdown) it is exact.
+
+use crate::sync::{AtomicU64, Ordering};
+
+/// Adds `n` to a counter that only the calling thread writes.
+#[inline(always)]
+pub(crate) fn bump(counter: &AtomicU64, n: u64) {
+    // Relaxed is enough: one writer (so load+store loses nothing), and readers only want a
+    // recent value. Hand-overs between writers are ordered by the ring claim.
+    counter.store(counter.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
+/// Per-ring counters, written by the ring's current producer only.
+#[derive(Debug, Default)]
+pub(crate) struct LaneCounters {
+    /// Sampled spans that ended (plus those dropped at start for depth).
+    pub(crate) recorded: AtomicU64,
+    /// Sampled spans dropped because the ring was full when they ended.
+    pub(crate) dropped_ring_full: AtomicU64,
+    /// Sampled spans dropped because the producer's span stack was full when they started.
+    pub(crate) dropped_too_deep: AtomicU64,
+    /// Sampled spans that ended after shutdown began.
+    pub(crate) dropped_shutdown: AtomicU64,
+    /// Strings cut short to fit a record.
+    pub(crate) truncated_strings: AtomicU64,
+}
+
+/// Drain counters, written by the drain thread only.
+#[derive(Debug, Default)]
+pub(crate) struct DrainCounters {
+    /// Spans the sink accepted.
+    pub(crate) delivered: AtomicU64,
+    /// Spans left in the rings when shutdown gave up on them.
+    pub(crate) dropped_shutdown: AtomicU64,
+    /// Times the sink was asked to flush a batch.
+    pub(crate) flushes: AtomicU64,
+    /// Times the sink refused spans (its buffers were full), leaving them in the ring.
+    pub(crate) sink_stalls: AtomicU64,
+}
+
+/// Dropped spans, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// The producer's ring was full when the span ended (the drain or the sink fell behind).
+    pub ring_full: u64,
+    /// More spans were open at once on one producer than its stack holds
+    /// ([`crate::config::MAX_DEPTH`]).
+    pub too_deep: u64,
+    /// The thread had no ring: every ring of the pool was claimed.
+    pub no_ring: u64,
+    /// The span ended after shutdown began, or was still in a ring when shutdown finished.
+    pub shutdown: u64,
+}
+
+impl Dropped {
+    /// All dropped spans.
+    pub fn total(&self) -> u64 {
+        self.ring_full + self.too_deep + self.no_ring + self.shutdown
+    }
+}
+
+/// The engine's counters added up at one moment. See the module docs for the identity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Sampled spans that were ended (or dropped when they started).
+    pub recorded: u64,
+    /// Spans handed to the sink and accepted by it.
+    pub delivered: u64,
+    /// Spans dropped, by reason.
+    pub dropped: Dropped,
+    /// Spans in rings, waiting for the drain.
+    pub in_rings: u64,
+    /// Strings cut short to fit a span record (the spans themselves were kept).
+    pub truncated_strings: u64,
+    /// Batches the sink was asked to flush.
+    pub flushes: u64,
+    /// Times the sink refused spans because it had no room.
+    pub sink_stalls: u64,
+}
+
+impl Snapshot {
+    /// Whether `recorded == delivered + dropped + in_rings`.
+    pub fn is_balanced(&self) -> bool {
+        self.recorded == self.delivered + self.dropped.total() + self.in_rings
+    }
+}

@@ -1,0 +1,252 @@
+//! Attribute values: what callers pass in ([`Value`]), how a slot stores them (the 16-byte
+//! [`Packed`] cell) and what the drain reads back ([`ValueRef`]).
+//!
+//! A stored string is either a `&'static str` kept as a pointer (encoded later from where it
+//! lives, never copied) or a run of bytes copied into the record's arena. Copying happens only
+//! for strings that are not `'static`: see [`crate::record`] for the arena and its limit.
+
+use std::fmt;
+
+/// An attribute value as the caller passes it.
+///
+/// `&'static str` converts to [`Value::Str`] and is stored as a reference. A string that is not
+/// `'static` goes in as [`Value::Copied`]: its bytes are copied into the span record, up to the
+/// record's string budget (see [`crate::record::ARENA_BYTES`]); what does not fit is cut at a
+/// character boundary and counted in the producer's `truncated_strings` counter.
+///
+/// # Examples
+/// ```
+/// use ringspan::Value;
+/// let user = String::from("alice");
+/// let values = [Value::from(42), Value::from(0.5), Value::from(true), Value::from("GET"), Value::Copied(&user)];
+/// assert_eq!(values[3], Value::Str("GET"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    /// A signed integer (OTLP `int_value`).
+    I64(i64),
+    /// A double (OTLP `double_value`).
+    F64(f64),
+    /// A boolean (OTLP `bool_value`).
+    Bool(bool),
+    /// A static string, stored as a reference.
+    Str(&'static str),
+    /// A string that is copied into the record (and truncated if the record's budget runs out).
+    Copied(&'a str),
+}
+
+macro_rules! value_from {
+    ($($t:ty => $v:ident as $as:ty),* $(,)?) => {$(
+        impl From<$t> for Value<'_> {
+            #[inline(always)]
+            fn from(v: $t) -> Self {
+                Value::$v(v as $as)
+            }
+        }
+    )*};
+}
+
+value_from! {
+    i64 => I64 as i64, i32 => I64 as i64, i16 => I64 as i64, i8 => I64 as i64,
+    u32 => I64 as i64, u16 => I64 as i64, u8 => I64 as i64,
+    f64 => F64 as f64, f32 => F64 as f64,
+}
+
+impl From<bool> for Value<'_> {
+    #[inline(always)]
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+
+impl From<&'static str> for Value<'_> {
+    #[inline(always)]
+    fn from(v: &'static str) -> Self {
+        Value::Str(v)
+    }
+}
+
+/// An attribute value read back from a record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueRef<'r> {
+    /// A signed integer.
+    I64(i64),
+    /// A double.
+    F64(f64),
+    /// A boolean.
+    Bool(bool),
+    /// A string (static, or copied into the record).
+    Str(&'r str),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum Tag {
+    Empty = 0,
+    I64,
+    F64,
+    Bool,
+    /// `payload.ptr`/`len` came from a `&'static str`.
+    Static,
+    /// `payload.bits` is an offset into the record's arena, `len` the byte length.
+    Inline,
+}
+
+#[derive(Clone, Copy)]
+#[repr(C)]
+union Payload {
+    bits: u64,
+    ptr: *const u8,
+}
+
+/// A stored string or value in 16 bytes: 8 bytes of payload, a 32-bit length and a tag.
+/// (A Rust enum of `&'static str` and the scalar kinds would take 24.)
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub(crate) struct Packed {
+    payload: Payload,
+    len: u32,
+    tag: Tag,
+}
+
+// SAFETY: the only pointer a `Packed` holds comes from a `&'static str`, immutable data that any
+// thread may read.
+unsafe impl Send for Packed {}
+// SAFETY: as above.
+unsafe impl Sync for Packed {}
+
+impl fmt::Debug for Packed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Packed").field("tag", &self.tag).field("len", &self.len).finish()
+    }
+}
+
+impl Packed {
+    pub(crate) const EMPTY: Packed = Packed {
+        payload: Payload { bits: 0 },
+        len: 0,
+        tag: Tag::Empty,
+    };
+
+    #[inline(always)]
+    pub(crate) fn scalar(tag: Tag, bits: u64) -> Packed {
+        Packed {
+            payload: Payload { bits },
+            len: 0,
+            tag,
+        }
+    }
+
+    /// A static string. Strings of 4 GiB or more are cut to `u32::MAX` bytes at a char
+    /// boundary; no real key or value comes near.
+    #[inline(always)]
+    pub(crate) fn from_static(s: &'static str) -> Packed {
+        let s = if s.len() > u32::MAX as usize {
+            &s[..floor_char_boundary(s, u32::MAX as usize)]
+        } else {
+            s
+        };
+        Packed {
+            payload: Payload { ptr: s.as_ptr() },
+            len: s.len() as u32,
+            tag: Tag::Static,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn inline(offset: usize, len: usize) -> Packed {
+        Packed {
+            payload: Payload {
+                bits: offset as u64,
+            },
+            len: len as u32,
+            tag: Tag::Inline,
+        }
+    }
+
+    /// The string this cell holds, with `arena` the record's copied bytes; `""` for a
+    /// non-string cell.
+    #[inline]
+    pub(crate) fn as_str<'r>(&self, arena: &'r [u8]) -> &'r str {
+        match self.tag {
+            // SAFETY: a Static cell is only built by `from_static` from a `&'static str` (pointer
+            // and length unchanged), so this rebuilds that same valid, immutable string.
+            Tag::Static => unsafe {
+                std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                    self.payload.ptr,
+                    self.len as usize,
+                ))
+            },
+            Tag::Inline => {
+                // SAFETY: Inline cells are only built by `Arena::copy_str`; `bits` is the
+                // variant written there.
+                let off = unsafe { self.payload.bits } as usize;
+                let bytes = &arena[off..off + self.len as usize];
+                debug_assert!(std::str::from_utf8(bytes).is_ok());
+                // SAFETY: `copy_str` copied a prefix of a `&str` that ends on a char boundary
+                // into exactly these bytes, and records copy their arena with the cells.
+                unsafe { std::str::from_utf8_unchecked(bytes) }
+            }
+            _ => "",
+        }
+    }
+
+    /// The value this cell holds.
+    #[inline]
+    pub(crate) fn as_value<'r>(&self, arena: &'r [u8]) -> ValueRef<'r> {
+        // SAFETY (each arm): scalar cells are built by `scalar` with `bits` set.
+        match self.tag {
+            Tag::I64 => ValueRef::I64(unsafe { self.payload.bits } as i64),
+            Tag::F64 => ValueRef::F64(f64::from_bits(unsafe { self.payload.bits })),
+            Tag::Bool => ValueRef::Bool(unsafe { self.payload.bits } != 0),
+            _ => ValueRef::Str(self.as_str(arena)),
+        }
+    }
+}
+
+/// The largest index `<= max` that is a char boundary of `s` (`str::floor_char_boundary` is
+/// not stable yet).
+#[inline]
+pub(crate) fn floor_char_boundary(s: &str, max: usize) -> usize {
+    if max >= s.len() {
+        return s.len();
+    }
+    let mut i = max;
+    // A UTF-8 sequence is at most 4 bytes, so this walks back at most 3 steps.
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_is_16_bytes() {
+        assert_eq!(std::mem::size_of::<Packed>(), 16);
+    }
+
+    #[test]
+    fn floor_boundary_never_splits_a_char() {
+        let s = "aé€😀";
+        for max in 0..=s.len() + 2 {
+            let i = floor_char_boundary(s, max);
+            assert!(s.is_char_boundary(i) && i <= max.max(0).min(s.len()));
+        }
+        assert_eq!(floor_char_boundary(s, 2), 1);
+    }
+
+    #[test]
+    fn scalars_round_trip() {
+        let arena = [];
+        assert_eq!(Packed::scalar(Tag::I64, (-5i64) as u64).as_value(&arena), ValueRef::I64(-5));
+        assert_eq!(
+            Packed::scalar(Tag::F64, 1.5f64.to_bits()).as_value(&arena),
+            ValueRef::F64(1.5)
+        );
+        assert_eq!(Packed::scalar(Tag::Bool, 1).as_value(&arena), ValueRef::Bool(true));
+        assert_eq!(Packed::from_static("k").as_value(&arena), ValueRef::Str("k"));
+    }
+}
