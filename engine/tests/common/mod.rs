@@ -1,0 +1,125 @@
+//! Test sinks shared by the behaviour tests.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ringspan::clock::Calibration;
+use ringspan::{Sink, SpanId, SpanKind, SpanRecord, TraceId, ValueRef};
+
+/// A span copied out of a record into owned values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Owned {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub parent: Option<SpanId>,
+    pub parent_remote: bool,
+    pub flags: u8,
+    pub name: String,
+    pub kind: SpanKind,
+    pub status: String,
+    pub start_unix_ns: u64,
+    pub end_unix_ns: u64,
+    pub attrs: Vec<(String, Val)>,
+    pub dropped_attrs: u32,
+    pub events: Vec<(String, Vec<(String, Val)>)>,
+    pub dropped_events: u32,
+    pub scope: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    I(i64),
+    F(f64),
+    B(bool),
+    S(String),
+}
+
+fn val(v: ValueRef<'_>) -> Val {
+    match v {
+        ValueRef::I64(i) => Val::I(i),
+        ValueRef::F64(f) => Val::F(f),
+        ValueRef::Bool(b) => Val::B(b),
+        ValueRef::Str(s) => Val::S(s.to_owned()),
+    }
+}
+
+pub fn own(r: &SpanRecord, cal: &Calibration) -> Owned {
+    Owned {
+        trace_id: r.trace_id(),
+        span_id: r.span_id(),
+        parent: r.parent_span_id(),
+        parent_remote: r.parent_is_remote(),
+        flags: r.trace_flags().0,
+        name: r.name().to_owned(),
+        kind: r.kind(),
+        status: format!("{:?}", r.status()),
+        start_unix_ns: cal.to_unix_nanos(r.start_ticks()),
+        end_unix_ns: cal.to_unix_nanos(r.end_ticks()),
+        attrs: r.attributes().map(|(k, v)| (k.to_owned(), val(v))).collect(),
+        dropped_attrs: r.dropped_attributes_count(),
+        events: r
+            .events()
+            .map(|e| (e.name().to_owned(), e.attributes().map(|(k, v)| (k.to_owned(), val(v))).collect()))
+            .collect(),
+        dropped_events: r.dropped_events_count(),
+        scope: r.scope().to_owned(),
+    }
+}
+
+/// Keeps every span it is given, and counts flushes.
+#[derive(Clone, Default)]
+pub struct Collect {
+    pub spans: Arc<Mutex<Vec<Owned>>>,
+    pub flushes: Arc<AtomicUsize>,
+    /// Sizes of the batches between flushes.
+    pub batches: Arc<Mutex<Vec<usize>>>,
+    open: usize,
+}
+
+impl Collect {
+    pub fn take(&self) -> Vec<Owned> {
+        std::mem::take(&mut self.spans.lock().unwrap())
+    }
+}
+
+impl Sink for Collect {
+    fn accept(&mut self, spans: &[SpanRecord], clock: &Calibration) -> usize {
+        let mut out = self.spans.lock().unwrap();
+        out.extend(spans.iter().map(|r| own(r, clock)));
+        self.open += spans.len();
+        spans.len()
+    }
+
+    fn flush(&mut self, _clock: &Calibration) {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        self.batches.lock().unwrap().push(self.open);
+        self.open = 0;
+    }
+}
+
+/// Takes spans only while `open` is true: a stand-in for an exporter with no free buffer.
+#[derive(Clone)]
+pub struct Gate {
+    pub open: Arc<std::sync::atomic::AtomicBool>,
+    pub taken: Arc<AtomicUsize>,
+}
+
+impl Gate {
+    pub fn new(open: bool) -> Self {
+        Gate { open: Arc::new(open.into()), taken: Arc::default() }
+    }
+}
+
+impl Sink for Gate {
+    fn accept(&mut self, spans: &[SpanRecord], _clock: &Calibration) -> usize {
+        if self.open.load(Ordering::SeqCst) {
+            self.taken.fetch_add(spans.len(), Ordering::SeqCst);
+            spans.len()
+        } else {
+            0
+        }
+    }
+
+    fn flush(&mut self, _clock: &Calibration) {}
+}
