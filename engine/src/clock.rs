@@ -51,13 +51,23 @@ impl Clock {
     /// The fastest trustworthy source on this machine: the TSC if it is invariant, else
     /// `Instant`.
     pub fn detect() -> Self {
-        let source = if invariant_tsc() { ClockSource::Tsc } else { ClockSource::Monotonic };
-        Clock { source, epoch: Instant::now() }
+        let source = if invariant_tsc() {
+            ClockSource::Tsc
+        } else {
+            ClockSource::Monotonic
+        };
+        Clock {
+            source,
+            epoch: Instant::now(),
+        }
     }
 
     /// Always `Instant`-based (for machines whose TSC you do not trust).
     pub fn monotonic() -> Self {
-        Clock { source: ClockSource::Monotonic, epoch: Instant::now() }
+        Clock {
+            source: ClockSource::Monotonic,
+            epoch: Instant::now(),
+        }
     }
 
     /// The source in use.
@@ -94,7 +104,9 @@ struct Sample {
 
 fn unix_now_ns() -> u64 {
     // A wall clock before 1970 is reported as 1970; nothing sensible can be exported then.
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl Sample {
@@ -104,7 +116,11 @@ impl Sample {
         let instant = Instant::now();
         let unix_ns = unix_now_ns();
         let t1 = clock.now();
-        Sample { ticks: t0 + (t1.wrapping_sub(t0)) / 2, instant, unix_ns }
+        Sample {
+            ticks: t0 + (t1.wrapping_sub(t0)) / 2,
+            instant,
+            unix_ns,
+        }
     }
 }
 
@@ -124,7 +140,12 @@ impl Calibration {
     /// few milliseconds; the drain refines it later).
     pub fn new(clock: Clock, warmup: Duration) -> Self {
         let origin = Sample::take(&clock);
-        let mut cal = Calibration { clock, rate_origin: origin, anchor: origin, ns_per_tick: 1.0 };
+        let mut cal = Calibration {
+            clock,
+            rate_origin: origin,
+            anchor: origin,
+            ns_per_tick: 1.0,
+        };
         if clock.source == ClockSource::Tsc {
             while origin.instant.elapsed() < warmup {
                 std::hint::spin_loop();
@@ -151,7 +172,10 @@ impl Calibration {
         let now = Sample::take(&self.clock);
         if self.clock.source == ClockSource::Tsc {
             let dticks = now.ticks.wrapping_sub(self.rate_origin.ticks);
-            let dns = now.instant.duration_since(self.rate_origin.instant).as_nanos() as f64;
+            let dns = now
+                .instant
+                .duration_since(self.rate_origin.instant)
+                .as_nanos() as f64;
             if dticks > 0 && dns > 0.0 {
                 self.ns_per_tick = dns / dticks as f64;
             }
@@ -161,6 +185,11 @@ impl Calibration {
             self.anchor = now;
         }
         drift
+    }
+
+    /// The number of ticks `d` lasts (at least 1).
+    pub fn ticks_for(&self, d: Duration) -> u64 {
+        ((d.as_nanos() as f64 / self.ns_per_tick) as u64).max(1)
     }
 
     /// Unix nanoseconds for a tick value read from this calibration's clock.

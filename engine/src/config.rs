@@ -17,8 +17,8 @@ pub const MAX_DEPTH: usize = 16;
 /// What the drain thread does when every ring is empty.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdleStrategy {
-    /// Busy-poll with a spin hint: lowest latency, burns its core. Pin the drain
-    /// ([`EngineConfig::drain_core`]) when you use it.
+    /// Busy-poll, waiting 2 us between polls of an empty ring: lowest latency, burns its
+    /// core. Pin the drain ([`EngineConfig::drain_core`]) when you use it.
     Spin,
     /// `yield_now` between polls: gives the core away when someone else wants it.
     Yield,
@@ -158,7 +158,11 @@ impl EngineConfig {
             ));
         }
         if self.max_batch == 0 {
-            return Err(Error::config("max_batch", self.max_batch, "must be at least 1"));
+            return Err(Error::config(
+                "max_batch",
+                self.max_batch,
+                "must be at least 1",
+            ));
         }
         if self.schedule_delay.is_zero() {
             return Err(Error::config(

@@ -5,7 +5,9 @@
 //! slices, at most up to the batch size. The sink takes a prefix (all of it, or less when its
 //! buffers are full: backpressure) and only what it took leaves the ring. The drain asks the
 //! sink to flush when `max_batch` spans are pending, when the oldest pending span has waited
-//! `schedule_delay`, and on request. A pass that moved nothing runs the idle strategy.
+//! `schedule_delay`, and on request. A pass that moved nothing runs the idle strategy; a pass
+//! that moved only a few spans waits 2 us (see [`BACKOFF`] for why polling less often makes
+//! producers faster).
 //!
 //! # Flush and shutdown handshake
 //! Requesters bump `requested` (AcqRel) and wake the drain; the drain, on seeing a new value,
@@ -18,7 +20,7 @@
 //!
 //! Nothing here allocates after start: the per-ring targets are a vector sized once.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::clock::Calibration;
 use crate::config::IdleStrategy;
@@ -54,6 +56,14 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
 
 /// How often the drain refreshes the clock calibration.
 const CALIBRATION_PERIOD: Duration = Duration::from_secs(1);
+/// A pass that moved fewer spans than this is followed by a [`BACKOFF`] pause.
+const LOW_WATER: usize = 32;
+/// How long the drain lets spans accumulate after a thin pass. Every poll of a ring's `tail`
+/// pulls that cache line away from its producer, whose next span then stalls on getting it
+/// back (the drain spent three quarters of its time in that load, and producers waited in
+/// their stores, when it polled in a tight loop). Polling at most every 2 us caps that at
+/// one line transfer per ring per 2 us, and delays a span by at most as much.
+const BACKOFF: Duration = Duration::from_micros(2);
 
 /// Shared state of the flush/shutdown handshake.
 #[derive(Debug, Default)]
@@ -80,10 +90,16 @@ pub(crate) struct Drain {
     targets: Vec<usize>,
     /// The flush request being served.
     serving: Option<u64>,
-    /// Spans accepted since the last sink flush, and when the first of them arrived.
+    /// Spans accepted since the last sink flush, and when (in clock ticks) the first of them
+    /// arrived.
     pending: usize,
-    pending_since: Instant,
-    last_calibration: Instant,
+    pending_since: u64,
+    last_calibration: u64,
+    /// `schedule_delay`, `CALIBRATION_PERIOD` and `BACKOFF` in clock ticks (the drain times
+    /// itself with the hot-path clock: a TSC read is cheaper than `Instant::now`).
+    delay_ticks: u64,
+    calibration_ticks: u64,
+    backoff_ticks: u64,
 }
 
 impl Drain {
@@ -94,8 +110,8 @@ impl Drain {
         calibration: Calibration,
     ) -> Self {
         let targets = vec![0; consumers.len()];
-        let now = Instant::now();
-        Drain {
+        let now = calibration.clock().now();
+        let mut drain = Drain {
             shared,
             consumers,
             sink,
@@ -105,7 +121,24 @@ impl Drain {
             pending: 0,
             pending_since: now,
             last_calibration: now,
-        }
+            delay_ticks: 0,
+            calibration_ticks: 0,
+            backoff_ticks: 0,
+        };
+        drain.convert_durations();
+        drain
+    }
+
+    fn convert_durations(&mut self) {
+        let cal = &self.calibration;
+        self.delay_ticks = cal.ticks_for(self.shared.config.schedule_delay);
+        self.calibration_ticks = cal.ticks_for(CALIBRATION_PERIOD);
+        self.backoff_ticks = cal.ticks_for(BACKOFF);
+    }
+
+    #[inline]
+    fn now(&self) -> u64 {
+        self.calibration.clock().now()
     }
 
     /// Runs until shutdown completes.
@@ -113,7 +146,8 @@ impl Drain {
         loop {
             let moved = self.pass();
             self.serve_flush_requests();
-            if self.pending > 0 && self.pending_since.elapsed() >= self.shared.config.schedule_delay {
+            let now = self.now();
+            if self.pending > 0 && now.wrapping_sub(self.pending_since) >= self.delay_ticks {
                 self.flush_sink();
             }
             if self.shared.control.stop.load(Ordering::Acquire) && self.serving.is_none() {
@@ -124,12 +158,15 @@ impl Drain {
                     break;
                 }
             }
-            if self.last_calibration.elapsed() >= CALIBRATION_PERIOD {
+            if now.wrapping_sub(self.last_calibration) >= self.calibration_ticks {
                 self.calibration.refresh();
-                self.last_calibration = Instant::now();
+                self.convert_durations();
+                self.last_calibration = self.now();
             }
             if moved == 0 {
                 self.idle();
+            } else if moved < LOW_WATER {
+                self.pause();
             }
         }
         self.discard_leftovers();
@@ -163,7 +200,7 @@ impl Drain {
             if taken > 0 {
                 bump(&self.shared.drain_counters.delivered, taken as u64);
                 if self.pending == 0 {
-                    self.pending_since = Instant::now();
+                    self.pending_since = self.calibration.clock().now();
                 }
                 self.pending += taken;
                 moved += taken;
@@ -215,7 +252,10 @@ impl Drain {
             self.serving = None;
             // Release pairs with the requester's Acquire load: the sink flush above happened
             // before the requester returns.
-            self.shared.control.completed.store(request, Ordering::Release);
+            self.shared
+                .control
+                .completed
+                .store(request, Ordering::Release);
         }
     }
 
@@ -239,9 +279,24 @@ impl Drain {
 
     fn idle(&self) {
         match self.shared.config.idle {
-            IdleStrategy::Spin => std::hint::spin_loop(),
+            IdleStrategy::Spin => self.pause(),
             IdleStrategy::Yield => yield_now(),
             IdleStrategy::Park(d) => park_timeout(d),
         }
+    }
+
+    /// Busy-waits [`BACKOFF`] without touching any shared line.
+    #[cfg(not(ringspan_loom))]
+    fn pause(&self) {
+        let start = self.now();
+        while self.now().wrapping_sub(start) < self.backoff_ticks {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// loom models no time: let the other threads run instead.
+    #[cfg(ringspan_loom)]
+    fn pause(&self) {
+        yield_now();
     }
 }

@@ -20,6 +20,9 @@ use crate::sync::{poll_pause, thread, Arc, AtomicBool, AtomicU64, Ordering};
 const CALIBRATION_WARMUP: Duration = Duration::from_millis(5);
 /// How long `shutdown` waits past its deadline for the drain thread to exit.
 const EXIT_GRACE: Duration = Duration::from_millis(250);
+/// Core ids `pin` and `drain_core` accept: `0..MAX_CORES`, Linux's `CPU_SETSIZE`, the limit of
+/// the affinity calls underneath.
+const MAX_CORES: usize = 1024;
 /// The deadline used when an engine is dropped without `shutdown`.
 const DROP_SHUTDOWN: Duration = Duration::from_secs(5);
 
@@ -32,10 +35,7 @@ pub(crate) struct Shared {
     pub(crate) scope: &'static str,
     pub(crate) clock: Clock,
     pub(crate) lanes: Box<[Arc<Lane>]>,
-    /// Cores the starting thread could run on; `pin` accepts only these. (Read once: a
-    /// thread's own affinity shrinks as soon as it pins itself.)
-    cores: Box<[usize]>,
-    /// `core_taken[c]` is true while a producer is pinned to core `c`.
+    /// `core_taken[c]` is true while a producer is pinned to core `c` (`c < MAX_CORES`).
     core_taken: Box<[AtomicBool]>,
     /// Set once shutdown begins; read by producers at every span end, so it sits on its own
     /// line that is written once.
@@ -104,10 +104,9 @@ impl Engine {
     /// failure to spawn the thread.
     pub fn start(config: EngineConfig, sink: impl Sink) -> Result<Engine, Error> {
         config.validate()?;
-        let cores = available_cores();
         if let Some(core) = config.drain_core {
-            if !cores.contains(&core) {
-                return Err(Error::config("drain_core", core, "not a core this process may run on"));
+            if core >= MAX_CORES {
+                return Err(Error::config("drain_core", core, "core ids go up to 1023"));
             }
         }
         let clock = match config.clock {
@@ -120,15 +119,13 @@ impl Engine {
             .map(|i| Lane::new(config.ring_capacity, id << 32 | i as u64))
             .unzip();
         let preallocated = lanes.iter().map(|l| l.bytes()).sum();
-        let core_slots = cores.iter().max().map_or(0, |m| m + 1);
         let shared = Arc::new(Shared {
             id,
             sampler: config.sampler,
             scope: config.scope,
             clock,
             lanes: lanes.into_boxed_slice(),
-            cores: cores.into_boxed_slice(),
-            core_taken: (0..core_slots).map(|_| AtomicBool::new(false)).collect(),
+            core_taken: (0..MAX_CORES).map(|_| AtomicBool::new(false)).collect(),
             shutting_down: CachePadded::new(AtomicBool::new(false)),
             no_ring: CachePadded::new(AtomicU64::new(0)),
             control: Control::default(),
@@ -139,26 +136,46 @@ impl Engine {
         });
         let drain = Drain::new(Arc::clone(&shared), consumers, Box::new(sink), calibration);
         let drain_core = shared.config.drain_core;
+        // The drain pins itself and reports whether the OS agreed, so that a core this
+        // process may not use fails `start` with a clear error instead of running unpinned.
+        let (pinned_tx, pinned_rx) = std::sync::mpsc::sync_channel(1);
         let handle = thread::Builder::new()
             .name("ringspan-drain".into())
             .spawn(move || {
                 if let Some(core) = drain_core {
-                    // Checked against the available cores above; if the OS still refuses, the
-                    // drain runs unpinned rather than not at all.
-                    let _ = core_affinity::set_for_current(core_affinity::CoreId { id: core });
+                    let ok = core_affinity::set_for_current(core_affinity::CoreId { id: core });
+                    let _ = pinned_tx.send(ok);
+                    if !ok {
+                        return;
+                    }
                 }
                 drain.run();
             })
             .map_err(Error::spawn)?;
+        if let Some(core) = drain_core {
+            if pinned_rx.recv() != Ok(true) {
+                let _ = handle.join();
+                return Err(Error::config(
+                    "drain_core",
+                    core,
+                    "the OS refused to pin a thread there",
+                ));
+            }
+        }
         let drain_thread = handle.thread().clone();
-        Ok(Engine { shared, drain: Mutex::new(Some(handle)), drain_thread })
+        Ok(Engine {
+            shared,
+            drain: Mutex::new(Some(handle)),
+            drain_thread,
+        })
     }
 
     /// Pins the calling thread to `core` and gives it a producer on a ring of its own.
     ///
     /// Only one live producer may be pinned to a core: if another thread (or this one) holds
     /// a producer pinned to `core`, this fails with [`Error::is_core_taken`] and leaves the
-    /// thread's affinity unchanged. Dropping the producer frees the core and the ring.
+    /// thread's affinity unchanged. Dropping the producer frees the core and the ring (the
+    /// thread stays pinned). Threads the caller spawns after this inherit its pinning.
     ///
     /// # Errors
     /// The core is taken or does not exist, the OS refused the pinning, every ring is claimed,
@@ -171,11 +188,11 @@ impl Engine {
         let Some(flag) = shared.core_taken.get(core) else {
             return Err(Error::no_such_core(core));
         };
-        if !shared.cores.contains(&core) {
-            return Err(Error::no_such_core(core));
-        }
         // Relaxed: see `Shared::release_core`.
-        if flag.compare_exchange(false, true, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+        if flag
+            .compare_exchange(false, true, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
             return Err(Error::core_taken(core));
         }
         let Some(claim) = shared.claim_lane() else {
@@ -258,7 +275,10 @@ impl Engine {
         let shared = &self.shared;
         let control = &shared.control;
         let started = Instant::now();
-        let deadline_ns = shared.elapsed_ns().saturating_add(timeout.as_nanos() as u64).max(1);
+        let deadline_ns = shared
+            .elapsed_ns()
+            .saturating_add(timeout.as_nanos() as u64)
+            .max(1);
         control.deadline_ns.store(deadline_ns, Ordering::Relaxed);
         // Relaxed: see `Producer::finish`; the drain counts whatever slips past this.
         shared.shutting_down.store(true, Ordering::Relaxed);
@@ -332,9 +352,4 @@ impl Drop for Engine {
     fn drop(&mut self) {
         let _ = self.shutdown(DROP_SHUTDOWN);
     }
-}
-
-/// Core ids this process may run on.
-fn available_cores() -> Vec<usize> {
-    core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect()
 }

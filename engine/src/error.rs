@@ -12,40 +12,71 @@ pub struct Error {
 
 #[derive(Debug)]
 enum Kind {
-    Config { setting: &'static str, value: String, why: &'static str },
+    Config {
+        setting: &'static str,
+        value: String,
+        why: &'static str,
+    },
     CoreTaken(usize),
     NoSuchCore(usize),
     PinFailed(usize),
     NoFreeRing(usize),
-    Timeout { what: &'static str, after: Duration },
+    Timeout {
+        what: &'static str,
+        after: Duration,
+    },
     ShutDown,
     Spawn(std::io::Error),
 }
 
 impl Error {
-    pub(crate) fn config(setting: &'static str, value: impl fmt::Display, why: &'static str) -> Self {
-        Error { kind: Kind::Config { setting, value: value.to_string(), why } }
+    pub(crate) fn config(
+        setting: &'static str,
+        value: impl fmt::Display,
+        why: &'static str,
+    ) -> Self {
+        Error {
+            kind: Kind::Config {
+                setting,
+                value: value.to_string(),
+                why,
+            },
+        }
     }
     pub(crate) fn core_taken(core: usize) -> Self {
-        Error { kind: Kind::CoreTaken(core) }
+        Error {
+            kind: Kind::CoreTaken(core),
+        }
     }
     pub(crate) fn no_such_core(core: usize) -> Self {
-        Error { kind: Kind::NoSuchCore(core) }
+        Error {
+            kind: Kind::NoSuchCore(core),
+        }
     }
     pub(crate) fn pin_failed(core: usize) -> Self {
-        Error { kind: Kind::PinFailed(core) }
+        Error {
+            kind: Kind::PinFailed(core),
+        }
     }
     pub(crate) fn no_free_ring(rings: usize) -> Self {
-        Error { kind: Kind::NoFreeRing(rings) }
+        Error {
+            kind: Kind::NoFreeRing(rings),
+        }
     }
     pub(crate) fn timeout(what: &'static str, after: Duration) -> Self {
-        Error { kind: Kind::Timeout { what, after } }
+        Error {
+            kind: Kind::Timeout { what, after },
+        }
     }
     pub(crate) fn shut_down() -> Self {
-        Error { kind: Kind::ShutDown }
+        Error {
+            kind: Kind::ShutDown,
+        }
     }
     pub(crate) fn spawn(e: std::io::Error) -> Self {
-        Error { kind: Kind::Spawn(e) }
+        Error {
+            kind: Kind::Spawn(e),
+        }
     }
 
     /// A configuration value was rejected.
@@ -77,14 +108,20 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            Kind::Config { setting, value, why } => {
+            Kind::Config {
+                setting,
+                value,
+                why,
+            } => {
                 write!(f, "invalid {setting} = {value:?}: {why}")
             }
             Kind::CoreTaken(c) => write!(
                 f,
                 "core {c} already has a live producer; drop it first or pick another core"
             ),
-            Kind::NoSuchCore(c) => write!(f, "core {c} is not among the cores this process may run on"),
+            Kind::NoSuchCore(c) => {
+                write!(f, "core {c} is not among the cores this process may run on")
+            }
             Kind::PinFailed(c) => write!(f, "could not pin the current thread to core {c}"),
             Kind::NoFreeRing(n) => write!(
                 f,

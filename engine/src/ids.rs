@@ -169,6 +169,9 @@ mod tests {
     fn hex_formatting() {
         let t = TraceId([0xab; 16]);
         assert_eq!(t.to_string(), "ab".repeat(16));
-        assert_eq!(SpanId([0, 1, 2, 3, 4, 5, 6, 0xff]).to_string(), "00010203040506ff");
+        assert_eq!(
+            SpanId([0, 1, 2, 3, 4, 5, 6, 0xff]).to_string(),
+            "00010203040506ff"
+        );
     }
 }

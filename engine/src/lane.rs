@@ -38,8 +38,15 @@ impl Lane {
     /// Allocates a lane with `capacity` ring slots; returns it with the ring's consumer.
     pub(crate) fn new(capacity: usize, salt: u64) -> (Arc<Lane>, RingConsumer<SpanRecord>) {
         let (ring, consumer) = Ring::with_consumer(capacity, SpanRecord::EMPTY);
-        let scratch = (0..MAX_DEPTH).map(|_| UnsafeCell::new(SpanRecord::EMPTY)).collect();
-        let lane = Lane { ring, counters: CachePadded::default(), scratch, salt };
+        let scratch = (0..MAX_DEPTH)
+            .map(|_| UnsafeCell::new(SpanRecord::EMPTY))
+            .collect();
+        let lane = Lane {
+            ring,
+            counters: CachePadded::default(),
+            scratch,
+            salt,
+        };
         (Arc::new(lane), consumer)
     }
 
@@ -64,7 +71,10 @@ impl Lane {
     /// Claims the lane if nobody holds it.
     pub(crate) fn try_claim(lane: &Arc<Lane>) -> Option<LaneClaim> {
         let ring = Ring::try_claim(&lane.ring)?;
-        Some(LaneClaim { ring, lane: Arc::clone(lane) })
+        Some(LaneClaim {
+            ring,
+            lane: Arc::clone(lane),
+        })
     }
 }
 
@@ -74,4 +84,3 @@ pub(crate) struct LaneClaim {
     pub(crate) ring: RingProducer<SpanRecord>,
     pub(crate) lane: Arc<Lane>,
 }
-

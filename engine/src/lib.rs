@@ -14,7 +14,7 @@
 //! let producer = engine.producer()?;
 //! {
 //!     let mut span = producer.span("match_order");
-//!     span.set_attrs(&[("order.id", Value::I64(7)), ("side", Value::Str("buy"))]);
+//!     span.set_attrs(&[("order.id", Value::i64(7)), ("side", Value::str("buy"))]);
 //!     let _child = producer.span("risk_check"); // nested: a child of match_order
 //! }
 //! drop(producer);

@@ -39,7 +39,10 @@ impl Engine {
             .try_with(|local| {
                 let mut local = local.borrow_mut();
                 local.retain(|(_, p)| !p.engine_stopped());
-                local.iter().find(|(e, _)| *e == id).map(|(_, p)| Rc::clone(p))
+                local
+                    .iter()
+                    .find(|(e, _)| *e == id)
+                    .map(|(_, p)| Rc::clone(p))
             })
             .ok()
             .flatten();

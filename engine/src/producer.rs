@@ -5,9 +5,17 @@
 //! [`crate::Engine::with_local`]). Dropping it gives its ring back to the pool.
 //!
 //! Recording a span costs: one clock read and a few stores at start, a 32-byte store per
-//! attribute, and at the end one clock read, a copy of the used part of the record into the
-//! ring slot and one release store. No allocation, no lock, no syscall, no shared
-//! read-modify-write. When the ring is full the span is dropped and counted.
+//! attribute, and at the end one clock read and one release store. No allocation, no lock, no
+//! syscall, no shared read-modify-write. When the ring is full the span is dropped and counted.
+//!
+//! # Where an open span lives
+//! The innermost open span is built in place, in the ring's next free slot (reserved, not yet
+//! published), so a span without children is written exactly once. When a child starts, the
+//! parent moves to its scratch record (one per stack depth, preallocated in the lane) and the
+//! child takes the slot; a span that ends from scratch is copied into the next free slot.
+//! Spans therefore reach the ring in the order they end, and a long-lived parent never holds
+//! back its children. If the ring is full when a span starts, it is built in scratch and gets
+//! a second chance when it ends.
 //!
 //! Nesting: spans started while another is open on the same producer become its children.
 //! Spans may end in any order; a span that ends before its children is exported at once, and
@@ -55,8 +63,14 @@ const NO_FRAME: Frame = Frame {
     open: false,
 };
 
+/// `Inner::in_ring` when no span is being built in the ring.
+const NOT_IN_RING: usize = usize::MAX;
+
 /// The producer's mutable state, reachable only through [`Producer::with`].
 struct Inner {
+    /// Depth of the span being built in the ring's next free slot, or [`NOT_IN_RING`]. While
+    /// set, `claim.ring.has_room()` has returned true and nothing was published since.
+    in_ring: usize,
     /// `None` for a detached producer (the pool had no free ring).
     claim: Option<LaneClaim>,
     ids: IdGenerator,
@@ -106,6 +120,7 @@ impl Producer {
         Producer {
             shared,
             inner: UnsafeCell::new(Inner {
+                in_ring: NOT_IN_RING,
                 claim,
                 ids: IdGenerator::new(salt),
                 depth: 0,
@@ -154,17 +169,18 @@ impl Producer {
     /// Starts a span with a static name, child of the innermost open span (or a root).
     #[inline]
     pub fn span(&self, name: &'static str) -> Span<'_> {
-        self.start(Value::Str(name), Parent::Current)
+        self.start(Value::str(name), Parent::Current)
     }
 
     /// Starts a span whose name is copied into the record (see [`crate::record::ARENA_BYTES`]).
     #[inline]
     pub fn span_copied(&self, name: &str) -> Span<'_> {
-        self.start(Value::Copied(name), Parent::Current)
+        self.start(Value::copied(name), Parent::Current)
     }
 
     /// Starts a span with an explicit choice of parent. `name` should be a string
-    /// ([`Value::Str`] or [`Value::Copied`]); any other value gives an empty name.
+    /// ([`Value::str`] or [`Value::copied`]); any other value gives a non-string name, which
+    /// the drain reads as empty.
     #[inline]
     pub fn start(&self, name: Value<'_>, parent: Parent) -> Span<'_> {
         self.with(|inner, shared| {
@@ -199,19 +215,38 @@ impl Producer {
             if !sampled {
                 return Span::new(self, depth, cx, false);
             }
-            let Some(claim) = &inner.claim else {
+            if inner.claim.is_none() {
                 shared.count_no_ring();
                 return Span::new(self, depth, cx, false);
-            };
+            }
             let (parent_id, parent_kind) = match parent_cx {
                 None => (SpanId([0; 8]), ParentKind::None),
                 Some(p) if p.is_remote => (p.span_id, ParentKind::Remote),
                 Some(p) => (p.span_id, ParentKind::Local),
             };
-            // SAFETY: frame `depth` was free until now, so no other span guard uses this scratch
-            // record, and nothing else holds a reference into it.
-            let rec = unsafe { claim.lane.scratch(depth) };
-            rec.begin(trace_id, cx.span_id, parent_id, parent_kind, cx.flags, inner.scope, shared.clock.now());
+            inner.evict();
+            if let Some(claim) = &mut inner.claim {
+                if claim.ring.has_room() {
+                    inner.in_ring = depth;
+                    // The slot after this one is most likely the next span's: start fetching
+                    // the lines a span with a few attributes fills (header, four attributes).
+                    claim.ring.prefetch(1, 4);
+                }
+            }
+            // SAFETY: frame `depth` was free until now, so no span guard uses its record, and
+            // no other reference into the records is alive.
+            let Some(rec) = (unsafe { inner.record(depth) }) else {
+                return Span::new(self, depth, cx, false);
+            };
+            rec.begin(
+                trace_id,
+                cx.span_id,
+                parent_id,
+                parent_kind,
+                cx.flags,
+                inner.scope,
+                shared.clock.now(),
+            );
             let mut loss = Loss::default();
             rec.set_name(name, &mut loss);
             inner.count_loss(loss);
@@ -221,13 +256,17 @@ impl Producer {
 
     /// Runs `f` on the scratch record of the recording span at `depth`.
     #[inline(always)]
-    pub(crate) fn edit(&self, depth: usize, f: impl FnOnce(&mut SpanRecord, &mut Loss, u64)) {
+    pub(crate) fn edit(
+        &self,
+        depth: usize,
+        f: impl FnOnce(&mut SpanRecord, &mut Loss, &crate::clock::Clock),
+    ) {
         self.with(|inner, shared| {
-            if let Some(claim) = &inner.claim {
+            // SAFETY: the frame at `depth` belongs to the one span guard calling us, and `with`
+            // holds no other reference into the records.
+            if let Some(rec) = unsafe { inner.record(depth) } {
                 let mut loss = Loss::default();
-                // SAFETY: the frame at `depth` belongs to the one span guard calling us, and
-                // `with` holds no other reference into the scratch records.
-                f(unsafe { claim.lane.scratch(depth) }, &mut loss, shared.clock.now());
+                f(rec, &mut loss, &shared.clock);
                 inner.count_loss(loss);
             }
         })
@@ -238,21 +277,7 @@ impl Producer {
     pub(crate) fn finish(&self, depth: usize, recording: bool) {
         self.with(|inner, shared| {
             if recording {
-                if let Some(claim) = &mut inner.claim {
-                    // SAFETY: as in `edit`; the copy below reads the scratch record while the
-                    // ring slot it writes is a different allocation.
-                    let rec = unsafe { claim.lane.scratch(depth) };
-                    rec.set_end(shared.clock.now());
-                    let counters = &claim.lane.counters;
-                    bump(&counters.recorded, 1);
-                    // Relaxed: the flag only decides how this span is counted; a span that
-                    // slips in as shutdown begins is still drained or counted by the drain.
-                    if shared.shutting_down.load(Ordering::Relaxed) {
-                        bump(&counters.dropped_shutdown, 1);
-                    } else if claim.ring.push_with(|slot| rec.copy_used_into(slot)).is_err() {
-                        bump(&counters.dropped_ring_full, 1);
-                    }
-                }
+                inner.publish(depth, shared);
             }
             inner.stack[depth].open = false;
             while inner.depth > 0 && !inner.stack[inner.depth - 1].open {
@@ -263,6 +288,89 @@ impl Producer {
 }
 
 impl Inner {
+    /// The record of the recording span at `depth`: the ring slot if it is being built there,
+    /// else its scratch record.
+    ///
+    /// `None` for a detached producer.
+    ///
+    /// # Safety
+    /// `depth` must be a recording span's frame, and no other reference into the records may
+    /// be alive.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn record(&self, depth: usize) -> Option<&mut SpanRecord> {
+        let claim = self.claim.as_ref()?;
+        Some(if self.in_ring == depth {
+            // SAFETY: `in_ring` is set only while `has_room` holds (see its doc), and the
+            // caller holds no other reference.
+            unsafe { claim.ring.next_slot() }
+        } else {
+            // SAFETY: the claim makes the scratch records ours; the caller holds no other
+            // reference.
+            unsafe { claim.lane.scratch(depth) }
+        })
+    }
+
+    /// Stamps the end of the recording span at `depth` and hands it to the ring: publishes the
+    /// slot it was built in, or copies it there from scratch, or counts it as dropped.
+    #[inline(always)]
+    fn publish(&mut self, depth: usize, shared: &Shared) {
+        let in_ring = self.in_ring == depth;
+        // SAFETY: `depth` is a recording span's frame, and no other reference is alive.
+        let Some(rec) = (unsafe { self.record(depth) }) else {
+            return;
+        };
+        rec.set_end(shared.clock.now());
+        if in_ring {
+            self.in_ring = NOT_IN_RING;
+        } else {
+            self.evict();
+        }
+        let Some(claim) = &mut self.claim else { return };
+        let counters = &claim.lane.counters;
+        bump(&counters.recorded, 1);
+        // Relaxed: the flag only decides how this span is counted; a span that slips in as
+        // shutdown begins is still drained or counted by the drain.
+        if shared.shutting_down.load(Ordering::Relaxed) {
+            // A slot reserved for the span is simply never published.
+            bump(&counters.dropped_shutdown, 1);
+        } else if in_ring {
+            // SAFETY: `in_ring` was set only after `has_room` returned true, and nothing was
+            // published since (every publish or push first clears or evicts it).
+            unsafe { claim.ring.publish_next() };
+        } else {
+            // SAFETY: the span's scratch record; no other reference is alive, and the slot
+            // written is different memory.
+            let rec = unsafe { claim.lane.scratch(depth) };
+            if claim
+                .ring
+                .push_with(|slot| rec.copy_used_into(slot))
+                .is_err()
+            {
+                bump(&counters.dropped_ring_full, 1);
+            }
+        }
+    }
+
+    /// Moves the span being built in the ring slot, if any, to its scratch record, freeing
+    /// the slot for another span.
+    #[inline]
+    fn evict(&mut self) {
+        if self.in_ring == NOT_IN_RING {
+            return;
+        }
+        let Some(claim) = &self.claim else { return };
+        // SAFETY: `in_ring` is set, so `has_room` holds for the slot; the slot and the scratch
+        // record are different memory, and no other reference to either is alive.
+        unsafe {
+            claim
+                .ring
+                .next_slot()
+                .copy_used_into(claim.lane.scratch(self.in_ring))
+        };
+        self.in_ring = NOT_IN_RING;
+    }
+
     /// The innermost open frame.
     #[inline(always)]
     fn current(&self) -> Option<&Frame> {
@@ -288,7 +396,10 @@ impl Inner {
     fn count_loss(&self, loss: Loss) {
         if loss.truncated > 0 {
             if let Some(claim) = &self.claim {
-                bump(&claim.lane.counters.truncated_strings, u64::from(loss.truncated));
+                bump(
+                    &claim.lane.counters.truncated_strings,
+                    u64::from(loss.truncated),
+                );
             }
         }
     }

@@ -33,7 +33,7 @@
 //!   append.
 
 use crate::ids::{SpanId, TraceFlags, TraceId};
-use crate::value::{floor_char_boundary, Packed, Tag, Value, ValueRef};
+use crate::value::{floor_char_boundary, Packed, Value, ValueRef};
 
 /// Attributes a span record holds.
 pub const MAX_ATTRS: usize = 8;
@@ -111,7 +111,10 @@ struct Attr {
 }
 
 impl Attr {
-    const EMPTY: Attr = Attr { key: Packed::EMPTY, value: Packed::EMPTY };
+    const EMPTY: Attr = Attr {
+        key: Packed::EMPTY,
+        value: Packed::EMPTY,
+    };
 }
 
 /// A span event as stored in a record.
@@ -254,38 +257,41 @@ impl SpanRecord {
         };
     }
 
-    /// Copies `s` into the arena, cutting it at a char boundary if it does not fit.
+    /// Copies `s` into `arena` after its first `*used` bytes, cutting it at a char boundary
+    /// if it does not fit. (Takes the two fields, not `self`, so that callers can hold a slot of
+    /// `attrs` or `events` at the same time.)
     #[inline]
-    fn copy_str(&mut self, s: &str, loss: &mut Loss) -> Packed {
-        let used = usize::from(self.header.arena_len);
-        let n = floor_char_boundary(s, ARENA_BYTES - used);
+    fn copy_str(arena: &mut [u8; ARENA_BYTES], used: &mut u16, s: &str, loss: &mut Loss) -> Packed {
+        let at = usize::from(*used);
+        let n = floor_char_boundary(s, ARENA_BYTES - at);
         if n < s.len() {
             loss.truncated += 1;
         }
-        self.arena[used..used + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.header.arena_len = (used + n) as u16;
-        Packed::inline(used, n)
+        arena[at..at + n].copy_from_slice(&s.as_bytes()[..n]);
+        *used = (at + n) as u16;
+        Packed::inline(at, n)
     }
 
+    /// The stored form of `v`: itself, unless it borrows a string, which is copied in.
     #[inline(always)]
-    fn pack(&mut self, v: Value<'_>, loss: &mut Loss) -> Packed {
-        match v {
-            Value::I64(i) => Packed::scalar(Tag::I64, i as u64),
-            Value::F64(f) => Packed::scalar(Tag::F64, f.to_bits()),
-            Value::Bool(b) => Packed::scalar(Tag::Bool, u64::from(b)),
-            Value::Str(s) => Packed::from_static(s),
-            Value::Copied(s) => self.copy_str(s, loss),
+    fn pack(
+        arena: &mut [u8; ARENA_BYTES],
+        used: &mut u16,
+        v: Value<'_>,
+        loss: &mut Loss,
+    ) -> Packed {
+        if v.packed.is_borrowed() {
+            // SAFETY: the cell is Borrowed and `v` (so its borrow) is alive for this call.
+            let s = unsafe { v.packed.borrowed_str() };
+            Self::copy_str(arena, used, s, loss)
+        } else {
+            v.packed
         }
     }
 
     #[inline(always)]
     pub(crate) fn set_name(&mut self, name: Value<'_>, loss: &mut Loss) {
-        self.header.name = match name {
-            Value::Copied(s) => self.copy_str(s, loss),
-            Value::Str(s) => Packed::from_static(s),
-            // Non-string names cannot be built through the public API.
-            _ => Packed::EMPTY,
-        };
+        self.header.name = Self::pack(&mut self.arena, &mut self.header.arena_len, name, loss);
     }
 
     #[inline(always)]
@@ -301,14 +307,24 @@ impl SpanRecord {
     /// Appends an attribute, or counts it as dropped when the record is full.
     #[inline(always)]
     pub(crate) fn push_attr(&mut self, key: &'static str, value: Value<'_>, loss: &mut Loss) {
+        self.push_attrs(&[(key, value)], loss);
+    }
+
+    /// Appends several attributes: one capacity check and one count update for the lot.
+    #[inline(always)]
+    pub(crate) fn push_attrs(&mut self, attrs: &[(&'static str, Value<'_>)], loss: &mut Loss) {
         let n = usize::from(self.header.n_attrs);
-        if n == MAX_ATTRS {
-            self.header.dropped_attrs = self.header.dropped_attrs.saturating_add(1);
-            return;
+        let take = attrs.len().min(MAX_ATTRS - n);
+        for (slot, &(key, value)) in self.attrs[n..].iter_mut().zip(&attrs[..take]) {
+            let value = Self::pack(&mut self.arena, &mut self.header.arena_len, value, loss);
+            *slot = Attr {
+                key: Packed::from_static(key),
+                value,
+            };
         }
-        let value = self.pack(value, loss);
-        self.attrs[n] = Attr { key: Packed::from_static(key), value };
-        self.header.n_attrs += 1;
+        self.header.n_attrs = (n + take) as u8;
+        let dropped = (attrs.len() - take) as u32;
+        self.header.dropped_attrs = self.header.dropped_attrs.saturating_add(dropped);
     }
 
     /// Appends an event with its attributes, or counts it as dropped when the record is full.
@@ -335,7 +351,11 @@ impl SpanRecord {
             attrs: [Attr::EMPTY; MAX_EVENT_ATTRS],
         };
         for (slot, &(k, v)) in event.attrs.iter_mut().zip(attrs) {
-            *slot = Attr { key: Packed::from_static(k), value: self.pack(v, loss) };
+            let value = Self::pack(&mut self.arena, &mut self.header.arena_len, v, loss);
+            *slot = Attr {
+                key: Packed::from_static(k),
+                value,
+            };
         }
         self.events[e] = event;
         self.header.n_events += 1;
@@ -353,7 +373,8 @@ impl SpanRecord {
             self.header.status_message = Packed::EMPTY;
         } else {
             self.header.status = STATUS_ERROR;
-            self.header.status_message = self.pack(message, loss);
+            self.header.status_message =
+                Self::pack(&mut self.arena, &mut self.header.arena_len, message, loss);
         }
     }
 
@@ -361,14 +382,30 @@ impl SpanRecord {
     /// into `dst`. The rest of `dst` keeps stale but valid data that its counts hide.
     #[inline(always)]
     pub(crate) fn copy_used_into(&self, dst: &mut SpanRecord) {
+        // Element loops rather than `copy_from_slice`: with a handful of fixed-size elements
+        // they compile to a few vector moves instead of a call into `memcpy`.
         let h = &self.header;
         dst.header = *h;
-        let n = usize::from(h.n_attrs);
-        dst.attrs[..n].copy_from_slice(&self.attrs[..n]);
-        let e = usize::from(h.n_events);
-        dst.events[..e].copy_from_slice(&self.events[..e]);
+        for (d, s) in dst
+            .attrs
+            .iter_mut()
+            .zip(&self.attrs)
+            .take(usize::from(h.n_attrs))
+        {
+            *d = *s;
+        }
+        for (d, s) in dst
+            .events
+            .iter_mut()
+            .zip(&self.events)
+            .take(usize::from(h.n_events))
+        {
+            *d = *s;
+        }
         let a = usize::from(h.arena_len);
-        dst.arena[..a].copy_from_slice(&self.arena[..a]);
+        if a > 0 {
+            dst.arena[..a].copy_from_slice(&self.arena[..a]);
+        }
     }
 
     // ----- reading (drain side) -----
@@ -450,7 +487,10 @@ impl SpanRecord {
     pub fn events(&self) -> impl ExactSizeIterator<Item = EventRef<'_>> + '_ {
         self.events[..usize::from(self.header.n_events)]
             .iter()
-            .map(move |event| EventRef { event, arena: &self.arena })
+            .map(move |event| EventRef {
+                event,
+                arena: &self.arena,
+            })
     }
 
     /// Events that did not fit and were dropped.
@@ -514,11 +554,14 @@ mod tests {
         let mut r = fresh();
         let mut loss = Loss::default();
         for i in 0..MAX_ATTRS as i64 + 3 {
-            r.push_attr("k", Value::I64(i), &mut loss);
+            r.push_attr("k", Value::i64(i), &mut loss);
         }
         assert_eq!(r.attributes().len(), MAX_ATTRS);
         assert_eq!(r.dropped_attributes_count(), 3);
-        assert_eq!(r.attributes().last().unwrap().1, ValueRef::I64(MAX_ATTRS as i64 - 1));
+        assert_eq!(
+            r.attributes().last().unwrap().1,
+            ValueRef::I64(MAX_ATTRS as i64 - 1)
+        );
     }
 
     #[test]
@@ -526,14 +569,16 @@ mod tests {
         let mut r = fresh();
         let mut loss = Loss::default();
         let long = "é".repeat(ARENA_BYTES); // 2 bytes each: twice the arena
-        r.push_attr("a", Value::Copied("hello"), &mut loss);
-        r.push_attr("b", Value::Copied(&long), &mut loss);
+        r.push_attr("a", Value::copied("hello"), &mut loss);
+        r.push_attr("b", Value::copied(&long), &mut loss);
         // "hello" (5) + 125 two-byte chars (250) leave one byte: "yz" becomes "y".
-        r.push_attr("c", Value::Copied("yz"), &mut loss);
+        r.push_attr("c", Value::copied("yz"), &mut loss);
         assert_eq!(loss.truncated, 2);
         let vals: Vec<_> = r.attributes().map(|(_, v)| v).collect();
         assert_eq!(vals[0], ValueRef::Str("hello"));
-        let ValueRef::Str(b) = vals[1] else { panic!("not a string") };
+        let ValueRef::Str(b) = vals[1] else {
+            panic!("not a string")
+        };
         assert!(long.starts_with(b) && b.len() == 250);
         assert_eq!(vals[2], ValueRef::Str("y"));
     }
@@ -542,11 +587,11 @@ mod tests {
     fn ok_status_is_final_and_error_keeps_message() {
         let mut r = fresh();
         let mut loss = Loss::default();
-        r.set_status(false, Value::Copied("boom"), &mut loss);
+        r.set_status(false, Value::copied("boom"), &mut loss);
         assert_eq!(r.status(), Status::Error("boom"));
-        r.set_status(true, Value::Str(""), &mut loss);
+        r.set_status(true, Value::str(""), &mut loss);
         assert_eq!(r.status(), Status::Ok);
-        r.set_status(false, Value::Str("later"), &mut loss);
+        r.set_status(false, Value::str("later"), &mut loss);
         assert_eq!(r.status(), Status::Ok);
     }
 
@@ -554,10 +599,15 @@ mod tests {
     fn copy_used_into_carries_everything_visible() {
         let mut r = fresh();
         let mut loss = Loss::default();
-        r.set_name(Value::Copied("dyn-name"), &mut loss);
-        r.push_attr("s", Value::Copied("copied"), &mut loss);
-        r.push_attr("f", Value::F64(2.5), &mut loss);
-        r.push_event("ev", 11, &[("n", Value::I64(1)), ("t", Value::Copied("x"))], &mut loss);
+        r.set_name(Value::copied("dyn-name"), &mut loss);
+        r.push_attr("s", Value::copied("copied"), &mut loss);
+        r.push_attr("f", Value::f64(2.5), &mut loss);
+        r.push_event(
+            "ev",
+            11,
+            &[("n", Value::i64(1)), ("t", Value::copied("x"))],
+            &mut loss,
+        );
         r.set_end(12);
         let mut dst = Box::new(SpanRecord::EMPTY);
         r.copy_used_into(&mut dst);
@@ -565,7 +615,10 @@ mod tests {
         assert_eq!(dst.scope(), "scope");
         assert_eq!(dst.end_ticks(), 12);
         let attrs: Vec<_> = dst.attributes().collect();
-        assert_eq!(attrs, vec![("s", ValueRef::Str("copied")), ("f", ValueRef::F64(2.5))]);
+        assert_eq!(
+            attrs,
+            vec![("s", ValueRef::Str("copied")), ("f", ValueRef::F64(2.5))]
+        );
         let ev = dst.events().next().unwrap();
         assert_eq!((ev.name(), ev.time_ticks()), ("ev", 11));
         assert_eq!(ev.attributes().nth(1), Some(("t", ValueRef::Str("x"))));

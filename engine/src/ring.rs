@@ -92,6 +92,8 @@ impl<T: Copy> Ring<T> {
             "ring capacity must be a power of two, got {capacity}"
         );
         let slots = (0..capacity).map(|_| UnsafeCell::new(fill)).collect();
+        // `Tracker` is a unit struct outside loom but not under it, hence `default()`.
+        #[allow(clippy::default_constructed_unit_structs)]
         let trackers = (0..capacity).map(|_| Tracker::default()).collect();
         let ring = Arc::new(Ring {
             head: CachePadded::new(AtomicUsize::new(0)),
@@ -250,6 +252,66 @@ impl<T> RingProducer<T> {
         cap - used
     }
 
+    /// Whether the next slot is free (reloading the consumer's `head` only if the cached value
+    /// says the ring is full). After `true`, the slot may be built in place with
+    /// [`RingProducer::next_slot`] and published with [`RingProducer::publish_next`].
+    #[inline(always)]
+    pub fn has_room(&mut self) -> bool {
+        self.room(1) > 0
+    }
+
+    /// The next free slot, to build a value in place. Nothing is visible to the consumer
+    /// until [`RingProducer::publish_next`].
+    ///
+    /// # Safety
+    /// [`RingProducer::has_room`] must have returned `true` since the last publish or push,
+    /// and the caller must not keep another reference to the slot alive.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn next_slot(&self) -> &mut T {
+        let i = self.ring.index(self.tail);
+        self.ring.trackers[i].write();
+        // SAFETY: `has_room` proved this slot free (Acquire on `head`: the consumer finished
+        // reading it), it stays outside `[head, tail)` until we publish, we are the only
+        // producer, and the caller holds no other reference to it.
+        unsafe { &mut *self.ring.slots[i].get() }
+    }
+
+    /// Publishes the slot built through [`RingProducer::next_slot`].
+    ///
+    /// # Safety
+    /// [`RingProducer::has_room`] must have returned `true` since the last publish or push.
+    #[inline(always)]
+    pub unsafe fn publish_next(&mut self) {
+        debug_assert!(self.tail.wrapping_sub(self.cached_head) < self.ring.capacity());
+        self.tail = self.tail.wrapping_add(1);
+        // Release pairs with the consumer's Acquire load of `tail` (see `push_with`).
+        self.ring.tail.store(self.tail, Ordering::Release);
+    }
+
+    /// Asks the CPU to fetch, for writing, the first `lines` cache lines of the slot
+    /// `ahead` positions past the next free one, so that a later push finds them in cache. Only
+    /// a hint: it reads no index and changes nothing, and is a no-op off x86_64.
+    #[inline(always)]
+    pub fn prefetch(&self, ahead: usize, lines: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
+            let slot = self.ring.slots[self.ring.index(self.tail.wrapping_add(ahead))].get();
+            let size = std::mem::size_of::<T>();
+            for line in 0..lines.min(size.div_ceil(64)) {
+                // `wrapping_add` keeps this free of the rules for in-bounds pointer offsets;
+                // the address stays inside the slot anyway. A prefetch never faults.
+                let p = (slot as *const i8).wrapping_add(line * 64);
+                // SAFETY: `_mm_prefetch` is a hint that never dereferences in a way that can
+                // fault or race; the pointer points into our own slot buffer.
+                unsafe { _mm_prefetch::<_MM_HINT_ET0>(p) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (ahead, lines);
+    }
+
     /// Free slots right now.
     pub fn free_slots(&mut self) -> usize {
         self.room(usize::MAX)
@@ -345,8 +407,14 @@ impl<T> WriteChunk<'_, T> {
         // of `T`, so a run of cells is a run of `T`s.
         unsafe {
             (
-                std::slice::from_raw_parts_mut(slots[self.a.clone()].as_ptr() as *mut T, self.a.len()),
-                std::slice::from_raw_parts_mut(slots[self.b.clone()].as_ptr() as *mut T, self.b.len()),
+                std::slice::from_raw_parts_mut(
+                    slots[self.a.clone()].as_ptr() as *mut T,
+                    self.a.len(),
+                ),
+                std::slice::from_raw_parts_mut(
+                    slots[self.b.clone()].as_ptr() as *mut T,
+                    self.b.len(),
+                ),
             )
         }
     }
@@ -469,8 +537,14 @@ impl<T> ReadChunk<'_, T> {
         // has the layout of `T`.
         unsafe {
             (
-                std::slice::from_raw_parts(slots[self.a.clone()].as_ptr() as *const T, self.a.len()),
-                std::slice::from_raw_parts(slots[self.b.clone()].as_ptr() as *const T, self.b.len()),
+                std::slice::from_raw_parts(
+                    slots[self.a.clone()].as_ptr() as *const T,
+                    self.a.len(),
+                ),
+                std::slice::from_raw_parts(
+                    slots[self.b.clone()].as_ptr() as *const T,
+                    self.b.len(),
+                ),
             )
         }
     }

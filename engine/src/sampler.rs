@@ -48,12 +48,18 @@ impl Default for Sampler {
 impl Sampler {
     /// Samples every span.
     pub const fn always_on() -> Self {
-        Sampler { root: Root::On, parent_based: false }
+        Sampler {
+            root: Root::On,
+            parent_based: false,
+        }
     }
 
     /// Samples no span.
     pub const fn always_off() -> Self {
-        Sampler { root: Root::Off, parent_based: false }
+        Sampler {
+            root: Root::Off,
+            parent_based: false,
+        }
     }
 
     /// Samples a fraction `ratio` of traces, decided from the trace id.
@@ -62,7 +68,11 @@ impl Sampler {
     /// If `ratio` is not in `[0, 1]` (NaN included).
     pub fn trace_id_ratio(ratio: f64) -> Result<Self, Error> {
         if !(0.0..=1.0).contains(&ratio) {
-            return Err(Error::config("sampler ratio", ratio, "must be between 0 and 1"));
+            return Err(Error::config(
+                "sampler ratio",
+                ratio,
+                "must be between 0 and 1",
+            ));
         }
         let span = (1u64 << RANDOM_BITS) as f64;
         let threshold = ((1.0 - ratio) * span).round() as u64;
@@ -71,13 +81,19 @@ impl Sampler {
             t if t >= 1 << RANDOM_BITS => Root::Off,
             t => Root::Threshold(t),
         };
-        Ok(Sampler { root, parent_based: false })
+        Ok(Sampler {
+            root,
+            parent_based: false,
+        })
     }
 
     /// Follows the parent's decision when there is a parent, and asks `root` otherwise.
     /// (A parent-based `root` is used as its own root.)
     pub const fn parent_based(root: Sampler) -> Self {
-        Sampler { root: root.root, parent_based: true }
+        Sampler {
+            root: root.root,
+            parent_based: true,
+        }
     }
 
     /// The decision for a new span in `trace_id` whose parent, if any, had `parent_sampled`.

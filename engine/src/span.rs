@@ -24,8 +24,8 @@ const UNTRACKED: usize = usize::MAX;
 /// let p = engine.producer().unwrap();
 /// let mut span = p.span("GET /orders");
 /// span.set_kind(SpanKind::Server)
-///     .set_attrs(&[("http.request.method", Value::Str("GET")), ("http.response.status_code", Value::I64(200))])
-///     .add_event("cache.miss", &[("key", Value::Copied("orders:42"))]);
+///     .set_attrs(&[("http.request.method", Value::str("GET")), ("http.response.status_code", Value::i64(200))])
+///     .add_event("cache.miss", &[("key", Value::copied("orders:42"))]);
 /// let header = span.traceparent(); // send to the next service
 /// assert_eq!(header.as_str().len(), 55);
 /// span.end();
@@ -49,13 +49,28 @@ impl fmt::Debug for Span<'_> {
 
 impl<'p> Span<'p> {
     #[inline(always)]
-    pub(crate) fn new(producer: &'p Producer, depth: usize, cx: SpanContext, recording: bool) -> Self {
-        Span { producer, depth, cx, recording }
+    pub(crate) fn new(
+        producer: &'p Producer,
+        depth: usize,
+        cx: SpanContext,
+        recording: bool,
+    ) -> Self {
+        Span {
+            producer,
+            depth,
+            cx,
+            recording,
+        }
     }
 
     #[inline(always)]
     pub(crate) fn untracked(producer: &'p Producer, cx: SpanContext) -> Self {
-        Span { producer, depth: UNTRACKED, cx, recording: false }
+        Span {
+            producer,
+            depth: UNTRACKED,
+            cx,
+            recording: false,
+        }
     }
 
     /// Whether this span will be exported (sampled, and not dropped at start).
@@ -89,7 +104,8 @@ impl<'p> Span<'p> {
     pub fn set_attr<'v>(&mut self, key: &'static str, value: impl Into<Value<'v>>) -> &mut Self {
         if self.recording {
             let value = value.into();
-            self.producer.edit(self.depth, |r, loss, _| r.push_attr(key, value, loss));
+            self.producer
+                .edit(self.depth, |r, loss, _| r.push_attr(key, value, loss));
         }
         self
     }
@@ -98,20 +114,23 @@ impl<'p> Span<'p> {
     #[inline]
     pub fn set_attrs(&mut self, attrs: &[(&'static str, Value<'_>)]) -> &mut Self {
         if self.recording {
-            self.producer.edit(self.depth, |r, loss, _| {
-                for &(k, v) in attrs {
-                    r.push_attr(k, v, loss);
-                }
-            });
+            self.producer
+                .edit(self.depth, |r, loss, _| r.push_attrs(attrs, loss));
         }
         self
     }
 
     /// Adds an event stamped now, with up to [`crate::record::MAX_EVENT_ATTRS`] attributes.
     #[inline]
-    pub fn add_event(&mut self, name: &'static str, attrs: &[(&'static str, Value<'_>)]) -> &mut Self {
+    pub fn add_event(
+        &mut self,
+        name: &'static str,
+        attrs: &[(&'static str, Value<'_>)],
+    ) -> &mut Self {
         if self.recording {
-            self.producer.edit(self.depth, |r, loss, now| r.push_event(name, now, attrs, loss));
+            self.producer.edit(self.depth, |r, loss, clock| {
+                r.push_event(name, clock.now(), attrs, loss)
+            });
         }
         self
     }
@@ -120,7 +139,9 @@ impl<'p> Span<'p> {
     #[inline]
     pub fn set_ok(&mut self) -> &mut Self {
         if self.recording {
-            self.producer.edit(self.depth, |r, loss, _| r.set_status(true, Value::Str(""), loss));
+            self.producer.edit(self.depth, |r, loss, _| {
+                r.set_status(true, Value::str(""), loss)
+            });
         }
         self
     }
@@ -130,7 +151,8 @@ impl<'p> Span<'p> {
     pub fn set_error<'v>(&mut self, description: impl Into<Value<'v>>) -> &mut Self {
         if self.recording {
             let d = description.into();
-            self.producer.edit(self.depth, |r, loss, _| r.set_status(false, d, loss));
+            self.producer
+                .edit(self.depth, |r, loss, _| r.set_status(false, d, loss));
         }
         self
     }
@@ -147,11 +169,11 @@ impl<'p> Span<'p> {
             self.add_event(
                 "exception",
                 &[
-                    ("exception.type", Value::Str(std::any::type_name::<E>())),
-                    ("exception.message", Value::Copied(msg)),
+                    ("exception.type", Value::str(std::any::type_name::<E>())),
+                    ("exception.message", Value::copied(msg)),
                 ],
             );
-            self.set_error(Value::Copied(msg));
+            self.set_error(Value::copied(msg));
         }
         self
     }
@@ -179,7 +201,10 @@ struct StackText {
 
 impl StackText {
     fn new() -> Self {
-        StackText { buf: [0; crate::record::ARENA_BYTES], len: 0 }
+        StackText {
+            buf: [0; crate::record::ARENA_BYTES],
+            len: 0,
+        }
     }
 
     fn as_str(&self) -> &str {

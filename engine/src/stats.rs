@@ -25,7 +25,10 @@ use crate::sync::{AtomicU64, Ordering};
 pub(crate) fn bump(counter: &AtomicU64, n: u64) {
     // Relaxed is enough: one writer (so load+store loses nothing), and readers only want a
     // recent value. Hand-overs between writers are ordered by the ring claim.
-    counter.store(counter.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(n),
+        Ordering::Relaxed,
+    );
 }
 
 /// Per-ring counters, written by the ring's current producer only.

@@ -6,63 +6,109 @@
 //! for strings that are not `'static`: see [`crate::record`] for the arena and its limit.
 
 use std::fmt;
+use std::marker::PhantomData;
 
-/// An attribute value as the caller passes it.
+/// An attribute value as the caller passes it: 16 bytes, already in the form a record stores,
+/// so recording one is a plain copy.
 ///
-/// `&'static str` converts to [`Value::Str`] and is stored as a reference. A string that is not
-/// `'static` goes in as [`Value::Copied`]: its bytes are copied into the span record, up to the
-/// record's string budget (see [`crate::record::ARENA_BYTES`]); what does not fit is cut at a
-/// character boundary and counted in the producer's `truncated_strings` counter.
+/// A `&'static str` ([`Value::str`], or `From<&'static str>`) is stored as a reference. A string
+/// that is not `'static` goes in through [`Value::copied`]: its bytes are copied into the span
+/// record, up to the record's string budget (see [`crate::record::ARENA_BYTES`]); what does not
+/// fit is cut at a character boundary and counted in `truncated_strings`.
 ///
 /// # Examples
 /// ```
 /// use ringspan::Value;
 /// let user = String::from("alice");
-/// let values = [Value::from(42), Value::from(0.5), Value::from(true), Value::from("GET"), Value::Copied(&user)];
-/// assert_eq!(values[3], Value::Str("GET"));
+/// let values = [Value::from(42), Value::from(0.5), Value::from(true), Value::from("GET"), Value::copied(&user)];
+/// assert_eq!(values[3], Value::str("GET"));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Value<'a> {
+#[derive(Clone, Copy, PartialEq)]
+pub struct Value<'a> {
+    pub(crate) packed: Packed,
+    _borrow: PhantomData<&'a str>,
+}
+
+impl fmt::Debug for Value<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.packed.tag {
+            // SAFETY: a Borrowed cell lives only inside a `Value<'a>`, whose borrow keeps the
+            // string alive.
+            Tag::Borrowed => write!(f, "Value({:?})", unsafe { self.packed.borrowed_str() }),
+            _ => write!(f, "Value({:?})", self.packed.as_value(&[])),
+        }
+    }
+}
+
+impl<'a> Value<'a> {
+    #[inline(always)]
+    const fn new(packed: Packed) -> Self {
+        Value {
+            packed,
+            _borrow: PhantomData,
+        }
+    }
+
     /// A signed integer (OTLP `int_value`).
-    I64(i64),
+    #[inline(always)]
+    pub const fn i64(v: i64) -> Self {
+        Value::new(Packed::scalar(Tag::I64, v as u64))
+    }
+
     /// A double (OTLP `double_value`).
-    F64(f64),
+    #[inline(always)]
+    pub const fn f64(v: f64) -> Self {
+        Value::new(Packed::scalar(Tag::F64, v.to_bits()))
+    }
+
     /// A boolean (OTLP `bool_value`).
-    Bool(bool),
-    /// A static string, stored as a reference.
-    Str(&'static str),
-    /// A string that is copied into the record (and truncated if the record's budget runs out).
-    Copied(&'a str),
+    #[inline(always)]
+    pub const fn bool(v: bool) -> Self {
+        Value::new(Packed::scalar(Tag::Bool, v as u64))
+    }
+
+    /// A static string, stored as a reference (never copied).
+    #[inline(always)]
+    pub fn str(v: &'static str) -> Self {
+        Value::new(Packed::from_static(v))
+    }
+
+    /// A string that is copied into the record when it is set (and truncated if the record's
+    /// string budget runs out).
+    #[inline(always)]
+    pub fn copied(v: &'a str) -> Self {
+        Value::new(Packed::borrowed(v))
+    }
 }
 
 macro_rules! value_from {
-    ($($t:ty => $v:ident as $as:ty),* $(,)?) => {$(
+    ($($t:ty => $ctor:ident as $as:ty),* $(,)?) => {$(
         impl From<$t> for Value<'_> {
             #[inline(always)]
             fn from(v: $t) -> Self {
-                Value::$v(v as $as)
+                Value::$ctor(v as $as)
             }
         }
     )*};
 }
 
 value_from! {
-    i64 => I64 as i64, i32 => I64 as i64, i16 => I64 as i64, i8 => I64 as i64,
-    u32 => I64 as i64, u16 => I64 as i64, u8 => I64 as i64,
-    f64 => F64 as f64, f32 => F64 as f64,
+    i64 => i64 as i64, i32 => i64 as i64, i16 => i64 as i64, i8 => i64 as i64,
+    u32 => i64 as i64, u16 => i64 as i64, u8 => i64 as i64,
+    f64 => f64 as f64, f32 => f64 as f64,
 }
 
 impl From<bool> for Value<'_> {
     #[inline(always)]
     fn from(v: bool) -> Self {
-        Value::Bool(v)
+        Value::bool(v)
     }
 }
 
 impl From<&'static str> for Value<'_> {
     #[inline(always)]
     fn from(v: &'static str) -> Self {
-        Value::Str(v)
+        Value::str(v)
     }
 }
 
@@ -90,6 +136,9 @@ pub(crate) enum Tag {
     Static,
     /// `payload.bits` is an offset into the record's arena, `len` the byte length.
     Inline,
+    /// `payload.ptr`/`len` came from a `&'a str` of a [`Value<'a>`]; never stored in a record
+    /// (it is copied into the arena and becomes `Inline` first).
+    Borrowed,
 }
 
 #[derive(Clone, Copy)]
@@ -99,11 +148,11 @@ union Payload {
     ptr: *const u8,
 }
 
-/// A stored string or value in 16 bytes: 8 bytes of payload, a 32-bit length and a tag.
+/// A stored string or value in 16 bytes (an implementation detail of [`Value`] and records): 8 bytes of payload, a 32-bit length and a tag.
 /// (A Rust enum of `&'static str` and the scalar kinds would take 24.)
 #[derive(Clone, Copy)]
 #[repr(C)]
-pub(crate) struct Packed {
+pub struct Packed {
     payload: Payload,
     len: u32,
     tag: Tag,
@@ -115,9 +164,21 @@ unsafe impl Send for Packed {}
 // SAFETY: as above.
 unsafe impl Sync for Packed {}
 
+impl PartialEq for Packed {
+    fn eq(&self, other: &Self) -> bool {
+        // SAFETY: every constructor initialises all 8 payload bytes, and any 8 bytes are a
+        // valid `u64`; comparing bits compares pointers by address, as intended.
+        let (a, b) = unsafe { (self.payload.bits, other.payload.bits) };
+        self.tag == other.tag && self.len == other.len && a == b
+    }
+}
+
 impl fmt::Debug for Packed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Packed").field("tag", &self.tag).field("len", &self.len).finish()
+        f.debug_struct("Packed")
+            .field("tag", &self.tag)
+            .field("len", &self.len)
+            .finish()
     }
 }
 
@@ -129,7 +190,7 @@ impl Packed {
     };
 
     #[inline(always)]
-    pub(crate) fn scalar(tag: Tag, bits: u64) -> Packed {
+    pub(crate) const fn scalar(tag: Tag, bits: u64) -> Packed {
         Packed {
             payload: Payload { bits },
             len: 0,
@@ -141,15 +202,44 @@ impl Packed {
     /// boundary; no real key or value comes near.
     #[inline(always)]
     pub(crate) fn from_static(s: &'static str) -> Packed {
-        let s = if s.len() > u32::MAX as usize {
-            &s[..floor_char_boundary(s, u32::MAX as usize)]
-        } else {
-            s
-        };
+        let s = clamp_len(s);
         Packed {
             payload: Payload { ptr: s.as_ptr() },
             len: s.len() as u32,
             tag: Tag::Static,
+        }
+    }
+
+    /// A borrowed string, to be copied into a record's arena (see [`Tag::Borrowed`]).
+    #[inline(always)]
+    pub(crate) fn borrowed(s: &str) -> Packed {
+        let s = clamp_len(s);
+        Packed {
+            payload: Payload { ptr: s.as_ptr() },
+            len: s.len() as u32,
+            tag: Tag::Borrowed,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn is_borrowed(&self) -> bool {
+        self.tag == Tag::Borrowed
+    }
+
+    /// The string of a Borrowed cell.
+    ///
+    /// # Safety
+    /// The cell must be Borrowed, and the `&str` it was made from must still be alive (it is
+    /// while the [`Value<'a>`] holding the cell is).
+    #[inline(always)]
+    pub(crate) unsafe fn borrowed_str<'s>(&self) -> &'s str {
+        debug_assert!(self.tag == Tag::Borrowed);
+        // SAFETY: built by `borrowed` from a live `&str` (caller's promise), unchanged.
+        unsafe {
+            std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                self.payload.ptr,
+                self.len as usize,
+            ))
         }
     }
 
@@ -194,13 +284,31 @@ impl Packed {
     /// The value this cell holds.
     #[inline]
     pub(crate) fn as_value<'r>(&self, arena: &'r [u8]) -> ValueRef<'r> {
-        // SAFETY (each arm): scalar cells are built by `scalar` with `bits` set.
+        let bits = || {
+            // SAFETY: called only for scalar tags, whose cells `scalar` built with `bits` set.
+            unsafe { self.payload.bits }
+        };
         match self.tag {
-            Tag::I64 => ValueRef::I64(unsafe { self.payload.bits } as i64),
-            Tag::F64 => ValueRef::F64(f64::from_bits(unsafe { self.payload.bits })),
-            Tag::Bool => ValueRef::Bool(unsafe { self.payload.bits } != 0),
+            Tag::I64 => ValueRef::I64(bits() as i64),
+            Tag::F64 => ValueRef::F64(f64::from_bits(bits())),
+            Tag::Bool => ValueRef::Bool(bits() != 0),
             _ => ValueRef::Str(self.as_str(arena)),
         }
+    }
+}
+
+/// `s` cut to at most `u32::MAX` bytes at a char boundary (no real string comes near; the
+/// check keeps a 32-bit length field honest).
+#[inline(always)]
+fn clamp_len(s: &str) -> &str {
+    #[cold]
+    fn cut(s: &str) -> &str {
+        &s[..floor_char_boundary(s, u32::MAX as usize)]
+    }
+    if s.len() > u32::MAX as usize {
+        cut(s)
+    } else {
+        s
     }
 }
 
@@ -233,7 +341,7 @@ mod tests {
         let s = "aé€😀";
         for max in 0..=s.len() + 2 {
             let i = floor_char_boundary(s, max);
-            assert!(s.is_char_boundary(i) && i <= max.max(0).min(s.len()));
+            assert!(s.is_char_boundary(i) && i <= max.min(s.len()));
         }
         assert_eq!(floor_char_boundary(s, 2), 1);
     }
@@ -241,12 +349,21 @@ mod tests {
     #[test]
     fn scalars_round_trip() {
         let arena = [];
-        assert_eq!(Packed::scalar(Tag::I64, (-5i64) as u64).as_value(&arena), ValueRef::I64(-5));
+        assert_eq!(
+            Packed::scalar(Tag::I64, (-5i64) as u64).as_value(&arena),
+            ValueRef::I64(-5)
+        );
         assert_eq!(
             Packed::scalar(Tag::F64, 1.5f64.to_bits()).as_value(&arena),
             ValueRef::F64(1.5)
         );
-        assert_eq!(Packed::scalar(Tag::Bool, 1).as_value(&arena), ValueRef::Bool(true));
-        assert_eq!(Packed::from_static("k").as_value(&arena), ValueRef::Str("k"));
+        assert_eq!(
+            Packed::scalar(Tag::Bool, 1).as_value(&arena),
+            ValueRef::Bool(true)
+        );
+        assert_eq!(
+            Packed::from_static("k").as_value(&arena),
+            ValueRef::Str("k")
+        );
     }
 }

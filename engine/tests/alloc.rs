@@ -39,12 +39,12 @@ fn record(p: &ringspan::Producer, n: u64, dynamic: &str) {
     for i in 0..n {
         let mut span = p.span("request");
         span.set_attrs(&[
-            ("i", Value::I64(i as i64)),
-            ("f", Value::F64(0.5)),
-            ("static", Value::Str("value")),
-            ("dynamic", Value::Copied(dynamic)),
+            ("i", Value::i64(i as i64)),
+            ("f", Value::f64(0.5)),
+            ("static", Value::str("value")),
+            ("dynamic", Value::copied(dynamic)),
         ]);
-        span.add_event("step", &[("at", Value::I64(1))]);
+        span.add_event("step", &[("at", Value::i64(1))]);
         let _child = p.span("child");
     }
 }
@@ -52,7 +52,10 @@ fn record(p: &ringspan::Producer, n: u64, dynamic: &str) {
 #[test]
 fn no_allocation_per_span_in_steady_state() {
     let sink = Discard::default();
-    let config = EngineConfig::default().rings(2).ring_capacity(1024).idle(IdleStrategy::Yield);
+    let config = EngineConfig::default()
+        .rings(2)
+        .ring_capacity(1024)
+        .idle(IdleStrategy::Yield);
     let engine = Engine::start(config, sink.clone()).unwrap();
     let p = engine.producer().unwrap();
     let dynamic = String::from("copied into the slot");
@@ -66,7 +69,13 @@ fn no_allocation_per_span_in_steady_state() {
     let allocs = ALLOCS.load(Ordering::SeqCst) - before;
 
     let snap = engine.snapshot();
-    assert!(snap.delivered >= 200_000, "the spans went through the drain: {snap:?}");
-    assert_eq!(allocs, 0, "{allocs} allocations for 200000 spans (recorded and drained)");
+    assert!(
+        snap.delivered >= 200_000,
+        "the spans went through the drain: {snap:?}"
+    );
+    assert_eq!(
+        allocs, 0,
+        "{allocs} allocations for 200000 spans (recorded and drained)"
+    );
     assert!(sink.spans() >= 200_000);
 }

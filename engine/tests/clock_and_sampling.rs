@@ -7,7 +7,10 @@ use ringspan::ids::IdGenerator;
 use ringspan::{Sampler, TraceId};
 
 fn unix_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
 }
 
 #[test]
@@ -19,14 +22,22 @@ fn converted_ticks_track_the_wall_clock() {
         let after = unix_ns();
         let converted = cal.to_unix_nanos(t);
         // Within 1 ms of the wall clock right after calibration.
-        assert!(converted + 1_000_000 >= before && converted <= after + 1_000_000, "{:?}", clock.source());
+        assert!(
+            converted + 1_000_000 >= before && converted <= after + 1_000_000,
+            "{:?}",
+            clock.source()
+        );
         // A 50 ms interval converts to 50 ms within 2%, and refreshing keeps the drift small.
         let t0 = clock.now();
         std::thread::sleep(Duration::from_millis(50));
         let t1 = clock.now();
         let drift = cal.refresh();
         let measured = cal.to_unix_nanos(t1) - cal.to_unix_nanos(t0);
-        assert!((49_000_000..=60_000_000).contains(&measured), "{measured} ns for 50 ms on {:?}", clock.source());
+        assert!(
+            (49_000_000..=60_000_000).contains(&measured),
+            "{measured} ns for 50 ms on {:?}",
+            clock.source()
+        );
         assert!(drift.unsigned_abs() < 5_000_000, "drift {drift} ns");
     }
 }
@@ -43,7 +54,10 @@ fn the_tsc_is_used_where_it_is_invariant() {
 
 fn sampled_fraction(s: &Sampler, n: usize) -> f64 {
     let mut ids = IdGenerator::from_seed(42);
-    (0..n).filter(|_| s.should_sample(None, &ids.trace_id())).count() as f64 / n as f64
+    (0..n)
+        .filter(|_| s.should_sample(None, &ids.trace_id()))
+        .count() as f64
+        / n as f64
 }
 
 #[test]
@@ -64,7 +78,10 @@ fn ratio_decisions_are_consistent_and_nested() {
         let t = ids.trace_id();
         assert_eq!(low.should_sample(None, &t), low.should_sample(None, &t));
         if low.should_sample(None, &t) {
-            assert!(high.should_sample(None, &t), "a higher ratio must sample a superset");
+            assert!(
+                high.should_sample(None, &t),
+                "a higher ratio must sample a superset"
+            );
         }
     }
 }

@@ -13,7 +13,11 @@ const T: Duration = Duration::from_secs(5);
 #[test]
 fn batches_are_cut_at_max_batch() {
     let sink = Collect::default();
-    let config = EngineConfig::default().rings(1).ring_capacity(1024).max_batch(10).idle(IdleStrategy::Yield);
+    let config = EngineConfig::default()
+        .rings(1)
+        .ring_capacity(1024)
+        .max_batch(10)
+        .idle(IdleStrategy::Yield);
     let engine = Engine::start(config, sink.clone()).unwrap();
     let p = engine.producer().unwrap();
     for _ in 0..25 {
@@ -23,7 +27,11 @@ fn batches_are_cut_at_max_batch() {
     let batches = sink.batches.lock().unwrap().clone();
     assert_eq!(batches.iter().sum::<usize>(), 25);
     assert!(batches.iter().all(|&b| b <= 10), "{batches:?}");
-    assert_eq!(batches.iter().filter(|&&b| b == 10).count(), 2, "{batches:?}");
+    assert_eq!(
+        batches.iter().filter(|&&b| b == 10).count(),
+        2,
+        "{batches:?}"
+    );
 }
 
 #[test]
@@ -47,9 +55,16 @@ fn schedule_delay_flushes_a_partial_batch() {
 
 #[test]
 fn flush_waits_for_spans_from_every_ring() {
-    for idle in [IdleStrategy::Spin, IdleStrategy::Yield, IdleStrategy::Park(Duration::from_secs(10))] {
+    for idle in [
+        IdleStrategy::Spin,
+        IdleStrategy::Yield,
+        IdleStrategy::Park(Duration::from_secs(10)),
+    ] {
         let sink = Collect::default();
-        let config = EngineConfig::default().rings(4).ring_capacity(64).idle(idle);
+        let config = EngineConfig::default()
+            .rings(4)
+            .ring_capacity(64)
+            .idle(idle);
         let engine = Engine::start(config, sink.clone()).unwrap();
         std::thread::scope(|s| {
             for _ in 0..3 {
@@ -72,7 +87,10 @@ fn flush_waits_for_spans_from_every_ring() {
 #[test]
 fn a_refusing_sink_fills_the_ring_and_producers_drop_and_count() {
     let gate = Gate::new(false);
-    let config = EngineConfig::default().rings(1).ring_capacity(8).idle(IdleStrategy::Yield);
+    let config = EngineConfig::default()
+        .rings(1)
+        .ring_capacity(8)
+        .idle(IdleStrategy::Yield);
     let engine = Engine::start(config, gate.clone()).unwrap();
     let p = engine.producer().unwrap();
     for _ in 0..20 {
@@ -100,7 +118,10 @@ fn a_refusing_sink_fills_the_ring_and_producers_drop_and_count() {
 #[test]
 fn shutdown_deadline_counts_what_could_not_be_delivered() {
     let gate = Gate::new(false);
-    let config = EngineConfig::default().rings(2).ring_capacity(16).idle(IdleStrategy::Yield);
+    let config = EngineConfig::default()
+        .rings(2)
+        .ring_capacity(16)
+        .idle(IdleStrategy::Yield);
     let engine = Engine::start(config, gate.clone()).unwrap();
     let p = engine.producer().unwrap();
     for _ in 0..10 {
@@ -127,7 +148,10 @@ fn shutdown_deadline_counts_what_could_not_be_delivered() {
 #[test]
 fn shutdown_delivers_everything_when_the_sink_keeps_up() {
     let sink = Collect::default();
-    let config = EngineConfig::default().rings(2).ring_capacity(1024).idle(IdleStrategy::Park(Duration::from_secs(10)));
+    let config = EngineConfig::default()
+        .rings(2)
+        .ring_capacity(1024)
+        .idle(IdleStrategy::Park(Duration::from_secs(10)));
     let engine = Engine::start(config, sink.clone()).unwrap();
     let p = engine.producer().unwrap();
     for _ in 0..1000 {
@@ -144,7 +168,11 @@ fn shutdown_delivers_everything_when_the_sink_keeps_up() {
 fn dropping_the_engine_flushes() {
     let sink = Collect::default();
     {
-        let engine = Engine::start(EngineConfig::default().rings(1).ring_capacity(64), sink.clone()).unwrap();
+        let engine = Engine::start(
+            EngineConfig::default().rings(1).ring_capacity(64),
+            sink.clone(),
+        )
+        .unwrap();
         let p = engine.producer().unwrap();
         drop(p.span("x"));
     }
@@ -154,7 +182,11 @@ fn dropping_the_engine_flushes() {
 #[test]
 fn the_drain_thread_is_named() {
     let sink = Collect::default();
-    let engine = Engine::start(EngineConfig::default().rings(1).ring_capacity(64), sink.clone()).unwrap();
+    let engine = Engine::start(
+        EngineConfig::default().rings(1).ring_capacity(64),
+        sink.clone(),
+    )
+    .unwrap();
     let p = engine.producer().unwrap();
     drop(p.span("x"));
     engine.flush(T).unwrap();

@@ -64,8 +64,11 @@ fn every_field_reaches_the_sink() {
             .set_attr("f", 1.25)
             .set_attr("b", true)
             .set_attr("s", "static")
-            .set_attr("d", Value::Copied(&dynamic))
-            .add_event("cache.miss", &[("key", Value::Copied("k1")), ("n", Value::I64(3))])
+            .set_attr("d", Value::copied(&dynamic))
+            .add_event(
+                "cache.miss",
+                &[("key", Value::copied("k1")), ("n", Value::i64(3))],
+            )
             .set_error("upstream timed out");
     }
     engine.flush(T).unwrap();
@@ -84,7 +87,13 @@ fn every_field_reaches_the_sink() {
             ("d".into(), Val::S("dyn-value".into())),
         ]
     );
-    assert_eq!(s.events, vec![("cache.miss".into(), vec![("key".into(), Val::S("k1".into())), ("n".into(), Val::I(3))])]);
+    assert_eq!(
+        s.events,
+        vec![(
+            "cache.miss".into(),
+            vec![("key".into(), Val::S("k1".into())), ("n".into(), Val::I(3))]
+        )]
+    );
     assert_eq!(s.status, "Error(\"upstream timed out\")");
     assert!(s.start_unix_ns > 1_600_000_000_000_000_000 && s.end_unix_ns >= s.start_unix_ns);
 }
@@ -93,10 +102,11 @@ fn every_field_reaches_the_sink() {
 fn remote_parent_from_traceparent() {
     let (engine, sink) = start(small());
     let p = engine.producer().unwrap();
-    let parent = traceparent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    let parent =
+        traceparent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
     let header;
     {
-        let s = p.start(Value::Str("server"), Parent::Context(parent));
+        let s = p.start(Value::str("server"), Parent::Context(parent));
         header = s.traceparent().to_string();
         let _child = p.span("inner");
     }
@@ -110,7 +120,10 @@ fn remote_parent_from_traceparent() {
     assert_eq!(inner.parent, Some(server.span_id));
     assert!(!inner.parent_remote);
     let back = traceparent::parse(&header).unwrap();
-    assert_eq!((back.trace_id, back.span_id), (server.trace_id, server.span_id));
+    assert_eq!(
+        (back.trace_id, back.span_id),
+        (server.trace_id, server.span_id)
+    );
 }
 
 #[test]
@@ -119,7 +132,7 @@ fn root_parent_starts_a_new_trace_inside_an_open_span() {
     let p = engine.producer().unwrap();
     {
         let _outer = p.span("outer");
-        let _fresh = p.start(Value::Str("fresh"), Parent::Root);
+        let _fresh = p.start(Value::str("fresh"), Parent::Root);
     }
     engine.flush(T).unwrap();
     let spans = sink.take();
@@ -139,9 +152,17 @@ fn limits_are_counted_not_silent() {
             s.set_attr("k", i);
         }
         for _ in 0..5 {
-            s.add_event("e", &[("a", Value::I64(1)), ("b", Value::I64(2)), ("c", Value::I64(3)), ("d", Value::I64(4))]);
+            s.add_event(
+                "e",
+                &[
+                    ("a", Value::i64(1)),
+                    ("b", Value::i64(2)),
+                    ("c", Value::i64(3)),
+                    ("d", Value::i64(4)),
+                ],
+            );
         }
-        s.set_attr("long", Value::Copied(&long));
+        s.set_attr("long", Value::copied(&long));
     }
     engine.flush(T).unwrap();
     let s = &sink.take()[0];
@@ -151,11 +172,14 @@ fn limits_are_counted_not_silent() {
     assert_eq!(s.dropped_events, 5 - ringspan::record::MAX_EVENTS as u32);
     drop(p);
     let snap = engine.shutdown(T).unwrap();
-    assert_eq!(snap.truncated_strings, 0, "the long value was an attribute past the limit, never copied");
+    assert_eq!(
+        snap.truncated_strings, 0,
+        "the long value was an attribute past the limit, never copied"
+    );
 
     let (engine, sink) = start(small());
     let p = engine.producer().unwrap();
-    p.span("t").set_attr("long", Value::Copied(&long));
+    p.span("t").set_attr("long", Value::copied(&long));
     drop(p);
     let snap = engine.shutdown(T).unwrap();
     assert_eq!(snap.truncated_strings, 1);
@@ -169,15 +193,24 @@ fn limits_are_counted_not_silent() {
 fn record_error_adds_an_exception_event() {
     let (engine, sink) = start(small());
     let p = engine.producer().unwrap();
-    let err = std::io::Error::new(std::io::ErrorKind::Other, "disk on fire");
+    let err = std::io::Error::other("disk on fire");
     p.span("io").record_error(&err);
     engine.flush(T).unwrap();
     let s = &sink.take()[0];
     assert_eq!(s.status, "Error(\"disk on fire\")");
     let (name, attrs) = &s.events[0];
     assert_eq!(name, "exception");
-    assert_eq!(attrs[0], ("exception.type".into(), Val::S("std::io::error::Error".into())));
-    assert_eq!(attrs[1], ("exception.message".into(), Val::S("disk on fire".into())));
+    assert_eq!(
+        attrs[0],
+        (
+            "exception.type".into(),
+            Val::S("std::io::error::Error".into())
+        )
+    );
+    assert_eq!(
+        attrs[1],
+        ("exception.message".into(), Val::S("disk on fire".into()))
+    );
 }
 
 #[test]
@@ -194,8 +227,9 @@ fn unsampled_spans_write_nothing_and_children_follow_the_parent() {
         assert_eq!(child.context().trace_id, root.context().trace_id);
     }
     // A sampled remote parent wins over the root sampler.
-    let parent = traceparent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
-    drop(p.start(Value::Str("followed"), Parent::Context(parent)));
+    let parent =
+        traceparent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    drop(p.start(Value::str("followed"), Parent::Context(parent)));
     drop(p);
     let snap = engine.shutdown(T).unwrap();
     let spans = sink.take();
@@ -210,7 +244,9 @@ fn too_deep_is_dropped_and_counted() {
     let (engine, sink) = start(small());
     let p = engine.producer().unwrap();
     {
-        let guards: Vec<_> = (0..ringspan::config::MAX_DEPTH + 3).map(|_| p.span("d")).collect();
+        let guards: Vec<_> = (0..ringspan::config::MAX_DEPTH + 3)
+            .map(|_| p.span("d"))
+            .collect();
         assert!(guards[ringspan::config::MAX_DEPTH - 1].is_recording());
         assert!(!guards[ringspan::config::MAX_DEPTH].is_recording());
     }
@@ -232,7 +268,13 @@ fn spans_may_end_out_of_order() {
     let inner = p.span("inner");
     drop(outer); // exported at once, though `inner` is still open
     engine.flush(T).unwrap();
-    assert_eq!(sink.take().iter().map(|s| s.name.clone()).collect::<Vec<_>>(), ["outer"]);
+    assert_eq!(
+        sink.take()
+            .iter()
+            .map(|s| s.name.clone())
+            .collect::<Vec<_>>(),
+        ["outer"]
+    );
     let next = p.span("next"); // parents to the innermost open span
     assert_eq!(p.current_context().unwrap().span_id, next.context().span_id);
     drop(next);
@@ -313,12 +355,23 @@ fn pinning_is_exclusive_per_core() {
 
 #[test]
 fn bad_config_fails_with_the_setting_and_value() {
-    let e = Engine::start(EngineConfig::default().ring_capacity(100), Collect::default()).unwrap_err();
+    let e = Engine::start(
+        EngineConfig::default().ring_capacity(100),
+        Collect::default(),
+    )
+    .unwrap_err();
     assert!(e.is_config());
-    assert!(e.to_string().contains("ring_capacity") && e.to_string().contains("100"), "{e}");
+    assert!(
+        e.to_string().contains("ring_capacity") && e.to_string().contains("100"),
+        "{e}"
+    );
     let e = Engine::start(EngineConfig::default().rings(0), Collect::default()).unwrap_err();
     assert!(e.to_string().contains("rings"), "{e}");
-    let e = Engine::start(EngineConfig::default().drain_core(100_000), Collect::default()).unwrap_err();
+    let e = Engine::start(
+        EngineConfig::default().drain_core(100_000),
+        Collect::default(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("drain_core"), "{e}");
     assert!(Sampler::trace_id_ratio(f64::NAN).is_err());
 }
@@ -329,5 +382,8 @@ fn preallocated_memory_is_reported_and_matches_the_budget() {
     let budget = config.memory_budget();
     let (engine, _sink) = start(config);
     assert_eq!(engine.preallocated_bytes(), budget);
-    assert_eq!(budget, 3 * (1024 + ringspan::config::MAX_DEPTH) * std::mem::size_of::<ringspan::SpanRecord>());
+    assert_eq!(
+        budget,
+        3 * (1024 + ringspan::config::MAX_DEPTH) * std::mem::size_of::<ringspan::SpanRecord>()
+    );
 }

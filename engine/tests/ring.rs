@@ -77,7 +77,9 @@ fn write_chunk_publishes_only_what_is_committed() {
     let mut chunk = p.write_chunk(3).unwrap();
     let (a, b) = chunk.as_mut_slices();
     assert_eq!(a.len() + b.len(), 3);
-    a.iter_mut().enumerate().for_each(|(i, s)| *s = 10 + i as u16);
+    a.iter_mut()
+        .enumerate()
+        .for_each(|(i, s)| *s = 10 + i as u16);
     chunk.commit(2);
     assert_eq!(c.len(), 2);
     assert_eq!(c.pop(), Some(10));

@@ -37,7 +37,10 @@ impl Verify {
             return Err(format!("thread {t} seq {seq}: check value {c} is corrupt"));
         }
         if r.name() != format!("span-{t}") || label != format!("thread-{t}-label") {
-            return Err(format!("thread {t} seq {seq}: name {:?} label {label:?}", r.name()));
+            return Err(format!(
+                "thread {t} seq {seq}: name {:?} label {label:?}",
+                r.name()
+            ));
         }
         let ev = r.events().next().ok_or("missing event")?;
         if ev.attributes().next() != Some(("seq", ValueRef::I64(seq as i64))) {
@@ -49,7 +52,9 @@ impl Verify {
         let mut last = self.last_seq.lock().unwrap();
         let slot = &mut last[t as usize];
         if slot.is_some_and(|prev| seq <= prev) {
-            return Err(format!("thread {t}: seq {seq} after {slot:?} (duplicate or reordered)"));
+            return Err(format!(
+                "thread {t}: seq {seq} after {slot:?} (duplicate or reordered)"
+            ));
         }
         *slot = Some(seq);
         Ok(())
@@ -81,7 +86,11 @@ fn every_span_arrives_once_intact_or_is_counted() {
         errors: Arc::default(),
     };
     // Small rings so that wrap-around and ring-full drops both happen many times.
-    let config = EngineConfig::default().rings(THREADS).ring_capacity(256).max_batch(100).idle(IdleStrategy::Yield);
+    let config = EngineConfig::default()
+        .rings(THREADS)
+        .ring_capacity(256)
+        .max_batch(100)
+        .idle(IdleStrategy::Yield);
     let engine = Engine::start(config, sink.clone()).unwrap();
     std::thread::scope(|s| {
         for t in 0..THREADS as u64 {
@@ -93,12 +102,12 @@ fn every_span_arrives_once_intact_or_is_counted() {
                 for seq in 0..SPANS_PER_THREAD {
                     let mut span = p.span_copied(&name);
                     span.set_attrs(&[
-                        ("thread", Value::I64(t as i64)),
-                        ("seq", Value::I64(seq as i64)),
-                        ("check", Value::I64(check_value(t, seq))),
-                        ("label", Value::Copied(&label)),
+                        ("thread", Value::i64(t as i64)),
+                        ("seq", Value::i64(seq as i64)),
+                        ("check", Value::i64(check_value(t, seq))),
+                        ("label", Value::copied(&label)),
                     ]);
-                    span.add_event("tick", &[("seq", Value::I64(seq as i64))]);
+                    span.add_event("tick", &[("seq", Value::i64(seq as i64))]);
                 }
             });
         }

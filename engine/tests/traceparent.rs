@@ -13,7 +13,12 @@ fn parses_the_spec_example() {
     assert_eq!(cx.span_id.to_string(), "00f067aa0ba902b7");
     assert!(cx.flags.is_sampled());
     assert!(cx.is_remote);
-    assert!(!parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00").unwrap().flags.is_sampled());
+    assert!(
+        !parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+            .unwrap()
+            .flags
+            .is_sampled()
+    );
 }
 
 #[test]
@@ -21,16 +26,46 @@ fn rejects_what_the_spec_rejects() {
     use TraceparentError::*;
     let cases = [
         ("", Malformed),
-        ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0", Malformed),
-        ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-", Malformed),
-        ("00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", Malformed),
-        ("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", NotLowercaseHex),
-        ("00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01", NotLowercaseHex),
-        ("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", ForbiddenVersion),
-        ("00-00000000000000000000000000000000-00f067aa0ba902b7-01", ZeroTraceId),
-        ("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", ZeroParentId),
-        ("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.what", Malformed),
-        ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-xy", NotLowercaseHex),
+        (
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",
+            Malformed,
+        ),
+        (
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",
+            Malformed,
+        ),
+        (
+            "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            Malformed,
+        ),
+        (
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            NotLowercaseHex,
+        ),
+        (
+            "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
+            NotLowercaseHex,
+        ),
+        (
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ForbiddenVersion,
+        ),
+        (
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            ZeroTraceId,
+        ),
+        (
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            ZeroParentId,
+        ),
+        (
+            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.what",
+            Malformed,
+        ),
+        (
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-xy",
+            NotLowercaseHex,
+        ),
     ];
     for (input, want) in cases {
         assert_eq!(parse(input), Err(want), "input {input:?}");
@@ -39,9 +74,15 @@ fn rejects_what_the_spec_rejects() {
 
 #[test]
 fn future_versions_may_carry_more_fields() {
-    let cx = parse("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03-what-the-future-holds").unwrap();
+    let cx = parse("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03-what-the-future-holds")
+        .unwrap();
     assert_eq!(cx.flags, TraceFlags(3));
-    assert_eq!(parse("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap().flags, TraceFlags(1));
+    assert_eq!(
+        parse("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .unwrap()
+            .flags,
+        TraceFlags(1)
+    );
 }
 
 #[test]

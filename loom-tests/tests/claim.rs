@@ -17,21 +17,35 @@ fn at_most_one_producer_at_a_time() {
                 let ring = ring.clone();
                 let holders = holders.clone();
                 thread::spawn(move || {
-                    let Some(mut p) = Ring::try_claim(&ring) else { return false };
-                    assert_eq!(holders.fetch_add(1, Ordering::SeqCst), 0, "two producers at once");
+                    let Some(mut p) = Ring::try_claim(&ring) else {
+                        return false;
+                    };
+                    assert_eq!(
+                        holders.fetch_add(1, Ordering::SeqCst),
+                        0,
+                        "two producers at once"
+                    );
                     p.push(v).unwrap();
                     holders.fetch_sub(1, Ordering::SeqCst);
                     true
                 })
             })
             .collect();
-        let claimed = handles.into_iter().map(|h| h.join().unwrap()).filter(|&ok| ok).count();
+        let claimed = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|&ok| ok)
+            .count();
         let mut got = Vec::new();
         while let Some(v) = c.pop() {
             got.push(v);
         }
         assert!(claimed >= 1);
-        assert_eq!(got.len(), claimed, "every successful claim's push arrived: {got:?}");
+        assert_eq!(
+            got.len(),
+            claimed,
+            "every successful claim's push arrived: {got:?}"
+        );
     });
 }
 

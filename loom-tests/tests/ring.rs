@@ -93,7 +93,6 @@ fn batch_publish_and_batch_consume() {
         while got.len() < 4 {
             let chunk = c.read_chunk(2);
             if chunk.is_empty() {
-                drop(chunk);
                 thread::yield_now();
                 continue;
             }

@@ -56,11 +56,21 @@ pub fn own(r: &SpanRecord, cal: &Calibration) -> Owned {
         status: format!("{:?}", r.status()),
         start_unix_ns: cal.to_unix_nanos(r.start_ticks()),
         end_unix_ns: cal.to_unix_nanos(r.end_ticks()),
-        attrs: r.attributes().map(|(k, v)| (k.to_owned(), val(v))).collect(),
+        attrs: r
+            .attributes()
+            .map(|(k, v)| (k.to_owned(), val(v)))
+            .collect(),
         dropped_attrs: r.dropped_attributes_count(),
         events: r
             .events()
-            .map(|e| (e.name().to_owned(), e.attributes().map(|(k, v)| (k.to_owned(), val(v))).collect()))
+            .map(|e| {
+                (
+                    e.name().to_owned(),
+                    e.attributes()
+                        .map(|(k, v)| (k.to_owned(), val(v)))
+                        .collect(),
+                )
+            })
             .collect(),
         dropped_events: r.dropped_events_count(),
         scope: r.scope().to_owned(),
@@ -107,7 +117,10 @@ pub struct Gate {
 
 impl Gate {
     pub fn new(open: bool) -> Self {
-        Gate { open: Arc::new(open.into()), taken: Arc::default() }
+        Gate {
+            open: Arc::new(open.into()),
+            taken: Arc::default(),
+        }
     }
 }
 
