@@ -166,6 +166,15 @@ impl Producer {
         self.with(|inner, _| inner.current().map(|f| f.cx))
     }
 
+    /// The context of the span at `depth`, or of the innermost open span for a depth past the
+    /// stack (an untracked span).
+    pub(crate) fn frame_context(&self, depth: usize) -> SpanContext {
+        self.with(|inner, _| match inner.stack.get(depth) {
+            Some(frame) => frame.cx,
+            None => inner.current().map_or(NO_FRAME.cx, |f| f.cx),
+        })
+    }
+
     /// Starts a span with a static name, child of the innermost open span (or a root).
     #[inline]
     pub fn span(&self, name: &'static str) -> Span<'_> {
@@ -208,16 +217,16 @@ impl Producer {
                 if sampled {
                     inner.count_dropped(shared, |c| &c.dropped_too_deep);
                 }
-                return Span::untracked(self, cx);
+                return Span::untracked(self);
             }
             inner.stack[depth] = Frame { cx, open: true };
             inner.depth = depth + 1;
             if !sampled {
-                return Span::new(self, depth, cx, false);
+                return Span::new(self, depth, false);
             }
             if inner.claim.is_none() {
                 shared.count_no_ring();
-                return Span::new(self, depth, cx, false);
+                return Span::new(self, depth, false);
             }
             let (parent_id, parent_kind) = match parent_cx {
                 None => (SpanId([0; 8]), ParentKind::None),
@@ -236,7 +245,7 @@ impl Producer {
             // SAFETY: frame `depth` was free until now, so no span guard uses its record, and
             // no other reference into the records is alive.
             let Some(rec) = (unsafe { inner.record(depth) }) else {
-                return Span::new(self, depth, cx, false);
+                return Span::new(self, depth, false);
             };
             rec.begin(
                 trace_id,
@@ -250,7 +259,7 @@ impl Producer {
             let mut loss = Loss::default();
             rec.set_name(name, &mut loss);
             inner.count_loss(loss);
-            Span::new(self, depth, cx, true)
+            Span::new(self, depth, true)
         })
     }
 

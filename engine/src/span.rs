@@ -34,14 +34,13 @@ const UNTRACKED: usize = usize::MAX;
 pub struct Span<'p> {
     producer: &'p Producer,
     depth: usize,
-    cx: SpanContext,
     recording: bool,
 }
 
 impl fmt::Debug for Span<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Span")
-            .field("context", &self.cx)
+            .field("context", &self.context())
             .field("recording", &self.recording)
             .finish()
     }
@@ -49,28 +48,15 @@ impl fmt::Debug for Span<'_> {
 
 impl<'p> Span<'p> {
     #[inline(always)]
-    pub(crate) fn new(
-        producer: &'p Producer,
-        depth: usize,
-        cx: SpanContext,
-        recording: bool,
-    ) -> Self {
-        Span {
-            producer,
-            depth,
-            cx,
-            recording,
-        }
+    pub(crate) fn new(producer: &'p Producer, depth: usize, recording: bool) -> Self {
+        Span { producer, depth, recording }
     }
 
+    /// A span that got no frame (the producer's stack was full): not recording, and it
+    /// reports the context of the innermost open span, its would-be parent.
     #[inline(always)]
-    pub(crate) fn untracked(producer: &'p Producer, cx: SpanContext) -> Self {
-        Span {
-            producer,
-            depth: UNTRACKED,
-            cx,
-            recording: false,
-        }
+    pub(crate) fn untracked(producer: &'p Producer) -> Self {
+        Span { producer, depth: UNTRACKED, recording: false }
     }
 
     /// Whether this span will be exported (sampled, and not dropped at start).
@@ -79,14 +65,15 @@ impl<'p> Span<'p> {
         self.recording
     }
 
-    /// The span's context, for children in other processes.
+    /// The span's context, for children in other processes. (A span dropped because the
+    /// producer's stack was full reports its would-be parent's context.)
     pub fn context(&self) -> SpanContext {
-        self.cx
+        self.producer.frame_context(self.depth)
     }
 
     /// The W3C `traceparent` header for this span.
     pub fn traceparent(&self) -> Traceparent {
-        traceparent::format(&self.cx)
+        traceparent::format(&self.context())
     }
 
     /// Sets the span kind (default [`SpanKind::Internal`]).
