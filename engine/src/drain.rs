@@ -6,7 +6,7 @@
 //! buffers are full: backpressure) and only what it took leaves the ring. The drain asks the
 //! sink to flush when `max_batch` spans are pending, when the oldest pending span has waited
 //! `schedule_delay`, and on request. A pass that moved nothing runs the idle strategy; a pass
-//! that moved only a few spans waits 2 us (see [`BACKOFF`] for why polling less often makes
+//! that moved only a few spans waits 2 us (see `BACKOFF` for why polling less often makes
 //! producers faster).
 //!
 //! # Flush and shutdown handshake

@@ -16,7 +16,7 @@
 //! crossbeam-utils' `CachePadded` pads to 128 on x86_64 for the same reason.
 //!
 //! The hot path touches only what a span uses: a producer builds the record in its own scratch
-//! slot and [`SpanRecord::copy_used_into`] copies the header and the used attributes, events and
+//! slot and `SpanRecord::copy_used_into` copies the header and the used attributes, events and
 //! arena bytes into the ring slot (a span with four static attributes moves 256 bytes).
 //!
 //! # Limits (documented, counted, never a panic)

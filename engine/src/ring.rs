@@ -22,7 +22,7 @@
 //!   threads over the engine's life without ever having two writers.
 //!
 //! Under `cfg(ringspan_loom)` every slot access is also registered with loom's race detector
-//! (see [`crate::sync`]).
+//! (see `crate::sync`).
 
 use std::cell::UnsafeCell;
 use std::fmt;

@@ -49,14 +49,22 @@ impl fmt::Debug for Span<'_> {
 impl<'p> Span<'p> {
     #[inline(always)]
     pub(crate) fn new(producer: &'p Producer, depth: usize, recording: bool) -> Self {
-        Span { producer, depth, recording }
+        Span {
+            producer,
+            depth,
+            recording,
+        }
     }
 
     /// A span that got no frame (the producer's stack was full): not recording, and it
     /// reports the context of the innermost open span, its would-be parent.
     #[inline(always)]
     pub(crate) fn untracked(producer: &'p Producer) -> Self {
-        Span { producer, depth: UNTRACKED, recording: false }
+        Span {
+            producer,
+            depth: UNTRACKED,
+            recording: false,
+        }
     }
 
     /// Whether this span will be exported (sampled, and not dropped at start).

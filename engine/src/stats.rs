@@ -1,6 +1,6 @@
 //! Accounting: the counters every span passes through, and the snapshot that adds them up.
 //!
-//! Each ring has [`LaneCounters`] with exactly one writer at a time (the producer holding the
+//! Each ring has `LaneCounters` with exactly one writer at a time (the producer holding the
 //! ring), so the hot path updates them with a plain relaxed load and store: no read-modify-write,
 //! no shared line. Successive owners of a ring are ordered by the ring's claim
 //! (release/acquire), so counts carry over from one owner to the next. The drain's counters

@@ -105,3 +105,25 @@ fn batch_publish_and_batch_consume() {
         assert_eq!(got, vec![1, 2, 3, 4]);
     });
 }
+
+#[test]
+fn build_in_place_then_publish() {
+    loom::model(|| {
+        let (ring, mut c) = Ring::with_consumer(2, 0u32);
+        let mut p = Ring::try_claim(&ring).unwrap();
+        let t = thread::spawn(move || {
+            for v in 1..=3 {
+                while !p.has_room() {
+                    thread::yield_now();
+                }
+                // SAFETY: `has_room` just returned true and nothing was published since.
+                unsafe {
+                    *p.next_slot() = v;
+                    p.publish_next();
+                }
+            }
+        });
+        assert_eq!(pop_n(&mut c, 3), vec![1, 2, 3]);
+        t.join().unwrap();
+    });
+}

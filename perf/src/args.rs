@@ -1,0 +1,141 @@
+//! Command-line options of the harness. Unknown flags and bad values are errors that name
+//! the flag and the value.
+
+use std::time::Duration;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Args {
+    /// Producer threads.
+    pub producers: usize,
+    /// Cores for the producers (one each); empty: as many as fit, leaving one for the drain.
+    pub cores: Vec<usize>,
+    /// Core for the drain thread.
+    pub drain_core: Option<usize>,
+    /// How long to record.
+    pub duration: Duration,
+    /// Spans per second per producer; `None` is flat out.
+    pub rate: Option<u64>,
+    /// Attributes per span (0..=8).
+    pub attrs: usize,
+    /// Slots per ring.
+    pub ring_capacity: usize,
+    /// Where to write the JSON report.
+    pub json: Option<String>,
+}
+
+pub const USAGE: &str = "\
+usage: ringspan-perf [--producers N] [--cores LIST] [--drain-core C] [--duration SECS]
+                     [--rate SPANS_PER_SEC_PER_PRODUCER|max] [--attrs K] [--ring-capacity N]
+                     [--json PATH]";
+
+fn bad(flag: &str, value: &str, why: &str) -> String {
+    format!("invalid {flag} {value:?}: {why}\n{USAGE}")
+}
+
+impl Args {
+    /// Parses `args` (without the program name).
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
+        let mut a = Args {
+            producers: 0,
+            cores: Vec::new(),
+            drain_core: None,
+            duration: Duration::from_secs(10),
+            rate: Some(1_000_000),
+            attrs: 4,
+            ring_capacity: 1 << 14,
+            json: None,
+        };
+        let mut it = args.into_iter();
+        while let Some(flag) = it.next() {
+            if flag == "--help" || flag == "-h" {
+                return Err(USAGE.to_owned());
+            }
+            let value = it.next().ok_or_else(|| bad(&flag, "", "needs a value"))?;
+            let num = |v: &str| {
+                v.parse::<u64>()
+                    .map_err(|_| bad(&flag, v, "not a whole number"))
+            };
+            match flag.as_str() {
+                "--producers" => a.producers = num(&value)? as usize,
+                "--cores" => {
+                    a.cores = value
+                        .split(',')
+                        .map(|c| {
+                            c.trim()
+                                .parse::<usize>()
+                                .map_err(|_| bad(&flag, &value, "not a list of core ids"))
+                        })
+                        .collect::<Result<_, _>>()?
+                }
+                "--drain-core" => a.drain_core = Some(num(&value)? as usize),
+                "--duration" => {
+                    let secs: f64 = value
+                        .parse()
+                        .map_err(|_| bad(&flag, &value, "not a number of seconds"))?;
+                    if !(secs > 0.0 && secs <= 86_400.0) {
+                        return Err(bad(&flag, &value, "must be between 0 and 86400 seconds"));
+                    }
+                    a.duration = Duration::from_secs_f64(secs);
+                }
+                "--rate" if value == "max" => a.rate = None,
+                "--rate" => {
+                    let r = num(&value)?;
+                    if r == 0 {
+                        return Err(bad(&flag, &value, "must be at least 1 (or max)"));
+                    }
+                    a.rate = Some(r);
+                }
+                "--attrs" => {
+                    a.attrs = num(&value)? as usize;
+                    if a.attrs > ringspan::record::MAX_ATTRS {
+                        return Err(bad(&flag, &value, "a span holds at most 8 attributes"));
+                    }
+                }
+                "--ring-capacity" => a.ring_capacity = num(&value)? as usize,
+                "--json" => a.json = Some(value),
+                _ => return Err(bad(&flag, &value, "unknown option")),
+            }
+        }
+        Ok(a)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Args, String> {
+        Args::parse(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let a = parse("").unwrap();
+        assert_eq!(
+            (a.rate, a.attrs, a.duration),
+            (Some(1_000_000), 4, Duration::from_secs(10))
+        );
+        let a = parse("--producers 2 --cores 1,3 --rate max --duration 0.5 --attrs 0").unwrap();
+        assert_eq!(
+            (a.producers, a.cores, a.rate, a.attrs),
+            (2, vec![1, 3], None, 0)
+        );
+        assert_eq!(a.duration, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        for (input, flag) in [
+            ("--rate fast", "--rate"),
+            ("--attrs 9", "--attrs"),
+            ("--cores 1,x", "--cores"),
+            ("--bogus 1", "--bogus"),
+            ("--duration -1", "--duration"),
+            ("--json", "--json"),
+        ] {
+            let e = parse(input).unwrap_err();
+            assert!(e.contains(flag), "{input}: {e}");
+        }
+    }
+}
