@@ -50,6 +50,7 @@ mod error;
 pub mod ids;
 mod lane;
 mod local;
+pub mod otlp;
 pub mod producer;
 pub mod record;
 pub mod ring;

@@ -470,8 +470,13 @@ impl SpanRecord {
         self.header.scope.as_str(&self.arena)
     }
 
+    /// The instrumentation scope name with its real lifetime (scopes are always `'static`).
+    pub(crate) fn scope_static(&self) -> &'static str {
+        self.header.scope.as_static().unwrap_or("")
+    }
+
     /// The attributes, in the order they were set.
-    pub fn attributes(&self) -> impl ExactSizeIterator<Item = (&str, ValueRef<'_>)> + '_ {
+    pub fn attributes(&self) -> impl ExactSizeIterator<Item = (&str, ValueRef<'_>)> + Clone + '_ {
         let arena = &self.arena;
         self.attrs[..usize::from(self.header.n_attrs)]
             .iter()
@@ -518,7 +523,9 @@ impl<'r> EventRef<'r> {
     }
 
     /// The event's attributes.
-    pub fn attributes(&self) -> impl ExactSizeIterator<Item = (&'r str, ValueRef<'r>)> + 'r {
+    pub fn attributes(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (&'r str, ValueRef<'r>)> + Clone + 'r {
         let arena = self.arena;
         self.event.attrs[..usize::from(self.event.n_attrs)]
             .iter()

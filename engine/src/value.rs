@@ -254,6 +254,22 @@ impl Packed {
         }
     }
 
+    /// The `&'static str` of a Static cell; `None` for any other cell.
+    #[inline]
+    pub(crate) fn as_static(&self) -> Option<&'static str> {
+        match self.tag {
+            // SAFETY: a Static cell is only built by `from_static` from a `&'static str`, pointer
+            // and length unchanged, so this rebuilds that same string with its lifetime.
+            Tag::Static => Some(unsafe {
+                std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                    self.payload.ptr,
+                    self.len as usize,
+                ))
+            }),
+            _ => None,
+        }
+    }
+
     /// The string this cell holds, with `arena` the record's copied bytes; `""` for a
     /// non-string cell.
     #[inline]

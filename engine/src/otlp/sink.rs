@@ -1,0 +1,475 @@
+//! The OTLP sink: drained spans become `ExportTraceServiceRequest` bytes in pooled buffers,
+//! and finished requests go to an [`Exporter`].
+//!
+//! # A request's layout in its buffer
+//! ```text
+//! [ slack | prefix | primary-scope spans ... | other ScopeSpans ... ]
+//!           ^ start  ^ reserve
+//! ```
+//! The first span of a request fixes its primary scope. Spans of that scope are written
+//! straight into the buffer after `reserve`, a gap big enough for the largest prefix
+//! (request, `ResourceSpans`, resource, `ScopeSpans` headers and the scope). When the request
+//! is finished, every length is known and the prefix is written right-aligned into the gap, so
+//! the request is the contiguous `buf[start..]`: nothing is moved. Spans of other scopes (up to
+//! [`EXTRA_SCOPES`] per request) collect in preallocated staging buffers and are appended as
+//! their own `ScopeSpans` at the end; a further scope, or a full staging buffer, ends the
+//! request early. Each scope thus appears in one `ScopeSpans` per request.
+//!
+//! # Limits and backpressure
+//! A request stays within `max_bytes` and `max_spans` (size estimates are conservative, so the
+//! real size can only be smaller). A span that could not fit even alone is dropped and counted
+//! (`dropped_too_large`), never sent. Buffers come from a fixed pool: an [`EncodedRequest`]
+//! returns its buffer when the exporter drops it. With no free buffer, `accept` takes nothing,
+//! the drain stops, rings fill and producers drop and count: no allocation, no blocking.
+//!
+//! Counters here use `std` atomics directly: this module is no part of a loom model.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+use prost::bytes::BufMut;
+use prost::encoding::{encoded_len_varint, key_len};
+
+use super::resource::Resource;
+use super::span::{put_span, span_len};
+use super::wire::{bytes_len, len_delimited, put_bytes, put_len_prefix};
+use crate::clock::Calibration;
+use crate::drain::Sink;
+use crate::error::Error;
+use crate::record::SpanRecord;
+
+/// Scopes besides the primary one that one request can carry.
+pub const EXTRA_SCOPES: usize = 3;
+/// The largest length prefix we reserve room for (a varint of a length below 2^35).
+const LEN_MAX: usize = 5;
+/// OTLP's request cap.
+pub const OTLP_MAX_BYTES: usize = 64 << 20;
+
+/// Settings of an [`OtlpSink`].
+#[derive(Clone, Debug)]
+pub struct OtlpConfig {
+    pub(crate) max_bytes: usize,
+    pub(crate) max_spans: usize,
+    pub(crate) buffers: usize,
+    pub(crate) resource: Resource,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig {
+            max_bytes: 4 << 20,
+            max_spans: 512,
+            buffers: 4,
+            resource: Resource::default(),
+        }
+    }
+}
+
+impl OtlpConfig {
+    /// Largest request in bytes (default 4 MiB, at most OTLP's 64 MiB).
+    pub fn max_bytes(mut self, n: usize) -> Self {
+        self.max_bytes = n;
+        self
+    }
+
+    /// Most spans in one request (default 512, like `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`).
+    pub fn max_spans(mut self, n: usize) -> Self {
+        self.max_spans = n;
+        self
+    }
+
+    /// Request buffers in the pool, i.e. requests that can be in flight at once (default 4).
+    pub fn buffers(mut self, n: usize) -> Self {
+        self.buffers = n;
+        self
+    }
+
+    /// The resource spans are exported under.
+    pub fn resource(mut self, r: Resource) -> Self {
+        self.resource = r;
+        self
+    }
+
+    /// Bytes the sink preallocates: the request buffers and the staging buffers.
+    pub fn memory_budget(&self) -> usize {
+        self.buffers * (self.max_bytes + 64) + EXTRA_SCOPES * staging_bytes(self.max_bytes)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if !(1024..=OTLP_MAX_BYTES).contains(&self.max_bytes) {
+            return Err(Error::config(
+                "otlp max_bytes",
+                self.max_bytes,
+                "must be between 1 KiB and 64 MiB",
+            ));
+        }
+        if self.max_spans == 0 {
+            return Err(Error::config(
+                "otlp max_spans",
+                self.max_spans,
+                "must be at least 1",
+            ));
+        }
+        if self.buffers == 0 {
+            return Err(Error::config(
+                "otlp buffers",
+                self.buffers,
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn staging_bytes(max_bytes: usize) -> usize {
+    (max_bytes / 8).max(16 << 10).min(max_bytes)
+}
+
+/// Where finished requests go: the HTTP exporter, or a test's collector.
+///
+/// `export` runs on the drain thread and must not block; dropping the request (now or later,
+/// on any thread) returns its buffer to the sink's pool.
+pub trait Exporter: Send + 'static {
+    /// Takes one finished request.
+    fn export(&mut self, request: EncodedRequest);
+}
+
+/// One `ExportTraceServiceRequest`, ready to send. Its buffer goes back to the pool on drop.
+pub struct EncodedRequest {
+    buf: Vec<u8>,
+    start: usize,
+    spans: usize,
+    home: Sender<Vec<u8>>,
+}
+
+impl EncodedRequest {
+    /// The protobuf bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Spans in the request.
+    pub fn spans(&self) -> usize {
+        self.spans
+    }
+}
+
+impl fmt::Debug for EncodedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncodedRequest")
+            .field("bytes", &self.bytes().len())
+            .field("spans", &self.spans)
+            .finish()
+    }
+}
+
+impl Drop for EncodedRequest {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        // The channel holds every buffer of the pool, so there is always room: never blocks.
+        let _ = self.home.try_send(buf);
+    }
+}
+
+/// What the sink did, readable from any thread.
+#[derive(Debug, Default)]
+pub struct OtlpStats {
+    spans_encoded: AtomicU64,
+    requests: AtomicU64,
+    bytes: AtomicU64,
+    dropped_too_large: AtomicU64,
+    buffer_waits: AtomicU64,
+}
+
+impl OtlpStats {
+    /// Spans written into requests handed to the exporter.
+    pub fn spans_encoded(&self) -> u64 {
+        self.spans_encoded.load(Ordering::Relaxed)
+    }
+    /// Requests handed to the exporter.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+    /// Bytes of those requests.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+    /// Spans dropped because even alone they would exceed `max_bytes`.
+    pub fn dropped_too_large(&self) -> u64 {
+        self.dropped_too_large.load(Ordering::Relaxed)
+    }
+    /// Times the sink had no free buffer and refused spans (backpressure).
+    pub fn buffer_waits(&self) -> u64 {
+        self.buffer_waits.load(Ordering::Relaxed)
+    }
+}
+
+fn bump(c: &AtomicU64, n: u64) {
+    // Relaxed: statistics; the drain thread is the only writer.
+    c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+}
+
+/// Body size of an `InstrumentationScope` with this name.
+fn scope_body(name: &str) -> usize {
+    bytes_len(1, name.as_bytes())
+}
+
+/// The request being built.
+struct Open {
+    buf: Vec<u8>,
+    reserve: usize,
+    scope: &'static str,
+    spans: usize,
+    /// An upper bound of the finished request's size.
+    bound: usize,
+}
+
+/// Spans of one non-primary scope, waiting for the request to finish.
+struct Staged {
+    scope: &'static str,
+    buf: Vec<u8>,
+    spans: usize,
+}
+
+/// A [`Sink`] that encodes spans into OTLP protobuf requests for an [`Exporter`].
+///
+/// # Examples
+/// ```
+/// use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink, Resource};
+/// use ringspan::{Engine, EngineConfig};
+///
+/// struct Print;
+/// impl Exporter for Print {
+///     fn export(&mut self, request: EncodedRequest) {
+///         println!("{} spans in {} bytes", request.spans(), request.bytes().len());
+///     } // dropping the request returns its buffer
+/// }
+///
+/// let sink = OtlpSink::new(OtlpConfig::default().resource(Resource::new("checkout")), Print)?;
+/// let stats = sink.stats();
+/// let engine = Engine::start(EngineConfig::default().rings(1).ring_capacity(64), sink)?;
+/// let p = engine.producer()?;
+/// drop(p.span("pay"));
+/// drop(p);
+/// engine.shutdown(std::time::Duration::from_secs(1))?;
+/// assert_eq!(stats.spans_encoded(), 1);
+/// # Ok::<(), ringspan::Error>(())
+/// ```
+pub struct OtlpSink<E> {
+    max_bytes: usize,
+    max_spans: usize,
+    resource: Vec<u8>,
+    free: Receiver<Vec<u8>>,
+    home: Sender<Vec<u8>>,
+    open: Option<Open>,
+    staged: Vec<Staged>,
+    exporter: E,
+    stats: Arc<OtlpStats>,
+}
+
+impl<E: Exporter> OtlpSink<E> {
+    /// Builds the sink: encodes the resource and allocates every buffer it will use.
+    ///
+    /// # Errors
+    /// An invalid setting, named in the message.
+    pub fn new(config: OtlpConfig, exporter: E) -> Result<Self, Error> {
+        config.validate()?;
+        let (home, free) = crossbeam_channel::bounded(config.buffers);
+        for _ in 0..config.buffers {
+            let _ = home.try_send(Vec::with_capacity(config.max_bytes + 64));
+        }
+        let staging = staging_bytes(config.max_bytes);
+        let staged = (0..EXTRA_SCOPES)
+            .map(|_| Staged {
+                scope: "",
+                buf: Vec::with_capacity(staging),
+                spans: 0,
+            })
+            .collect();
+        Ok(OtlpSink {
+            max_bytes: config.max_bytes,
+            max_spans: config.max_spans,
+            resource: config.resource.encode(),
+            free,
+            home,
+            open: None,
+            staged,
+            exporter,
+            stats: Arc::default(),
+        })
+    }
+
+    /// The sink's counters (shared: keep a clone before handing the sink to the engine).
+    pub fn stats(&self) -> Arc<OtlpStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Largest prefix of a request whose primary scope is `scope`.
+    fn prefix_bound(&self, scope: &str) -> usize {
+        (1 + LEN_MAX)
+            + (1 + LEN_MAX + self.resource.len())
+            + (1 + LEN_MAX)
+            + (1 + LEN_MAX + scope_body(scope))
+    }
+
+    /// Largest header of an extra `ScopeSpans` for `scope`.
+    fn extra_bound(scope: &str) -> usize {
+        (1 + LEN_MAX) + (1 + LEN_MAX + scope_body(scope))
+    }
+
+    /// Writes `r` (a field of `field` bytes: key, length and a body of `body`) into the open
+    /// request if it fits there; `false` when there is no open request or no room in it.
+    fn try_put(&mut self, r: &SpanRecord, clock: &Calibration, body: usize, field: usize) -> bool {
+        let scope = r.scope_static();
+        let Some(open) = self.open.as_mut() else {
+            return false;
+        };
+        if open.spans + self.staged.iter().map(|s| s.spans).sum::<usize>() >= self.max_spans {
+            return false;
+        }
+        let out = if scope == open.scope {
+            if open.bound + field > self.max_bytes {
+                return false;
+            }
+            open.spans += 1;
+            &mut open.buf
+        } else {
+            let i = match self
+                .staged
+                .iter()
+                .position(|s| s.spans > 0 && s.scope == scope)
+            {
+                Some(i) => {
+                    let s = &self.staged[i];
+                    if s.buf.len() + field > s.buf.capacity() || open.bound + field > self.max_bytes
+                    {
+                        return false;
+                    }
+                    i
+                }
+                None => {
+                    let Some(i) = self.staged.iter().position(|s| s.spans == 0) else {
+                        return false;
+                    };
+                    let extra = Self::extra_bound(scope);
+                    if field > self.staged[i].buf.capacity()
+                        || open.bound + extra + field > self.max_bytes
+                    {
+                        return false;
+                    }
+                    open.bound += extra;
+                    self.staged[i].scope = scope;
+                    i
+                }
+            };
+            self.staged[i].spans += 1;
+            &mut self.staged[i].buf
+        };
+        open.bound += field;
+        put_len_prefix(2, body, out);
+        put_span(r, clock, out);
+        true
+    }
+
+    /// Finishes the open request and hands it to the exporter.
+    fn finish(&mut self) {
+        let Some(mut open) = self.open.take() else {
+            return;
+        };
+        if open.spans == 0 {
+            open.buf.clear();
+            let _ = self.home.try_send(open.buf);
+            return;
+        }
+        let primary = len_delimited(1, scope_body(open.scope)) + (open.buf.len() - open.reserve);
+        let extras = || self.staged.iter().filter(|s| s.spans > 0);
+        let extra_body = |s: &Staged| len_delimited(1, scope_body(s.scope)) + s.buf.len();
+        let rs_body = len_delimited(1, self.resource.len())
+            + len_delimited(2, primary)
+            + extras()
+                .map(|s| len_delimited(2, extra_body(s)))
+                .sum::<usize>();
+        let prefix = key_len(1)
+            + encoded_len_varint(rs_body as u64)
+            + len_delimited(1, self.resource.len())
+            + key_len(2)
+            + encoded_len_varint(primary as u64)
+            + len_delimited(1, scope_body(open.scope));
+        let start = open.reserve - prefix;
+        {
+            let mut out = &mut open.buf[start..open.reserve];
+            put_len_prefix(1, rs_body, &mut out);
+            put_len_prefix(1, self.resource.len(), &mut out);
+            out.put_slice(&self.resource);
+            put_len_prefix(2, primary, &mut out);
+            put_len_prefix(1, scope_body(open.scope), &mut out);
+            put_bytes(1, open.scope.as_bytes(), &mut out);
+            debug_assert!(out.is_empty(), "prefix size mismatch");
+        }
+        let mut spans = open.spans;
+        for s in self.staged.iter_mut().filter(|s| s.spans > 0) {
+            let body = len_delimited(1, scope_body(s.scope)) + s.buf.len();
+            put_len_prefix(2, body, &mut open.buf);
+            put_len_prefix(1, scope_body(s.scope), &mut open.buf);
+            put_bytes(1, s.scope.as_bytes(), &mut open.buf);
+            open.buf.extend_from_slice(&s.buf);
+            spans += s.spans;
+            s.buf.clear();
+            s.spans = 0;
+        }
+        debug_assert!(open.buf.len() - start <= self.max_bytes);
+        bump(&self.stats.requests, 1);
+        bump(&self.stats.spans_encoded, spans as u64);
+        bump(&self.stats.bytes, (open.buf.len() - start) as u64);
+        let request = EncodedRequest {
+            buf: open.buf,
+            start,
+            spans,
+            home: self.home.clone(),
+        };
+        self.exporter.export(request);
+    }
+}
+
+impl<E: Exporter> Sink for OtlpSink<E> {
+    fn accept(&mut self, spans: &[SpanRecord], clock: &Calibration) -> usize {
+        for (taken, r) in spans.iter().enumerate() {
+            let body = span_len(r, clock);
+            let field = len_delimited(2, body);
+            let scope = r.scope_static();
+            if self.prefix_bound(scope) + field > self.max_bytes {
+                bump(&self.stats.dropped_too_large, 1);
+                continue;
+            }
+            while !self.try_put(r, clock, body, field) {
+                if self.open.is_some() {
+                    // No room left in this request: send it and start the next.
+                    self.finish();
+                    continue;
+                }
+                let Ok(mut buf) = self.free.try_recv() else {
+                    bump(&self.stats.buffer_waits, 1);
+                    return taken;
+                };
+                let reserve = self.prefix_bound(scope);
+                // Within capacity: no allocation.
+                buf.resize(reserve, 0);
+                self.open = Some(Open {
+                    buf,
+                    reserve,
+                    scope,
+                    spans: 0,
+                    bound: reserve,
+                });
+            }
+        }
+        spans.len()
+    }
+
+    fn flush(&mut self, _clock: &Calibration) {
+        self.finish();
+    }
+}

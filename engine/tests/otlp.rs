@@ -1,0 +1,639 @@
+//! The OTLP encoder against the OpenTelemetry project's own prost bindings
+//! (`opentelemetry-proto`): decoded values, byte-for-byte identity with prost's encoding of the
+//! equivalent message, batch limits, oversize spans and buffer backpressure.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource as PbResource;
+use opentelemetry_proto::tonic::trace::v1::{
+    span, ResourceSpans, ScopeSpans, Span as PbSpan, Status as PbStatus,
+};
+use proptest::prelude::*;
+use prost::Message;
+use ringspan::clock::Calibration;
+use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink, Resource};
+use ringspan::{
+    ClockChoice, Engine, EngineConfig, IdleStrategy, Parent, Sink, SpanContext, SpanId, SpanKind,
+    SpanRecord, Status, TraceFlags, TraceId, Value, ValueRef,
+};
+
+const T: Duration = Duration::from_secs(5);
+
+/// Keeps a copy of every request's bytes.
+#[derive(Clone, Default)]
+struct Keep(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl Exporter for Keep {
+    fn export(&mut self, request: EncodedRequest) {
+        self.0.lock().unwrap().push(request.bytes().to_vec());
+    }
+}
+
+fn pb_value(v: ValueRef<'_>) -> AnyValue {
+    AnyValue {
+        value: Some(match v {
+            ValueRef::Str(s) => any_value::Value::StringValue(s.to_owned()),
+            ValueRef::Bool(b) => any_value::Value::BoolValue(b),
+            ValueRef::I64(i) => any_value::Value::IntValue(i),
+            ValueRef::F64(f) => any_value::Value::DoubleValue(f),
+        }),
+    }
+}
+
+/// Attributes as OTLP wants them: one per key, the last value set winning.
+fn pb_attrs<'a>(attrs: impl Iterator<Item = (&'a str, ValueRef<'a>)>) -> Vec<KeyValue> {
+    let all: Vec<_> = attrs.collect();
+    all.iter()
+        .enumerate()
+        .filter(|(i, (k, _))| !all[i + 1..].iter().any(|(other, _)| other == k))
+        .map(|(_, (k, v))| KeyValue {
+            key: (*k).to_owned(),
+            value: Some(pb_value(*v)),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// The `opentelemetry-proto` span equivalent to a record, built independently of the encoder.
+fn pb_span(r: &SpanRecord, cal: &Calibration) -> PbSpan {
+    let flags = u32::from(r.trace_flags().0) | 0x100 | if r.parent_is_remote() { 0x200 } else { 0 };
+    PbSpan {
+        trace_id: r.trace_id().0.to_vec(),
+        span_id: r.span_id().0.to_vec(),
+        parent_span_id: r.parent_span_id().map(|p| p.0.to_vec()).unwrap_or_default(),
+        flags,
+        name: r.name().to_owned(),
+        kind: r.kind() as i32,
+        start_time_unix_nano: cal.to_unix_nanos(r.start_ticks()),
+        end_time_unix_nano: cal.to_unix_nanos(r.end_ticks()),
+        attributes: pb_attrs(r.attributes()),
+        dropped_attributes_count: r.dropped_attributes_count(),
+        events: r
+            .events()
+            .map(|e| span::Event {
+                time_unix_nano: cal.to_unix_nanos(e.time_ticks()),
+                name: e.name().to_owned(),
+                attributes: pb_attrs(e.attributes()),
+                dropped_attributes_count: e.dropped_attributes_count(),
+            })
+            .collect(),
+        dropped_events_count: r.dropped_events_count(),
+        status: match r.status() {
+            Status::Unset => None,
+            Status::Ok => Some(PbStatus {
+                message: String::new(),
+                code: 1,
+            }),
+            Status::Error(m) => Some(PbStatus {
+                message: m.to_owned(),
+                code: 2,
+            }),
+        },
+        ..Default::default()
+    }
+}
+
+fn pb_resource(r: &Resource) -> PbResource {
+    PbResource {
+        attributes: r
+            .attributes()
+            .map(|(k, v)| {
+                let v = match v {
+                    ringspan::otlp::ResourceValue::Str(s) => ValueRef::Str(s),
+                    ringspan::otlp::ResourceValue::I64(i) => ValueRef::I64(*i),
+                    ringspan::otlp::ResourceValue::F64(f) => ValueRef::F64(*f),
+                    ringspan::otlp::ResourceValue::Bool(b) => ValueRef::Bool(*b),
+                };
+                KeyValue {
+                    key: k.to_owned(),
+                    value: Some(pb_value(v)),
+                    ..Default::default()
+                }
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Expected spans, grouped by scope in order of first appearance.
+type Expected = Arc<Mutex<Vec<(String, Vec<PbSpan>)>>>;
+
+/// A sink that records, for every span it forwards to the OTLP sink, the equivalent
+/// `opentelemetry-proto` span grouped by scope (in order of first appearance).
+struct Tee {
+    inner: OtlpSink<Keep>,
+    expected: Expected,
+}
+
+impl Sink for Tee {
+    fn accept(&mut self, spans: &[SpanRecord], clock: &Calibration) -> usize {
+        let mut expected = self.expected.lock().unwrap();
+        for r in spans {
+            let pb = pb_span(r, clock);
+            match expected.iter_mut().find(|(s, _)| s == r.scope()) {
+                Some((_, list)) => list.push(pb),
+                None => expected.push((r.scope().to_owned(), vec![pb])),
+            }
+        }
+        self.inner.accept(spans, clock)
+    }
+    fn flush(&mut self, clock: &Calibration) {
+        self.inner.flush(clock)
+    }
+}
+
+struct Setup {
+    engine: Engine,
+    requests: Keep,
+    expected: Expected,
+    resource: Resource,
+    stats: Arc<ringspan::otlp::OtlpStats>,
+}
+
+/// An engine whose drain feeds `Tee`; everything goes into one request until `flush`.
+fn setup(otlp: OtlpConfig) -> Setup {
+    let resource = Resource::new("interop-test")
+        .with("host.cores", 2i64)
+        .with("deployment.environment.name", "ci");
+    let requests = Keep::default();
+    let sink = OtlpSink::new(otlp.resource(resource.clone()), requests.clone()).unwrap();
+    let stats = sink.stats();
+    let expected = Arc::new(Mutex::new(Vec::new()));
+    let tee = Tee {
+        inner: sink,
+        expected: expected.clone(),
+    };
+    let config = EngineConfig::default()
+        .rings(2)
+        .ring_capacity(1024)
+        .max_batch(100_000)
+        .clock(ClockChoice::Monotonic)
+        .idle(IdleStrategy::Yield);
+    let engine = Engine::start(config, tee).unwrap();
+    Setup {
+        engine,
+        requests,
+        expected,
+        resource,
+        stats,
+    }
+}
+
+fn expected_request(
+    resource: &Resource,
+    groups: &[(String, Vec<PbSpan>)],
+) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(pb_resource(resource)),
+            scope_spans: groups
+                .iter()
+                .map(|(scope, spans)| ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        name: scope.clone(),
+                        ..Default::default()
+                    }),
+                    spans: spans.clone(),
+                    schema_url: String::new(),
+                })
+                .collect(),
+            schema_url: String::new(),
+        }],
+    }
+}
+
+/// Flushes, takes the single request, checks it byte for byte against prost, and decodes it.
+fn one_request(s: &Setup) -> ExportTraceServiceRequest {
+    s.engine.flush(T).unwrap();
+    let requests = std::mem::take(&mut *s.requests.0.lock().unwrap());
+    assert_eq!(requests.len(), 1, "expected one request");
+    let expected = expected_request(
+        &s.resource,
+        &std::mem::take(&mut *s.expected.lock().unwrap()),
+    );
+    let decoded = ExportTraceServiceRequest::decode(&requests[0][..])
+        .expect("opentelemetry-proto decodes our bytes");
+    assert_eq!(
+        decoded, expected,
+        "decoded request differs from the expected message"
+    );
+    assert_eq!(
+        requests[0],
+        expected.encode_to_vec(),
+        "bytes differ from prost's encoding"
+    );
+    decoded
+}
+
+#[test]
+fn every_field_decodes_with_the_opentelemetry_bindings() {
+    let s = setup(OtlpConfig::default());
+    let p = s.engine.producer().unwrap();
+    let remote = SpanContext {
+        trace_id: TraceId([0x4b; 16]),
+        span_id: SpanId([0x0f; 8]),
+        flags: TraceFlags::SAMPLED,
+        is_remote: true,
+    };
+    let dynamic = String::from("naïve ✓");
+    {
+        let mut server = p.start(Value::str("GET /orders"), Parent::Context(remote));
+        server.set_kind(SpanKind::Server).set_attrs(&[
+            ("http.request.method", Value::str("GET")),
+            ("retries", Value::i64(-3)),
+            ("ratio", Value::f64(0.25)),
+            ("cached", Value::bool(false)),
+            ("user", Value::copied(&dynamic)),
+            ("retries", Value::i64(4)), // set twice: the last one is exported
+        ]);
+        server.add_event(
+            "cache.miss",
+            &[("key", Value::copied("orders:42")), ("n", Value::i64(0))],
+        );
+        let mut child = p.span_copied("db query");
+        child.set_kind(SpanKind::Client).set_error("timed out");
+        drop(child);
+        server.set_ok();
+    }
+    let decoded = one_request(&s);
+    let spans = &decoded.resource_spans[0].scope_spans[0].spans;
+    assert_eq!(spans.len(), 2);
+    let (child, server) = (&spans[0], &spans[1]);
+    assert_eq!(server.trace_id, vec![0x4b; 16]);
+    assert_eq!(server.parent_span_id, vec![0x0f; 8]);
+    assert_eq!(
+        server.flags,
+        0x1 | 0x100 | 0x200,
+        "sampled, parent known to be remote"
+    );
+    assert_eq!(child.parent_span_id, server.span_id);
+    assert_eq!(
+        child.flags,
+        0x1 | 0x100,
+        "sampled, parent known to be local"
+    );
+    assert_eq!(server.kind, span::SpanKind::Server as i32);
+    assert_eq!(
+        server.status,
+        Some(PbStatus {
+            message: String::new(),
+            code: 1
+        })
+    );
+    assert_eq!(
+        child.status,
+        Some(PbStatus {
+            message: "timed out".into(),
+            code: 2
+        })
+    );
+    let keys: Vec<_> = server.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["http.request.method", "ratio", "cached", "user", "retries"]
+    );
+    assert_eq!(
+        server.attributes[4].value,
+        Some(AnyValue {
+            value: Some(any_value::Value::IntValue(4))
+        })
+    );
+    assert_eq!(
+        server.attributes[3].value,
+        Some(AnyValue {
+            value: Some(any_value::Value::StringValue(dynamic.clone()))
+        })
+    );
+    assert_eq!(server.events[0].name, "cache.miss");
+    assert!(server.start_time_unix_nano <= child.start_time_unix_nano);
+    assert!(child.end_time_unix_nano <= server.end_time_unix_nano);
+    let scope = decoded.resource_spans[0].scope_spans[0]
+        .scope
+        .as_ref()
+        .unwrap();
+    assert_eq!(scope.name, "ringspan");
+    let service = &decoded.resource_spans[0]
+        .resource
+        .as_ref()
+        .unwrap()
+        .attributes[0];
+    assert_eq!(service.key, "service.name");
+}
+
+#[test]
+fn each_scope_gets_one_scope_spans() {
+    let s = setup(OtlpConfig::default());
+    let p = s.engine.producer().unwrap();
+    for (i, scope) in ["a", "b", "a", "c", "", "b", "a"].iter().enumerate() {
+        p.set_scope(scope);
+        p.span("x").set_attr("i", i as i64);
+    }
+    let decoded = one_request(&s);
+    let scopes: Vec<_> = decoded.resource_spans[0]
+        .scope_spans
+        .iter()
+        .map(|ss| (ss.scope.as_ref().unwrap().name.clone(), ss.spans.len()))
+        .collect();
+    assert_eq!(
+        scopes,
+        [
+            ("a".into(), 3),
+            ("b".into(), 2),
+            ("c".into(), 1),
+            ("".into(), 1)
+        ]
+    );
+}
+
+#[test]
+fn requests_respect_max_spans_and_max_bytes() {
+    for (config, limit_spans, limit_bytes) in [
+        (OtlpConfig::default().max_spans(7), 7, usize::MAX),
+        (OtlpConfig::default().max_bytes(2048), usize::MAX, 2048),
+    ] {
+        let s = setup(config);
+        let p = s.engine.producer().unwrap();
+        for i in 0..100 {
+            p.span("work").set_attrs(&[
+                ("i", Value::i64(i)),
+                ("pad", Value::str("0123456789abcdef0123456789abcdef")),
+            ]);
+        }
+        s.engine.flush(T).unwrap();
+        let requests = s.requests.0.lock().unwrap().clone();
+        let mut seen = Vec::new();
+        for bytes in &requests {
+            assert!(bytes.len() <= limit_bytes, "{} bytes", bytes.len());
+            let req = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
+            let spans = &req.resource_spans[0].scope_spans[0].spans;
+            assert!(spans.len() <= limit_spans);
+            seen.extend(spans.iter().map(
+                |sp| match &sp.attributes[0].value.as_ref().unwrap().value {
+                    Some(any_value::Value::IntValue(i)) => *i,
+                    other => panic!("{other:?}"),
+                },
+            ));
+        }
+        assert_eq!(
+            seen,
+            (0..100).collect::<Vec<_>>(),
+            "every span once, in order"
+        );
+        assert!(requests.len() > 1);
+        assert_eq!(s.stats.spans_encoded(), 100);
+    }
+}
+
+#[test]
+fn a_span_too_large_for_any_request_is_dropped_and_counted() {
+    static HUGE: &str = include_str!("otlp.rs"); // a static string longer than the cap
+    let s = setup(OtlpConfig::default().max_bytes(4096));
+    let p = s.engine.producer().unwrap();
+    drop(p.span("ok"));
+    p.span("huge").set_attr("source", HUGE);
+    drop(p.span("ok"));
+    s.engine.flush(T).unwrap();
+    assert_eq!(s.stats.dropped_too_large(), 1);
+    assert_eq!(s.stats.spans_encoded(), 2);
+    let requests = s.requests.0.lock().unwrap().clone();
+    let names: Vec<String> = requests
+        .iter()
+        .flat_map(|b| {
+            ExportTraceServiceRequest::decode(&b[..])
+                .unwrap()
+                .resource_spans[0]
+                .scope_spans[0]
+                .spans
+                .clone()
+        })
+        .map(|sp| sp.name)
+        .collect();
+    assert_eq!(names, ["ok", "ok"]);
+}
+
+/// Holds requests (so their buffers stay out of the pool) until told to let go.
+#[derive(Clone, Default)]
+struct Hold(Arc<Mutex<Vec<EncodedRequest>>>);
+
+impl Exporter for Hold {
+    fn export(&mut self, request: EncodedRequest) {
+        self.0.lock().unwrap().push(request);
+    }
+}
+
+#[test]
+fn no_free_buffer_stops_the_drain_and_producers_drop_and_count() {
+    let hold = Hold::default();
+    let sink = OtlpSink::new(OtlpConfig::default().buffers(1).max_spans(4), hold.clone()).unwrap();
+    let stats = sink.stats();
+    let config = EngineConfig::default()
+        .rings(1)
+        .ring_capacity(8)
+        .idle(IdleStrategy::Yield);
+    let engine = Engine::start(config, sink).unwrap();
+    let p = engine.producer().unwrap();
+    for _ in 0..100 {
+        drop(p.span("x"));
+    }
+    // The one buffer went out with 4 spans and never came back; 8 more wait in the ring.
+    let _ = engine.flush(Duration::from_millis(100));
+    let snap = engine.snapshot();
+    assert_eq!(stats.spans_encoded(), 4);
+    assert!(stats.buffer_waits() > 0);
+    assert!(snap.dropped.ring_full > 0);
+    assert!(snap.is_balanced(), "{snap:?}");
+    // The exporter lets go: the buffer returns and draining resumes by itself.
+    hold.0.lock().unwrap().clear();
+    engine.flush(T).unwrap();
+    hold.0.lock().unwrap().clear();
+    drop(p);
+    let snap = engine.shutdown(T).unwrap();
+    assert!(snap.is_balanced(), "{snap:?}");
+    assert_eq!(
+        snap.delivered,
+        stats.spans_encoded() + stats.dropped_too_large()
+    );
+    assert_eq!(snap.delivered + snap.dropped.ring_full, 100);
+}
+
+#[test]
+fn bad_sink_config_is_an_error() {
+    for config in [
+        OtlpConfig::default().max_bytes(10),
+        OtlpConfig::default().max_bytes(65 << 20),
+        OtlpConfig::default().buffers(0),
+        OtlpConfig::default().max_spans(0),
+    ] {
+        let e = OtlpSink::new(config, Keep::default())
+            .err()
+            .expect("rejected");
+        assert!(e.is_config() && e.to_string().contains("otlp"), "{e}");
+    }
+}
+
+// ----- property test: arbitrary spans round-trip -----
+
+#[derive(Debug, Clone)]
+enum V {
+    I(i64),
+    F(f64),
+    B(bool),
+    S(&'static str),
+    D(String),
+}
+
+impl V {
+    fn value(&self) -> Value<'_> {
+        match self {
+            V::I(i) => Value::i64(*i),
+            V::F(f) => Value::f64(*f),
+            V::B(b) => Value::bool(*b),
+            V::S(s) => Value::str(s),
+            V::D(s) => Value::copied(s),
+        }
+    }
+}
+
+const KEYS: [&str; 5] = ["k0", "k1", "key.two", "ключ", ""];
+const STATICS: [&str; 3] = ["", "static", "ünïcødé ✓"];
+const SCOPES: [&str; 3] = ["ringspan", "lib.a", "lib.b"];
+
+fn value() -> impl Strategy<Value = V> {
+    prop_oneof![
+        any::<i64>().prop_map(V::I),
+        any::<f64>()
+            .prop_filter("NaN never equals itself", |f| !f.is_nan())
+            .prop_map(V::F),
+        any::<bool>().prop_map(V::B),
+        (0..STATICS.len()).prop_map(|i| V::S(STATICS[i])),
+        "\\PC{0,40}".prop_map(V::D),
+        "[a-z]{200,300}".prop_map(V::D), // forces truncation
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct Desc {
+    name: String,
+    scope: usize,
+    kind: u8,
+    parent: u8, // 0 current, 1 root, 2 remote
+    attrs: Vec<(usize, V)>,
+    events: Vec<Vec<(usize, V)>>,
+    status: u8,
+    nested: bool,
+}
+
+fn desc() -> impl Strategy<Value = Desc> {
+    let attrs = || proptest::collection::vec((0..KEYS.len(), value()), 0..12);
+    (
+        "\\PC{0,30}",
+        0..SCOPES.len(),
+        0u8..6,
+        0u8..3,
+        attrs(),
+        proptest::collection::vec(
+            proptest::collection::vec((0..KEYS.len(), value()), 0..5),
+            0..4,
+        ),
+        0u8..3,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(name, scope, kind, parent, attrs, events, status, nested)| Desc {
+                name,
+                scope,
+                kind,
+                parent,
+                attrs,
+                events,
+                status,
+                nested,
+            },
+        )
+}
+
+fn record(p: &ringspan::Producer, d: &Desc) {
+    p.set_scope(SCOPES[d.scope]);
+    let parent = match d.parent {
+        0 => Parent::Current,
+        1 => Parent::Root,
+        _ => Parent::Context(SpanContext {
+            trace_id: TraceId([7; 16]),
+            span_id: SpanId([9; 8]),
+            flags: TraceFlags::SAMPLED,
+            is_remote: true,
+        }),
+    };
+    let mut span = p.start(Value::copied(&d.name), parent);
+    let kinds = [
+        SpanKind::Unspecified,
+        SpanKind::Internal,
+        SpanKind::Server,
+        SpanKind::Client,
+        SpanKind::Producer,
+        SpanKind::Consumer,
+    ];
+    span.set_kind(kinds[usize::from(d.kind)]);
+    let attrs: Vec<_> = d.attrs.iter().map(|(k, v)| (KEYS[*k], v.value())).collect();
+    span.set_attrs(&attrs);
+    for e in &d.events {
+        let attrs: Vec<_> = e.iter().map(|(k, v)| (KEYS[*k], v.value())).collect();
+        span.add_event("event", &attrs);
+    }
+    match d.status {
+        1 => {
+            span.set_ok();
+        }
+        2 => {
+            span.set_error(Value::copied("failed: ✗"));
+        }
+        _ => {}
+    }
+    if d.nested {
+        drop(p.span("nested-child"));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_spans_round_trip(descs in proptest::collection::vec(desc(), 1..20)) {
+        let s = setup(OtlpConfig::default());
+        let p = s.engine.producer().unwrap();
+        for d in &descs {
+            record(&p, d);
+        }
+        let decoded = one_request(&s);
+        // Against the descriptions themselves, not the records: spans of one scope keep their
+        // order, names are the originals or prefixes of them where the record's string budget
+        // ran out, and attribute counts add up.
+        for ss in &decoded.resource_spans[0].scope_spans {
+            let scope = ss.scope.as_ref().unwrap().name.as_str();
+            let spans: Vec<&PbSpan> = ss.spans.iter().filter(|sp| sp.name != "nested-child").collect();
+            let wanted: Vec<&Desc> = descs.iter().filter(|d| SCOPES[d.scope] == scope).collect();
+            prop_assert_eq!(spans.len(), wanted.len(), "scope {:?}", scope);
+            for (sp, d) in spans.iter().zip(wanted) {
+                prop_assert!(d.name.starts_with(sp.name.as_str()), "{:?} vs {:?}", sp.name, d.name);
+                let kept = d.attrs.len().min(ringspan::record::MAX_ATTRS);
+                prop_assert_eq!(sp.dropped_attributes_count as usize + kept, d.attrs.len());
+                let distinct: std::collections::HashSet<_> = d.attrs[..kept].iter().map(|(k, _)| k).collect();
+                prop_assert_eq!(sp.attributes.len(), distinct.len());
+                prop_assert_eq!(sp.events.len(), d.events.len().min(ringspan::record::MAX_EVENTS));
+                prop_assert_eq!(sp.kind, i32::from(d.kind));
+                if d.parent == 2 {
+                    prop_assert_eq!(&sp.parent_span_id, &vec![9u8; 8]);
+                    prop_assert_eq!(sp.flags & 0x300, 0x300);
+                } else {
+                    prop_assert_eq!(sp.flags & 0x300, 0x100);
+                }
+            }
+        }
+        drop(p);
+        let snap = s.engine.shutdown(T).unwrap();
+        prop_assert!(snap.is_balanced());
+    }
+}
