@@ -133,6 +133,8 @@ pub struct Calibration {
     /// The wall-clock anchor: `anchor.ticks` maps to `anchor.unix_ns`.
     anchor: Sample,
     ns_per_tick: f64,
+    /// `ns_per_tick` in 32.32 fixed point, so conversion is one multiply and a shift.
+    mult: u64,
 }
 
 impl Calibration {
@@ -145,6 +147,7 @@ impl Calibration {
             rate_origin: origin,
             anchor: origin,
             ns_per_tick: 1.0,
+            mult: 1 << 32,
         };
         if clock.source == ClockSource::Tsc {
             while origin.instant.elapsed() < warmup {
@@ -178,6 +181,7 @@ impl Calibration {
                 .as_nanos() as f64;
             if dticks > 0 && dns > 0.0 {
                 self.ns_per_tick = dns / dticks as f64;
+                self.mult = (self.ns_per_tick * (1u64 << 32) as f64).round() as u64;
             }
         }
         let drift = self.to_unix_nanos(now.ticks) as i64 - now.unix_ns as i64;
@@ -195,9 +199,10 @@ impl Calibration {
     /// Unix nanoseconds for a tick value read from this calibration's clock.
     #[inline]
     pub fn to_unix_nanos(&self, ticks: u64) -> u64 {
-        // Only the (small) offset from the anchor goes through f64: a Unix time in ns needs 61
-        // bits, more than an f64 mantissa holds.
-        let d = ticks.wrapping_sub(self.anchor.ticks) as i64 as f64 * self.ns_per_tick;
-        self.anchor.unix_ns.saturating_add_signed(d.round() as i64)
+        // Fixed point in i128, so that any tick distance fits and no float rounding runs for
+        // every exported timestamp (a Unix time in ns needs 61 bits, more than an f64 holds).
+        let d = ticks.wrapping_sub(self.anchor.ticks) as i64 as i128;
+        let ns = (d * i128::from(self.mult)) >> 32;
+        self.anchor.unix_ns.saturating_add_signed(ns as i64)
     }
 }

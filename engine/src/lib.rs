@@ -30,7 +30,8 @@
 //!
 //! # The data path
 //! `Producer` (one per thread, [`producer`]) -> SPSC [`ring`] of fixed-size [`record`]s ->
-//! the drain thread ([`drain`]) -> a [`Sink`] (the OTLP encoder and exporter, or your own).
+//! the drain thread ([`drain`]) -> a [`Sink`]: the OTLP encoder ([`otlp::OtlpSink`], which hands
+//! finished `ExportTraceServiceRequest` bytes to an [`otlp::Exporter`]), or your own.
 //! Timestamps come from the TSC where it is invariant ([`clock`]); sampling is decided at the
 //! root ([`sampler`]); W3C [`traceparent`] headers cross process boundaries.
 //!

@@ -62,7 +62,10 @@ impl Exporter for Release {
 
 /// Records spans through `sink` and returns (allocations, spans delivered) for the steady part.
 fn measure(sink: impl Sink) -> (u64, u64) {
-    let config = EngineConfig::default().rings(2).ring_capacity(16384).idle(IdleStrategy::Yield);
+    let config = EngineConfig::default()
+        .rings(2)
+        .ring_capacity(16384)
+        .idle(IdleStrategy::Yield);
     let engine = Engine::start(config, sink).unwrap();
     let p = engine.producer().unwrap();
     let dynamic = String::from("copied into the slot");
@@ -89,14 +92,30 @@ fn measure(sink: impl Sink) -> (u64, u64) {
 fn no_allocation_per_span_in_steady_state() {
     let discard = Discard::default();
     let (allocs, delivered) = measure(discard.clone());
-    assert!(delivered > 10_000, "spans went through the drain: {delivered}");
-    assert_eq!(allocs, 0, "{allocs} allocations for 200000 spans recorded and drained");
+    assert!(
+        delivered > 10_000,
+        "spans went through the drain: {delivered}"
+    );
+    assert_eq!(
+        allocs, 0,
+        "{allocs} allocations for 200000 spans recorded and drained"
+    );
     assert!(discard.spans() >= delivered);
 
     let otlp = OtlpSink::new(OtlpConfig::default(), Release).unwrap();
     let stats = otlp.stats();
     let (allocs, delivered) = measure(otlp);
-    assert!(delivered > 10_000, "spans went through the drain: {delivered}");
-    assert!(stats.spans_encoded() >= delivered, "{} encoded", stats.spans_encoded());
-    assert_eq!(allocs, 0, "{allocs} allocations for 200000 spans recorded, drained and encoded");
+    assert!(
+        delivered > 10_000,
+        "spans went through the drain: {delivered}"
+    );
+    assert!(
+        stats.spans_encoded() >= delivered,
+        "{} encoded",
+        stats.spans_encoded()
+    );
+    assert_eq!(
+        allocs, 0,
+        "{allocs} allocations for 200000 spans recorded, drained and encoded"
+    );
 }

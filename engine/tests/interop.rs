@@ -15,7 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink, Resource};
-use ringspan::{ClockChoice, Engine, EngineConfig, Parent, SpanContext, SpanId, SpanKind, TraceFlags, TraceId, Value};
+use ringspan::{
+    ClockChoice, Engine, EngineConfig, Parent, SpanContext, SpanId, SpanKind, TraceFlags, TraceId,
+    Value,
+};
 
 #[derive(Clone, Default)]
 struct Keep(Arc<Mutex<Vec<Vec<u8>>>>);
@@ -37,9 +40,16 @@ fn write_fixture_for_the_python_decoder() {
     std::fs::create_dir_all(&dir).unwrap();
 
     let requests = Keep::default();
-    let resource = Resource::new("interop").with("host.cores", 2i64).with("sampled.ratio", 0.5).with("canary", true);
+    let resource = Resource::new("interop")
+        .with("host.cores", 2i64)
+        .with("sampled.ratio", 0.5)
+        .with("canary", true);
     let sink = OtlpSink::new(OtlpConfig::default().resource(resource), requests.clone()).unwrap();
-    let config = EngineConfig::default().rings(1).ring_capacity(64).max_batch(1000).clock(ClockChoice::Monotonic);
+    let config = EngineConfig::default()
+        .rings(1)
+        .ring_capacity(64)
+        .max_batch(1000)
+        .clock(ClockChoice::Monotonic);
     let engine = Engine::start(config, sink).unwrap();
     let p = engine.producer().unwrap();
     p.set_scope("interop.scope");
@@ -61,10 +71,15 @@ fn write_fixture_for_the_python_decoder() {
             ("cached", Value::bool(true)),
             ("user", Value::copied("ålice ✓")),
         ]);
-        server.add_event("retry", &[("attempt", Value::i64(2)), ("why", Value::copied("busy"))]);
+        server.add_event(
+            "retry",
+            &[("attempt", Value::i64(2)), ("why", Value::copied("busy"))],
+        );
         let mut child = p.span_copied("db.query");
         child_id = child.context().span_id;
-        child.set_kind(SpanKind::Client).set_error("timed out after 5 ms");
+        child
+            .set_kind(SpanKind::Client)
+            .set_error("timed out after 5 ms");
     }
     drop(p);
     engine.shutdown(Duration::from_secs(5)).unwrap();

@@ -43,18 +43,21 @@ fn pb_value(v: ValueRef<'_>) -> AnyValue {
     }
 }
 
-/// Attributes as OTLP wants them: one per key, the last value set winning.
+/// Attributes as OTLP wants them: one per key, like a map: a key keeps the position where it
+/// was first set and takes the value set last.
 fn pb_attrs<'a>(attrs: impl Iterator<Item = (&'a str, ValueRef<'a>)>) -> Vec<KeyValue> {
-    let all: Vec<_> = attrs.collect();
-    all.iter()
-        .enumerate()
-        .filter(|(i, (k, _))| !all[i + 1..].iter().any(|(other, _)| other == k))
-        .map(|(_, (k, v))| KeyValue {
-            key: (*k).to_owned(),
-            value: Some(pb_value(*v)),
-            ..Default::default()
-        })
-        .collect()
+    let mut out: Vec<KeyValue> = Vec::new();
+    for (k, v) in attrs {
+        match out.iter_mut().find(|kv| kv.key == k) {
+            Some(kv) => kv.value = Some(pb_value(v)),
+            None => out.push(KeyValue {
+                key: k.to_owned(),
+                value: Some(pb_value(v)),
+                ..Default::default()
+            }),
+        }
+    }
+    out
 }
 
 /// The `opentelemetry-proto` span equivalent to a record, built independently of the encoder.
@@ -293,16 +296,16 @@ fn every_field_decodes_with_the_opentelemetry_bindings() {
     let keys: Vec<_> = server.attributes.iter().map(|kv| kv.key.as_str()).collect();
     assert_eq!(
         keys,
-        ["http.request.method", "ratio", "cached", "user", "retries"]
+        ["http.request.method", "retries", "ratio", "cached", "user"]
     );
     assert_eq!(
-        server.attributes[4].value,
+        server.attributes[1].value,
         Some(AnyValue {
             value: Some(any_value::Value::IntValue(4))
         })
     );
     assert_eq!(
-        server.attributes[3].value,
+        server.attributes[4].value,
         Some(AnyValue {
             value: Some(any_value::Value::StringValue(dynamic.clone()))
         })

@@ -1,8 +1,9 @@
 //! `ringspan-perf`: runs the recording pipeline on dedicated cores and reports throughput,
 //! record latency percentiles, drops by reason, allocations per span and memory.
 //!
-//! Today the spans go from the rings through the drain into a counting sink; the OTLP encoder,
-//! exporter and embedded receiver join the pipeline in later issues, and this harness will then
+//! Today the spans go from the rings through the drain into the OTLP encoder, and the encoded
+//! requests are counted and dropped (their buffers go back to the pool); the HTTP exporter and
+//! the embedded receiver join the pipeline with the transport issue, and this harness will then
 //! run against the receiver by default. See `perf/README.md` for the workloads.
 
 mod alloc;
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use ringspan::clock::{Calibration, Clock};
-use ringspan::sink::Discard;
+use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink, Resource};
 use ringspan::{Engine, EngineConfig, IdleStrategy, Producer, Snapshot, Value};
 
 #[global_allocator]
@@ -35,6 +36,16 @@ const KEYS: [&str; 8] = [
 
 /// One in this many spans is timed (two clock reads would otherwise dominate).
 const SAMPLE_EVERY: u64 = 16;
+
+/// Stands in for the HTTP exporter until it exists: takes each encoded request, counts it,
+/// and drops it, which returns the buffer to the pool.
+struct CountRequests;
+
+impl Exporter for CountRequests {
+    fn export(&mut self, request: EncodedRequest) {
+        std::hint::black_box(request.bytes());
+    }
+}
 
 /// What one producer thread did.
 struct ProducerRun {
@@ -180,7 +191,12 @@ fn run(mut args: args::Args) -> Result<bool, String> {
         .map(|i| args.cores.get(i).copied())
         .collect();
 
-    let sink = Discard::default();
+    let sink = OtlpSink::new(
+        OtlpConfig::default().resource(Resource::new("ringspan-perf")),
+        CountRequests,
+    )
+    .map_err(|e| e.to_string())?;
+    let otlp = sink.stats();
     let mut config = EngineConfig::default()
         .rings(args.producers)
         .ring_capacity(args.ring_capacity)
@@ -192,7 +208,7 @@ fn run(mut args: args::Args) -> Result<bool, String> {
     if let Some(c) = drain_core {
         config = config.drain_core(c);
     }
-    let engine = Engine::start(config, sink.clone()).map_err(|e| e.to_string())?;
+    let engine = Engine::start(config, sink).map_err(|e| e.to_string())?;
     // After start: everything the engine will use is allocated and touched by now.
     let rss_start = procfs::rss_bytes();
     let cal = Calibration::new(Clock::detect(), Duration::from_millis(20));
@@ -246,7 +262,9 @@ fn run(mut args: args::Args) -> Result<bool, String> {
     let started: u64 = runs.iter().map(|r| r.spans).sum();
     let (steady_allocs, steady_spans, drain_cpu) = steady;
     let report = serde_json::json!({
-        "sink": "discard (counting); the OTLP receiver joins with the transport issue",
+        "sink": "OTLP encoder; requests counted and dropped (the HTTP exporter and receiver join with the transport issue)",
+        "otlp_requests": otlp.requests(),
+        "otlp_bytes": otlp.bytes(),
         "producers": args.producers,
         "producer_cores": producer_cores,
         "drain_core": drain_core,
@@ -255,14 +273,15 @@ fn run(mut args: args::Args) -> Result<bool, String> {
         "attrs": args.attrs,
         "ring_capacity": args.ring_capacity,
         "spans_recorded": snap.recorded,
-        "spans_exported": snap.delivered,
+        "spans_exported": otlp.spans_encoded(),
         "spans_rejected": 0,
-        "spans_dropped": snap.dropped.total(),
+        "spans_dropped": snap.dropped.total() + otlp.dropped_too_large(),
         "dropped_by_reason": {
             "ring_full": snap.dropped.ring_full,
             "too_deep": snap.dropped.too_deep,
             "no_ring": snap.dropped.no_ring,
             "shutdown": snap.dropped.shutdown,
+            "too_large": otlp.dropped_too_large(),
         },
         "delivered_per_sec": snap.delivered as f64 / elapsed.as_secs_f64(),
         "record_ns": {
@@ -287,10 +306,10 @@ fn run(mut args: args::Args) -> Result<bool, String> {
         std::fs::write(path, text + "\n").map_err(|e| format!("writing {path}: {e}"))?;
     }
     let mut ok = true;
-    if !snap.is_balanced() || snap.recorded != started || sink.spans() != snap.delivered {
+    let encoded = otlp.spans_encoded() + otlp.dropped_too_large();
+    if !snap.is_balanced() || snap.recorded != started || encoded != snap.delivered {
         eprintln!(
-            "ACCOUNTING MISMATCH: started {started}, engine {snap:?}, sink saw {}",
-            sink.spans()
+            "ACCOUNTING MISMATCH: started {started}, engine {snap:?}, encoder took {encoded}"
         );
         ok = false;
     }
@@ -308,13 +327,15 @@ fn print_table(r: &serde_json::Value, snap: &Snapshot) {
     );
     println!("  spans recorded      {:>14}", snap.recorded);
     println!(
-        "  spans delivered     {:>14}   ({:.0}/s)",
-        snap.delivered,
-        r["delivered_per_sec"].as_f64().unwrap_or(0.0)
+        "  spans encoded       {:>14}   ({:.0}/s, {} requests, {} bytes)",
+        r["spans_exported"].as_u64().unwrap_or(0),
+        r["delivered_per_sec"].as_f64().unwrap_or(0.0),
+        r["otlp_requests"],
+        r["otlp_bytes"]
     );
     println!(
         "  spans dropped       {:>14}   {}",
-        snap.dropped.total(),
+        r["spans_dropped"].as_u64().unwrap_or(0),
         f(&r["dropped_by_reason"])
     );
     let ns = &r["record_ns"];

@@ -33,8 +33,8 @@ use prost::bytes::BufMut;
 use prost::encoding::{encoded_len_varint, key_len};
 
 use super::resource::Resource;
-use super::span::{put_span, span_len};
-use super::wire::{bytes_len, len_delimited, put_bytes, put_len_prefix};
+use super::span::{plan, put_span, Plan};
+use super::wire::{bytes_len, len_delimited, put_bytes, put_len_prefix, Cursor};
 use crate::clock::Calibration;
 use crate::drain::Sink;
 use crate::error::Error;
@@ -320,9 +320,9 @@ impl<E: Exporter> OtlpSink<E> {
         (1 + LEN_MAX) + (1 + LEN_MAX + scope_body(scope))
     }
 
-    /// Writes `r` (a field of `field` bytes: key, length and a body of `body`) into the open
+    /// Writes `r` (a field of `field` bytes: key, length and the body `plan` sized) into the open
     /// request if it fits there; `false` when there is no open request or no room in it.
-    fn try_put(&mut self, r: &SpanRecord, clock: &Calibration, body: usize, field: usize) -> bool {
+    fn try_put(&mut self, r: &SpanRecord, plan: &Plan<'_>, field: usize) -> bool {
         let scope = r.scope_static();
         let Some(open) = self.open.as_mut() else {
             return false;
@@ -369,8 +369,14 @@ impl<E: Exporter> OtlpSink<E> {
             &mut self.staged[i].buf
         };
         open.bound += field;
-        put_len_prefix(2, body, out);
-        put_span(r, clock, out);
+        // Size the field first, then write through a `Cursor` over the new bytes: `Vec`'s own
+        // `BufMut` spends tens of instructions per byte. Within capacity: no allocation.
+        let at = out.len();
+        out.resize(at + field, 0);
+        let mut w = Cursor::new(&mut out[at..]);
+        put_len_prefix(2, plan.len, &mut w);
+        put_span(r, plan, &mut w);
+        debug_assert_eq!(w.written(), field, "span size mismatch");
         true
     }
 
@@ -437,14 +443,14 @@ impl<E: Exporter> OtlpSink<E> {
 impl<E: Exporter> Sink for OtlpSink<E> {
     fn accept(&mut self, spans: &[SpanRecord], clock: &Calibration) -> usize {
         for (taken, r) in spans.iter().enumerate() {
-            let body = span_len(r, clock);
-            let field = len_delimited(2, body);
+            let plan = plan(r, clock);
+            let field = len_delimited(2, plan.len);
             let scope = r.scope_static();
             if self.prefix_bound(scope) + field > self.max_bytes {
                 bump(&self.stats.dropped_too_large, 1);
                 continue;
             }
-            while !self.try_put(r, clock, body, field) {
+            while !self.try_put(r, &plan, field) {
                 if self.open.is_some() {
                     // No room left in this request: send it and start the next.
                     self.finish();

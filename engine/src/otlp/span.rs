@@ -7,21 +7,26 @@
 //! flags, plus `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE` always and `SPAN_FLAGS_CONTEXT_IS_REMOTE`
 //! when the parent came from another process). `trace_state` and links are not recorded.
 //!
-//! Attributes set twice under one key go out once, with the last value (the OpenTelemetry
-//! API's rule); the record keeps both so that the hot path stays an append.
+//! Attributes set twice under one key go out once, at the position where the key was first
+//! set, with the value set last (a map's behaviour, the OpenTelemetry API's rule); the record
+//! keeps both so that the hot path stays an append.
 //!
 //! Strings in a record are valid UTF-8 by construction (the recording API only takes `&str`
 //! and cuts copies at character boundaries), so every protobuf `string` field we write is
 //! valid UTF-8 and no replacement is ever needed.
+//!
+//! A [`Plan`] reads what takes work once (keys deduplicated, times converted, nested sizes
+//! summed); sizing and writing both work from it.
 
 use prost::bytes::BufMut;
 
 use crate::clock::Calibration;
-use crate::record::{EventRef, SpanRecord, Status};
+use crate::record::{SpanRecord, Status, MAX_ATTRS, MAX_EVENTS, MAX_EVENT_ATTRS};
+use crate::value::ValueRef;
 
 use super::wire::{
-    bytes_len, fixed32_len, fixed64_len, key_value_len, last_of_each_key, len_delimited, put_bytes,
-    put_fixed32, put_fixed64, put_key_value, put_len_prefix, put_varint, varint_len,
+    bytes_len, fixed32_len, fixed64_len, key_value_len, len_delimited, put_bytes, put_fixed32,
+    put_fixed64, put_key_value, put_len_prefix, put_varint, varint_len,
 };
 
 /// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK`.
@@ -29,62 +34,133 @@ const HAS_IS_REMOTE: u32 = 0x100;
 /// `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK`.
 const IS_REMOTE: u32 = 0x200;
 
-fn flags(r: &SpanRecord) -> u32 {
-    let remote = if r.parent_is_remote() { IS_REMOTE } else { 0 };
-    u32::from(r.trace_flags().0) | HAS_IS_REMOTE | remote
+/// Whether two keys are equal; static keys set from one literal share a pointer, which
+/// settles most comparisons without reading the bytes.
+#[inline(always)]
+fn same_key(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.as_ptr() == b.as_ptr() || a == b)
 }
 
-fn status_body_len(r: &SpanRecord) -> Option<usize> {
-    match r.status() {
-        Status::Unset => None,
-        Status::Ok => Some(varint_len(3, 1)),
-        Status::Error(msg) => Some(bytes_len(2, msg.as_bytes()) + varint_len(3, 2)),
+/// The attributes that go out, resolved once: each key once, at the position where it was
+/// first set, with the value set last (a map's behaviour), and the size of their fields.
+#[derive(Clone, Copy)]
+struct Attrs<'r, const N: usize> {
+    kv: [(&'r str, ValueRef<'r>); N],
+    n: usize,
+    /// Sum of the `KeyValue` fields' sizes, keys and length prefixes included.
+    len: usize,
+}
+
+impl<'r, const N: usize> Attrs<'r, N> {
+    fn new(tag: u32, all: impl Iterator<Item = (&'r str, ValueRef<'r>)>) -> Self {
+        let mut a = Attrs {
+            kv: [("", ValueRef::I64(0)); N],
+            n: 0,
+            len: 0,
+        };
+        for (k, v) in all.take(N) {
+            // Records hold a handful of attributes: a linear search beats hashing.
+            match a.kv[..a.n].iter().position(|(seen, _)| same_key(seen, k)) {
+                Some(i) => a.kv[i].1 = v,
+                None => {
+                    a.kv[a.n] = (k, v);
+                    a.n += 1;
+                }
+            }
+        }
+        a.len = a.kv[..a.n]
+            .iter()
+            .map(|&(k, v)| len_delimited(tag, key_value_len(k, v)))
+            .sum();
+        a
+    }
+
+    fn put(&self, tag: u32, buf: &mut impl BufMut) {
+        for &(k, v) in &self.kv[..self.n] {
+            put_key_value(tag, k, v, buf);
+        }
     }
 }
 
-fn attrs_len(r: &SpanRecord) -> usize {
-    let keep = last_of_each_key(r.attributes().map(|(k, _)| k));
-    r.attributes()
-        .enumerate()
-        .filter(|(i, _)| keep & (1 << i) != 0)
-        .map(|(_, (k, v))| len_delimited(9, key_value_len(k, v)))
-        .sum()
+#[derive(Clone, Copy)]
+struct EventPlan<'r> {
+    time: u64,
+    attrs: Attrs<'r, MAX_EVENT_ATTRS>,
+    body: usize,
 }
 
-fn event_body_len(e: &EventRef<'_>, time: u64) -> usize {
-    let keep = last_of_each_key(e.attributes().map(|(k, _)| k));
-    fixed64_len(1, time)
-        + bytes_len(2, e.name().as_bytes())
-        + e.attributes()
-            .enumerate()
-            .filter(|(i, _)| keep & (1 << i) != 0)
-            .map(|(_, (k, v))| len_delimited(3, key_value_len(k, v)))
-            .sum::<usize>()
-        + varint_len(4, u64::from(e.dropped_attributes_count()))
+/// Everything `put_span` needs that takes work to find out, read from the record once.
+pub(crate) struct Plan<'r> {
+    start: u64,
+    end: u64,
+    attrs: Attrs<'r, MAX_ATTRS>,
+    events: [Option<EventPlan<'r>>; MAX_EVENTS],
+    status_body: usize,
+    flags: u32,
+    /// Body size of the `Span` message.
+    pub(crate) len: usize,
 }
 
-/// Body size (without the field key and length) of the `Span` message for `r`.
-pub(crate) fn span_len(r: &SpanRecord, cal: &Calibration) -> usize {
-    let parent = r.parent_span_id();
-    bytes_len(1, &r.trace_id().0)
+fn status_body(status: Status<'_>) -> usize {
+    match status {
+        Status::Unset => 0,
+        Status::Ok => varint_len(3, 1),
+        Status::Error(msg) => bytes_len(2, msg.as_bytes()) + varint_len(3, 2),
+    }
+}
+
+/// Reads `r` and sizes its `Span` message.
+pub(crate) fn plan<'r>(r: &'r SpanRecord, cal: &Calibration) -> Plan<'r> {
+    let start = cal.to_unix_nanos(r.start_ticks());
+    let end = cal.to_unix_nanos(r.end_ticks());
+    let attrs = Attrs::new(9, r.attributes());
+    let mut events = [None; MAX_EVENTS];
+    let mut events_len = 0;
+    for (slot, e) in events.iter_mut().zip(r.events()) {
+        let time = cal.to_unix_nanos(e.time_ticks());
+        let attrs = Attrs::new(3, e.attributes());
+        let body = fixed64_len(1, time)
+            + bytes_len(2, e.name().as_bytes())
+            + attrs.len
+            + varint_len(4, u64::from(e.dropped_attributes_count()));
+        events_len += len_delimited(11, body);
+        *slot = Some(EventPlan { time, attrs, body });
+    }
+    let status = r.status();
+    let status_body = status_body(status);
+    let flags = u32::from(r.trace_flags().0)
+        | HAS_IS_REMOTE
+        | if r.parent_is_remote() { IS_REMOTE } else { 0 };
+    let len = bytes_len(1, &r.trace_id().0)
         + bytes_len(2, &r.span_id().0)
-        + parent.map_or(0, |p| bytes_len(4, &p.0))
+        + r.parent_span_id().map_or(0, |p| bytes_len(4, &p.0))
         + bytes_len(5, r.name().as_bytes())
         + varint_len(6, r.kind() as u64)
-        + fixed64_len(7, cal.to_unix_nanos(r.start_ticks()))
-        + fixed64_len(8, cal.to_unix_nanos(r.end_ticks()))
-        + attrs_len(r)
+        + fixed64_len(7, start)
+        + fixed64_len(8, end)
+        + attrs.len
         + varint_len(10, u64::from(r.dropped_attributes_count()))
-        + r.events()
-            .map(|e| len_delimited(11, event_body_len(&e, cal.to_unix_nanos(e.time_ticks()))))
-            .sum::<usize>()
+        + events_len
         + varint_len(12, u64::from(r.dropped_events_count()))
-        + status_body_len(r).map_or(0, |b| len_delimited(15, b))
-        + fixed32_len(16, flags(r))
+        + if status == Status::Unset {
+            0
+        } else {
+            len_delimited(15, status_body)
+        }
+        + fixed32_len(16, flags);
+    Plan {
+        start,
+        end,
+        attrs,
+        events,
+        status_body,
+        flags,
+        len,
+    }
 }
 
-/// Writes the body of the `Span` message for `r` (exactly `span_len(r, cal)` bytes).
-pub(crate) fn put_span(r: &SpanRecord, cal: &Calibration, buf: &mut impl BufMut) {
+/// Writes the body of the `Span` message for `r` (exactly `plan.len` bytes).
+pub(crate) fn put_span(r: &SpanRecord, plan: &Plan<'_>, buf: &mut impl BufMut) {
     put_bytes(1, &r.trace_id().0, buf);
     put_bytes(2, &r.span_id().0, buf);
     if let Some(p) = r.parent_span_id() {
@@ -92,38 +168,29 @@ pub(crate) fn put_span(r: &SpanRecord, cal: &Calibration, buf: &mut impl BufMut)
     }
     put_bytes(5, r.name().as_bytes(), buf);
     put_varint(6, r.kind() as u64, buf);
-    put_fixed64(7, cal.to_unix_nanos(r.start_ticks()), buf);
-    put_fixed64(8, cal.to_unix_nanos(r.end_ticks()), buf);
-    let keep = last_of_each_key(r.attributes().map(|(k, _)| k));
-    for (i, (k, v)) in r.attributes().enumerate() {
-        if keep & (1 << i) != 0 {
-            put_key_value(9, k, v, buf);
-        }
-    }
+    put_fixed64(7, plan.start, buf);
+    put_fixed64(8, plan.end, buf);
+    plan.attrs.put(9, buf);
     put_varint(10, u64::from(r.dropped_attributes_count()), buf);
-    for e in r.events() {
-        let time = cal.to_unix_nanos(e.time_ticks());
-        put_len_prefix(11, event_body_len(&e, time), buf);
-        put_fixed64(1, time, buf);
+    for (e, ep) in r.events().zip(plan.events.iter().flatten()) {
+        put_len_prefix(11, ep.body, buf);
+        put_fixed64(1, ep.time, buf);
         put_bytes(2, e.name().as_bytes(), buf);
-        let keep = last_of_each_key(e.attributes().map(|(k, _)| k));
-        for (i, (k, v)) in e.attributes().enumerate() {
-            if keep & (1 << i) != 0 {
-                put_key_value(3, k, v, buf);
-            }
-        }
+        ep.attrs.put(3, buf);
         put_varint(4, u64::from(e.dropped_attributes_count()), buf);
     }
     put_varint(12, u64::from(r.dropped_events_count()), buf);
-    if let Some(body) = status_body_len(r) {
-        put_len_prefix(15, body, buf);
-        match r.status() {
-            Status::Error(msg) => {
-                put_bytes(2, msg.as_bytes(), buf);
-                put_varint(3, 2, buf);
-            }
-            _ => put_varint(3, 1, buf),
+    match r.status() {
+        Status::Unset => {}
+        Status::Ok => {
+            put_len_prefix(15, plan.status_body, buf);
+            put_varint(3, 1, buf);
+        }
+        Status::Error(msg) => {
+            put_len_prefix(15, plan.status_body, buf);
+            put_bytes(2, msg.as_bytes(), buf);
+            put_varint(3, 2, buf);
         }
     }
-    put_fixed32(16, flags(r), buf);
+    put_fixed32(16, plan.flags, buf);
 }

@@ -11,6 +11,83 @@ use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, Wi
 
 use crate::value::ValueRef;
 
+/// A write cursor over an already-initialised byte slice, for prost's encoding functions.
+///
+/// `&mut [u8]` and `Vec<u8>` also implement `BufMut`, but through generic chunk handling that
+/// costs tens of instructions per byte written; here `put_u8` is a store and an increment,
+/// and `put_slice` one copy.
+pub(crate) struct Cursor<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Cursor { buf, pos: 0 }
+    }
+
+    /// Bytes written so far.
+    pub(crate) fn written(&self) -> usize {
+        self.pos
+    }
+}
+
+// SAFETY: `chunk_mut` hands out exactly the unwritten tail of `buf`, `advance_mut` moves over
+// bytes of it (all initialised: the slice is a `&mut [u8]`), and `remaining_mut` is the tail's
+// length, as the trait requires. Writes past the end panic (slice bounds) and never go out of
+// bounds; callers size the slice exactly first.
+unsafe impl BufMut for Cursor<'_> {
+    #[inline(always)]
+    fn remaining_mut(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    #[inline(always)]
+    unsafe fn advance_mut(&mut self, cnt: usize) {
+        self.pos += cnt;
+    }
+
+    #[inline(always)]
+    fn chunk_mut(&mut self) -> &mut prost::bytes::buf::UninitSlice {
+        prost::bytes::buf::UninitSlice::new(&mut self.buf[self.pos..])
+    }
+
+    #[inline(always)]
+    fn put_u8(&mut self, n: u8) {
+        self.buf[self.pos] = n;
+        self.pos += 1;
+    }
+
+    #[inline(always)]
+    fn put_slice(&mut self, src: &[u8]) {
+        self.buf[self.pos..self.pos + src.len()].copy_from_slice(src);
+        self.pos += src.len();
+    }
+}
+
+/// Writes a field key. With the tag a constant at every call site, the one-byte case (tags
+/// below 16: all but `Span.flags`) folds into a single store; prost's `encode_key` does the rest.
+#[inline(always)]
+fn put_key(tag: u32, wire_type: WireType, buf: &mut impl BufMut) {
+    let key = (tag << 3) | wire_type as u32;
+    if key < 0x80 {
+        buf.put_u8(key as u8);
+    } else {
+        encode_key(tag, wire_type, buf);
+    }
+}
+
+/// Writes a varint: one store for values below 128 (most lengths, kinds and counts here),
+/// prost's `encode_varint` for the rest.
+#[inline(always)]
+fn put_uvarint(v: u64, buf: &mut impl BufMut) {
+    if v < 0x80 {
+        buf.put_u8(v as u8);
+    } else {
+        encode_varint(v, buf);
+    }
+}
+
 /// Size of a length-delimited field (key, length varint, body) with a body of `body` bytes.
 #[inline(always)]
 pub(crate) fn len_delimited(tag: u32, body: usize) -> usize {
@@ -20,8 +97,8 @@ pub(crate) fn len_delimited(tag: u32, body: usize) -> usize {
 /// Writes the key and length of a length-delimited field; the caller writes the body.
 #[inline(always)]
 pub(crate) fn put_len_prefix(tag: u32, body: usize, buf: &mut impl BufMut) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(body as u64, buf);
+    put_key(tag, WireType::LengthDelimited, buf);
+    put_uvarint(body as u64, buf);
 }
 
 /// A `string` or `bytes` field (omitted when empty).
@@ -55,8 +132,8 @@ pub(crate) fn varint_len(tag: u32, v: u64) -> usize {
 #[inline(always)]
 pub(crate) fn put_varint(tag: u32, v: u64, buf: &mut impl BufMut) {
     if v != 0 {
-        encode_key(tag, WireType::Varint, buf);
-        encode_varint(v, buf);
+        put_key(tag, WireType::Varint, buf);
+        put_uvarint(v, buf);
     }
 }
 
@@ -73,7 +150,7 @@ pub(crate) fn fixed64_len(tag: u32, v: u64) -> usize {
 #[inline(always)]
 pub(crate) fn put_fixed64(tag: u32, v: u64, buf: &mut impl BufMut) {
     if v != 0 {
-        encode_key(tag, WireType::SixtyFourBit, buf);
+        put_key(tag, WireType::SixtyFourBit, buf);
         buf.put_u64_le(v);
     }
 }
@@ -91,7 +168,7 @@ pub(crate) fn fixed32_len(tag: u32, v: u32) -> usize {
 #[inline(always)]
 pub(crate) fn put_fixed32(tag: u32, v: u32, buf: &mut impl BufMut) {
     if v != 0 {
-        encode_key(tag, WireType::ThirtyTwoBit, buf);
+        put_key(tag, WireType::ThirtyTwoBit, buf);
         buf.put_u32_le(v);
     }
 }
@@ -115,15 +192,15 @@ pub(crate) fn put_any_value(v: ValueRef<'_>, buf: &mut impl BufMut) {
             buf.put_slice(s.as_bytes());
         }
         ValueRef::Bool(b) => {
-            encode_key(2, WireType::Varint, buf);
-            encode_varint(u64::from(b), buf);
+            put_key(2, WireType::Varint, buf);
+            put_uvarint(u64::from(b), buf);
         }
         ValueRef::I64(i) => {
-            encode_key(3, WireType::Varint, buf);
-            encode_varint(i as u64, buf);
+            put_key(3, WireType::Varint, buf);
+            put_uvarint(i as u64, buf);
         }
         ValueRef::F64(f) => {
-            encode_key(4, WireType::SixtyFourBit, buf);
+            put_key(4, WireType::SixtyFourBit, buf);
             buf.put_f64_le(f);
         }
     }
@@ -142,21 +219,6 @@ pub(crate) fn put_key_value(tag: u32, key: &str, v: ValueRef<'_>, buf: &mut impl
     put_bytes(1, key.as_bytes(), buf);
     put_len_prefix(2, any_value_len(v), buf);
     put_any_value(v, buf);
-}
-
-/// Which of up to 16 attributes to keep so that each key appears once, the last one set
-/// winning (the OpenTelemetry API's rule for setting a key twice). Bit `i` set = keep `i`.
-#[inline]
-pub(crate) fn last_of_each_key<'a>(keys: impl ExactSizeIterator<Item = &'a str> + Clone) -> u16 {
-    let n = keys.len().min(16);
-    let mut keep = 0u16;
-    for (i, k) in keys.clone().take(n).enumerate() {
-        let later = keys.clone().take(n).skip(i + 1).any(|other| other == k);
-        if !later {
-            keep |= 1 << i;
-        }
-    }
-    keep
 }
 
 #[cfg(test)]
@@ -183,11 +245,5 @@ mod tests {
         put_varint(10, 0, &mut buf);
         put_bytes(3, b"", &mut buf);
         assert!(buf.is_empty(), "defaults are omitted");
-    }
-
-    #[test]
-    fn duplicate_keys_keep_the_last() {
-        let keys = ["a", "b", "a", "c", "b"];
-        assert_eq!(last_of_each_key(keys.iter().copied()), 0b11100);
     }
 }
