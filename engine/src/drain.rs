@@ -42,6 +42,13 @@ pub trait Sink: Send + 'static {
 
     /// Ends a batch: everything accepted since the last flush should go out now.
     fn flush(&mut self, clock: &Calibration);
+
+    /// How many of the spans taken since the last call the sink dropped instead of
+    /// delivering (for the OTLP sink: spans too large for any request). The drain counts them
+    /// as `dropped.too_large` rather than delivered. The default is none.
+    fn take_dropped(&mut self) -> u64 {
+        0
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for Box<S> {
@@ -51,6 +58,10 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
 
     fn flush(&mut self, clock: &Calibration) {
         (**self).flush(clock)
+    }
+
+    fn take_dropped(&mut self) -> u64 {
+        (**self).take_dropped()
     }
 }
 
@@ -151,8 +162,9 @@ impl Drain {
                 self.flush_sink();
             }
             if self.shared.control.stop.load(Ordering::Acquire) && self.serving.is_none() {
-                // `stop` is set before the final request, so once no request is being served
-                // after seeing it, that final request was served (or the deadline ran out).
+                // `shutdown` makes its final request before it sets `stop`, so a drain that
+                // sees `stop` also sees that request: once nothing is being served and
+                // `completed` reached `requested`, the final flush is done (or timed out).
                 let requested = self.shared.control.requested.load(Ordering::Acquire);
                 if self.shared.control.completed.load(Ordering::Relaxed) >= requested {
                     break;
@@ -168,6 +180,12 @@ impl Drain {
             } else if moved < LOW_WATER {
                 self.pause();
             }
+        }
+        // A span can be accepted after the last flush request was served (a producer that
+        // read `shutting_down` just before it was set): flush it rather than lose it with the
+        // sink.
+        if self.pending > 0 {
+            self.flush_sink();
         }
         self.discard_leftovers();
         // Release pairs with the Acquire in `Engine::shutdown`: our last counter updates are
@@ -198,7 +216,9 @@ impl Drain {
                 bump(&self.shared.drain_counters.sink_stalls, 1);
             }
             if taken > 0 {
-                bump(&self.shared.drain_counters.delivered, taken as u64);
+                let lost = self.sink.take_dropped().min(taken as u64);
+                bump(&self.shared.drain_counters.delivered, taken as u64 - lost);
+                bump(&self.shared.drain_counters.dropped_too_large, lost);
                 if self.pending == 0 {
                     self.pending_since = self.calibration.clock().now();
                 }
@@ -281,6 +301,11 @@ impl Drain {
         match self.shared.config.idle {
             IdleStrategy::Spin => self.pause(),
             IdleStrategy::Yield => yield_now(),
+            // During shutdown, park briefly: the one `unpark` from `shutdown` is spent, and a
+            // long park would outlast its deadline while a refusing sink holds spans back.
+            IdleStrategy::Park(d) if self.shared.control.stop.load(Ordering::Relaxed) => {
+                park_timeout(d.min(Duration::from_millis(1)))
+            }
             IdleStrategy::Park(d) => park_timeout(d),
         }
     }

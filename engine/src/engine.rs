@@ -275,10 +275,8 @@ impl Engine {
         let shared = &self.shared;
         let control = &shared.control;
         let started = Instant::now();
-        let deadline_ns = shared
-            .elapsed_ns()
-            .saturating_add(timeout.as_nanos() as u64)
-            .max(1);
+        let timeout_ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+        let deadline_ns = shared.elapsed_ns().saturating_add(timeout_ns).max(1);
         control.deadline_ns.store(deadline_ns, Ordering::Relaxed);
         // Relaxed: see `Producer::finish`; the drain counts whatever slips past this.
         shared.shutting_down.store(true, Ordering::Relaxed);
@@ -289,7 +287,7 @@ impl Engine {
         self.drain_thread.unpark();
         // Acquire pairs with the drain's Release store of `exited`.
         while !control.exited.load(Ordering::Acquire) {
-            if started.elapsed() > timeout + EXIT_GRACE {
+            if started.elapsed() > timeout.saturating_add(EXIT_GRACE) {
                 return Err(Error::timeout("shutdown", timeout));
             }
             poll_pause();
@@ -313,6 +311,7 @@ impl Engine {
         s.dropped = Dropped {
             no_ring,
             shutdown: d.dropped_shutdown.load(Ordering::Relaxed),
+            too_large: d.dropped_too_large.load(Ordering::Relaxed),
             ..Dropped::default()
         };
         s.recorded = no_ring;
@@ -323,6 +322,7 @@ impl Engine {
             s.dropped.ring_full += c.dropped_ring_full.load(Ordering::Relaxed);
             s.dropped.too_deep += c.dropped_too_deep.load(Ordering::Relaxed);
             s.dropped.shutdown += c.dropped_shutdown.load(Ordering::Relaxed);
+            s.dropped.abandoned += c.dropped_abandoned.load(Ordering::Relaxed);
             s.truncated_strings += c.truncated_strings.load(Ordering::Relaxed);
         }
         if shared.control.exited.load(Ordering::Acquire) {

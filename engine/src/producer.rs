@@ -19,7 +19,10 @@
 //!
 //! Nesting: spans started while another is open on the same producer become its children.
 //! Spans may end in any order; a span that ends before its children is exported at once, and
-//! new spans then parent to the innermost span that is still open.
+//! new spans then parent to the innermost span that is still open. A guard that is leaked
+//! (`mem::forget`) leaves its span open for good: later spans on the producer become its
+//! children, its frame stays on the stack, and when the producer is dropped the span is
+//! counted as `dropped.abandoned`.
 
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
@@ -51,6 +54,8 @@ pub enum Parent {
 struct Frame {
     cx: SpanContext,
     open: bool,
+    /// Whether it will be exported (sampled, with a ring): counted if it is abandoned.
+    recording: bool,
 }
 
 const NO_FRAME: Frame = Frame {
@@ -61,6 +66,7 @@ const NO_FRAME: Frame = Frame {
         is_remote: false,
     },
     open: false,
+    recording: false,
 };
 
 /// `Inner::in_ring` when no span is being built in the ring.
@@ -219,7 +225,11 @@ impl Producer {
                 }
                 return Span::untracked(self);
             }
-            inner.stack[depth] = Frame { cx, open: true };
+            inner.stack[depth] = Frame {
+                cx,
+                open: true,
+                recording: sampled && inner.claim.is_some(),
+            };
             inner.depth = depth + 1;
             if !sampled {
                 return Span::new(self, depth, false);
@@ -418,6 +428,19 @@ impl Drop for Producer {
     fn drop(&mut self) {
         if let Some(core) = self.core {
             self.shared.release_core(core);
+        }
+        // Span guards borrow the producer, so a frame still open here belongs to a guard that
+        // was leaked (`mem::forget`): that span will never end. Count it rather than lose it.
+        let inner = self.inner.get_mut();
+        if let Some(claim) = &inner.claim {
+            let abandoned = inner.stack[..inner.depth]
+                .iter()
+                .filter(|f| f.open && f.recording)
+                .count() as u64;
+            if abandoned > 0 {
+                bump(&claim.lane.counters.recorded, abandoned);
+                bump(&claim.lane.counters.dropped_abandoned, abandoned);
+            }
         }
         // The lane claim (if any) is released when `inner` drops.
     }

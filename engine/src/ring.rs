@@ -54,8 +54,9 @@ pub struct Ring<T> {
 
 // SAFETY: the ring hands each slot to exactly one side at a time (see `slots`), and the handoffs
 // are release/acquire pairs on `head`/`tail`, so sharing it between the producer's and the
-// consumer's threads is sound whenever the values themselves may cross threads.
-unsafe impl<T: Send> Sync for Ring<T> {}
+// consumer's threads is sound when the values may cross threads (`Send`) and be seen from two
+// at once (`Sync`: a shared `ReadChunk` hands out `&T`).
+unsafe impl<T: Send + Sync> Sync for Ring<T> {}
 // SAFETY: as above; the ring owns its `T`s.
 unsafe impl<T: Send> Send for Ring<T> {}
 

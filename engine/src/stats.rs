@@ -42,6 +42,8 @@ pub(crate) struct LaneCounters {
     pub(crate) dropped_too_deep: AtomicU64,
     /// Sampled spans that ended after shutdown began.
     pub(crate) dropped_shutdown: AtomicU64,
+    /// Sampled spans still open when their producer was dropped (leaked guards).
+    pub(crate) dropped_abandoned: AtomicU64,
     /// Strings cut short to fit a record.
     pub(crate) truncated_strings: AtomicU64,
 }
@@ -53,6 +55,8 @@ pub(crate) struct DrainCounters {
     pub(crate) delivered: AtomicU64,
     /// Spans left in the rings when shutdown gave up on them.
     pub(crate) dropped_shutdown: AtomicU64,
+    /// Spans the sink took but dropped (too large for any request).
+    pub(crate) dropped_too_large: AtomicU64,
     /// Times the sink was asked to flush a batch.
     pub(crate) flushes: AtomicU64,
     /// Times the sink refused spans (its buffers were full), leaving them in the ring.
@@ -71,12 +75,22 @@ pub struct Dropped {
     pub no_ring: u64,
     /// The span ended after shutdown began, or was still in a ring when shutdown finished.
     pub shutdown: u64,
+    /// The sink could not fit the span into any request (OTLP's `max_bytes`).
+    pub too_large: u64,
+    /// The span was never ended: its guard was leaked (`mem::forget`) and its producer has
+    /// since been dropped.
+    pub abandoned: u64,
 }
 
 impl Dropped {
     /// All dropped spans.
     pub fn total(&self) -> u64 {
-        self.ring_full + self.too_deep + self.no_ring + self.shutdown
+        self.ring_full
+            + self.too_deep
+            + self.no_ring
+            + self.shutdown
+            + self.too_large
+            + self.abandoned
     }
 }
 

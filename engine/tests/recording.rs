@@ -288,6 +288,30 @@ fn spans_may_end_out_of_order() {
 }
 
 #[test]
+fn a_leaked_span_guard_is_counted_when_its_producer_goes() {
+    let (engine, sink) = start(small());
+    let p = engine.producer().unwrap();
+    let leaked = p.span("leaked");
+    let leaked_id = leaked.context().span_id;
+    std::mem::forget(leaked);
+    drop(p.span("after")); // becomes a child of the leaked span, as documented
+    drop(p);
+    let snap = engine.shutdown(T).unwrap();
+    assert_eq!(snap.dropped.abandoned, 1);
+    assert_eq!(snap.delivered, 1);
+    assert!(snap.is_balanced(), "{snap:?}");
+    assert_eq!(sink.take()[0].parent, Some(leaked_id));
+}
+
+#[test]
+fn shutdown_takes_any_timeout() {
+    let (engine, _sink) = start(small());
+    drop(engine.producer().unwrap().span("x"));
+    let snap = engine.shutdown(Duration::MAX).unwrap();
+    assert_eq!(snap.delivered, 1);
+}
+
+#[test]
 fn pool_exhaustion_is_counted_and_rings_come_back() {
     let (engine, _sink) = start(EngineConfig::default().rings(1).ring_capacity(16));
     let p1 = engine.producer().unwrap();

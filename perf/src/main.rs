@@ -275,13 +275,14 @@ fn run(mut args: args::Args) -> Result<bool, String> {
         "spans_recorded": snap.recorded,
         "spans_exported": otlp.spans_encoded(),
         "spans_rejected": 0,
-        "spans_dropped": snap.dropped.total() + otlp.dropped_too_large(),
+        "spans_dropped": snap.dropped.total(),
         "dropped_by_reason": {
             "ring_full": snap.dropped.ring_full,
             "too_deep": snap.dropped.too_deep,
             "no_ring": snap.dropped.no_ring,
             "shutdown": snap.dropped.shutdown,
-            "too_large": otlp.dropped_too_large(),
+            "too_large": snap.dropped.too_large,
+            "abandoned": snap.dropped.abandoned,
         },
         "delivered_per_sec": snap.delivered as f64 / elapsed.as_secs_f64(),
         "record_ns": {
@@ -306,7 +307,7 @@ fn run(mut args: args::Args) -> Result<bool, String> {
         std::fs::write(path, text + "\n").map_err(|e| format!("writing {path}: {e}"))?;
     }
     let mut ok = true;
-    let encoded = otlp.spans_encoded() + otlp.dropped_too_large();
+    let encoded = otlp.spans_encoded();
     if !snap.is_balanced() || snap.recorded != started || encoded != snap.delivered {
         eprintln!(
             "ACCOUNTING MISMATCH: started {started}, engine {snap:?}, encoder took {encoded}"

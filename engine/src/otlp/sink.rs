@@ -17,8 +17,9 @@
 //!
 //! # Limits and backpressure
 //! A request stays within `max_bytes` and `max_spans` (size estimates are conservative, so the
-//! real size can only be smaller). A span that could not fit even alone is dropped and counted
-//! (`dropped_too_large`), never sent. Buffers come from a fixed pool: an [`EncodedRequest`]
+//! real size can only be smaller). A span that could not fit even alone is dropped, never sent,
+//! and counted here (`dropped_too_large`) and by the engine (`dropped.too_large`, through
+//! `Sink::take_dropped`). Buffers come from a fixed pool: an [`EncodedRequest`]
 //! returns its buffer when the exporter drops it. With no free buffer, `accept` takes nothing,
 //! the drain stops, rings fill and producers drop and count: no allocation, no blocking.
 //!
@@ -268,6 +269,8 @@ pub struct OtlpSink<E> {
     staged: Vec<Staged>,
     exporter: E,
     stats: Arc<OtlpStats>,
+    /// Too-large drops not yet reported to the drain (`Sink::take_dropped`).
+    unreported_drops: u64,
 }
 
 impl<E: Exporter> OtlpSink<E> {
@@ -299,6 +302,7 @@ impl<E: Exporter> OtlpSink<E> {
             staged,
             exporter,
             stats: Arc::default(),
+            unreported_drops: 0,
         })
     }
 
@@ -448,6 +452,7 @@ impl<E: Exporter> Sink for OtlpSink<E> {
             let scope = r.scope_static();
             if self.prefix_bound(scope) + field > self.max_bytes {
                 bump(&self.stats.dropped_too_large, 1);
+                self.unreported_drops += 1;
                 continue;
             }
             while !self.try_put(r, &plan, field) {
@@ -477,5 +482,9 @@ impl<E: Exporter> Sink for OtlpSink<E> {
 
     fn flush(&mut self, _clock: &Calibration) {
         self.finish();
+    }
+
+    fn take_dropped(&mut self) -> u64 {
+        std::mem::take(&mut self.unreported_drops)
     }
 }
