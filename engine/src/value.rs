@@ -202,22 +202,41 @@ impl Packed {
     /// boundary; no real key or value comes near.
     #[inline(always)]
     pub(crate) fn from_static(s: &'static str) -> Packed {
-        let s = clamp_len(s);
-        Packed {
-            payload: Payload { ptr: s.as_ptr() },
-            len: s.len() as u32,
-            tag: Tag::Static,
-        }
+        Packed::pointing_at(s, Tag::Static)
     }
 
     /// A borrowed string, to be copied into a record's arena (see [`Tag::Borrowed`]).
     #[inline(always)]
     pub(crate) fn borrowed(s: &str) -> Packed {
+        Packed::pointing_at(s, Tag::Borrowed)
+    }
+
+    #[inline(always)]
+    fn pointing_at(s: &str, tag: Tag) -> Packed {
         let s = clamp_len(s);
         Packed {
             payload: Payload { ptr: s.as_ptr() },
             len: s.len() as u32,
-            tag: Tag::Borrowed,
+            tag,
+        }
+    }
+
+    /// The string a Static or Borrowed cell points at.
+    ///
+    /// # Safety
+    /// The cell must be Static or Borrowed, and for Borrowed the `&str` it was made from must
+    /// still be alive.
+    #[inline(always)]
+    unsafe fn pointed_str<'s>(&self) -> &'s str {
+        debug_assert!(matches!(self.tag, Tag::Static | Tag::Borrowed));
+        // SAFETY: such cells are only built by `pointing_at` from a `&str`, pointer and length
+        // unchanged (`clamp_len` cuts at a char boundary), and the caller vouches that it is
+        // alive; so this rebuilds that same valid string.
+        unsafe {
+            std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                self.payload.ptr,
+                self.len as usize,
+            ))
         }
     }
 
@@ -234,13 +253,8 @@ impl Packed {
     #[inline(always)]
     pub(crate) unsafe fn borrowed_str<'s>(&self) -> &'s str {
         debug_assert!(self.tag == Tag::Borrowed);
-        // SAFETY: built by `borrowed` from a live `&str` (caller's promise), unchanged.
-        unsafe {
-            std::str::from_utf8_unchecked(std::slice::from_raw_parts(
-                self.payload.ptr,
-                self.len as usize,
-            ))
-        }
+        // SAFETY: the caller's promise, as `pointed_str` needs it.
+        unsafe { self.pointed_str() }
     }
 
     #[inline(always)]
@@ -258,14 +272,8 @@ impl Packed {
     #[inline]
     pub(crate) fn as_static(&self) -> Option<&'static str> {
         match self.tag {
-            // SAFETY: a Static cell is only built by `from_static` from a `&'static str`, pointer
-            // and length unchanged, so this rebuilds that same string with its lifetime.
-            Tag::Static => Some(unsafe {
-                std::str::from_utf8_unchecked(std::slice::from_raw_parts(
-                    self.payload.ptr,
-                    self.len as usize,
-                ))
-            }),
+            // SAFETY: a Static cell points at a `&'static str`, alive for good.
+            Tag::Static => Some(unsafe { self.pointed_str() }),
             _ => None,
         }
     }
@@ -275,14 +283,8 @@ impl Packed {
     #[inline]
     pub(crate) fn as_str<'r>(&self, arena: &'r [u8]) -> &'r str {
         match self.tag {
-            // SAFETY: a Static cell is only built by `from_static` from a `&'static str` (pointer
-            // and length unchanged), so this rebuilds that same valid, immutable string.
-            Tag::Static => unsafe {
-                std::str::from_utf8_unchecked(std::slice::from_raw_parts(
-                    self.payload.ptr,
-                    self.len as usize,
-                ))
-            },
+            // SAFETY: a Static cell points at a `&'static str`, alive for good.
+            Tag::Static => unsafe { self.pointed_str() },
             Tag::Inline => {
                 // SAFETY: Inline cells are only built by `Arena::copy_str`; `bits` is the
                 // variant written there.

@@ -10,6 +10,11 @@ use ringspan::{Engine, EngineConfig, IdleStrategy};
 
 const T: Duration = Duration::from_secs(5);
 
+/// An engine with one small ring, otherwise defaults.
+fn one_ring(sink: Collect) -> Engine {
+    Engine::start(EngineConfig::default().rings(1).ring_capacity(64), sink).unwrap()
+}
+
 #[test]
 fn batches_are_cut_at_max_batch() {
     let sink = Collect::default();
@@ -168,11 +173,7 @@ fn shutdown_delivers_everything_when_the_sink_keeps_up() {
 fn dropping_the_engine_flushes() {
     let sink = Collect::default();
     {
-        let engine = Engine::start(
-            EngineConfig::default().rings(1).ring_capacity(64),
-            sink.clone(),
-        )
-        .unwrap();
+        let engine = one_ring(sink.clone());
         let p = engine.producer().unwrap();
         drop(p.span("x"));
     }
@@ -182,11 +183,7 @@ fn dropping_the_engine_flushes() {
 #[test]
 fn the_drain_thread_is_named() {
     let sink = Collect::default();
-    let engine = Engine::start(
-        EngineConfig::default().rings(1).ring_capacity(64),
-        sink.clone(),
-    )
-    .unwrap();
+    let engine = one_ring(sink.clone());
     let p = engine.producer().unwrap();
     drop(p.span("x"));
     engine.flush(T).unwrap();
