@@ -26,7 +26,45 @@ impl TraceId {
     }
 }
 
+/// The hot path keeps ids as machine words: `[u64; 2]` for a trace id, `u64` for a span id,
+/// each word holding the id's bytes in order (a native-endian view, not a number). Words are
+/// written with 8-byte stores and read with 8-byte loads, where a `[u8; 16]` built in
+/// registers and copied as one 16-byte value stalls on store-to-load forwarding (a third of
+/// an unsampled span's cost when measured).
+impl TraceId {
+    /// The id as two words (see above).
+    #[inline(always)]
+    pub(crate) fn words(&self) -> [u64; 2] {
+        let mut hi = [0; 8];
+        let mut lo = [0; 8];
+        hi.copy_from_slice(&self.0[..8]);
+        lo.copy_from_slice(&self.0[8..]);
+        [u64::from_ne_bytes(hi), u64::from_ne_bytes(lo)]
+    }
+
+    /// The id whose words are `w`.
+    #[inline(always)]
+    pub(crate) fn from_words(w: [u64; 2]) -> TraceId {
+        let mut b = [0; 16];
+        b[..8].copy_from_slice(&w[0].to_ne_bytes());
+        b[8..].copy_from_slice(&w[1].to_ne_bytes());
+        TraceId(b)
+    }
+}
+
 impl SpanId {
+    /// The id as a word (see [`TraceId::words`]).
+    #[inline(always)]
+    pub(crate) fn word(&self) -> u64 {
+        u64::from_ne_bytes(self.0)
+    }
+
+    /// The id whose word is `w`.
+    #[inline(always)]
+    pub(crate) fn from_word(w: u64) -> SpanId {
+        SpanId(w.to_ne_bytes())
+    }
+
     /// Whether this is the invalid all-zero id.
     pub fn is_zero(&self) -> bool {
         self.0 == [0; 8]
@@ -118,6 +156,21 @@ impl IdGenerator {
         self.state = self.state.wrapping_add(0xa076_1d64_78bd_642f);
         let t = u128::from(self.state) * u128::from(self.state ^ 0xe703_7ed1_a0b4_28db);
         (t >> 64) as u64 ^ t as u64
+    }
+
+    /// A non-zero span id as a word (random bits: byte order does not matter).
+    #[inline(always)]
+    pub(crate) fn span_word(&mut self) -> u64 {
+        self.next_u64().max(1)
+    }
+
+    /// A non-zero trace id as two words (random bits: byte order does not matter, and the
+    /// last 7 bytes, which ratio sampling reads, are random).
+    #[inline(always)]
+    pub(crate) fn trace_words(&mut self) -> [u64; 2] {
+        let hi = self.next_u64();
+        let lo = self.next_u64();
+        [hi, if hi == 0 && lo == 0 { 1 } else { lo }]
     }
 
     /// A non-zero span id.

@@ -29,7 +29,7 @@ use std::marker::PhantomData;
 
 use crate::config::MAX_DEPTH;
 use crate::engine::Shared;
-use crate::ids::{IdGenerator, SpanContext, SpanId, TraceFlags};
+use crate::ids::{IdGenerator, SpanContext, SpanId, TraceFlags, TraceId};
 use crate::lane::LaneClaim;
 use crate::record::{Loss, ParentKind, SpanRecord};
 use crate::span::Span;
@@ -49,22 +49,32 @@ pub enum Parent {
     Context(SpanContext),
 }
 
-/// One open span on the producer's stack.
+/// One open span on the producer's stack. Ids are kept as words (see `TraceId::words`).
 #[derive(Clone, Copy, Debug)]
 struct Frame {
-    cx: SpanContext,
+    trace: [u64; 2],
+    span: u64,
+    flags: u8,
     open: bool,
     /// Whether it will be exported (sampled, with a ring): counted if it is abandoned.
     recording: bool,
 }
 
+impl Frame {
+    fn context(&self) -> SpanContext {
+        SpanContext {
+            trace_id: TraceId::from_words(self.trace),
+            span_id: SpanId::from_word(self.span),
+            flags: TraceFlags(self.flags),
+            is_remote: false,
+        }
+    }
+}
+
 const NO_FRAME: Frame = Frame {
-    cx: SpanContext {
-        trace_id: crate::ids::TraceId([0; 16]),
-        span_id: SpanId([0; 8]),
-        flags: TraceFlags(0),
-        is_remote: false,
-    },
+    trace: [0; 2],
+    span: 0,
+    flags: 0,
     open: false,
     recording: false,
 };
@@ -169,15 +179,15 @@ impl Producer {
 
     /// The context of the innermost open span, if any (to build a `traceparent`).
     pub fn current_context(&self) -> Option<SpanContext> {
-        self.with(|inner, _| inner.current().map(|f| f.cx))
+        self.with(|inner, _| inner.current().map(Frame::context))
     }
 
     /// The context of the span at `depth`, or of the innermost open span for a depth past the
     /// stack (an untracked span).
     pub(crate) fn frame_context(&self, depth: usize) -> SpanContext {
         self.with(|inner, _| match inner.stack.get(depth) {
-            Some(frame) => frame.cx,
-            None => inner.current().map_or(NO_FRAME.cx, |f| f.cx),
+            Some(frame) => frame.context(),
+            None => inner.current().unwrap_or(&NO_FRAME).context(),
         })
     }
 
@@ -199,25 +209,26 @@ impl Producer {
     #[inline]
     pub fn start(&self, name: Value<'_>, parent: Parent) -> Span<'_> {
         self.with(|inner, shared| {
-            let parent_cx = match parent {
-                Parent::Current => inner.current().map(|f| f.cx),
+            // (trace words, parent span word, parent flags, parent is remote)
+            let parent = match parent {
+                Parent::Current => inner.current().map(|f| (f.trace, f.span, f.flags, false)),
                 Parent::Root => None,
-                Parent::Context(cx) => Some(cx),
+                Parent::Context(cx) => Some((
+                    cx.trace_id.words(),
+                    cx.span_id.word(),
+                    cx.flags.0,
+                    cx.is_remote,
+                )),
             };
-            let trace_id = match parent_cx {
-                Some(p) => p.trace_id,
-                None => inner.ids.trace_id(),
+            let trace = match parent {
+                Some((t, ..)) => t,
+                None => inner.ids.trace_words(),
             };
             let sampled = shared
                 .sampler
-                .should_sample(parent_cx.map(|p| p.flags.is_sampled()), &trace_id);
-            let inherited = parent_cx.map_or(0, |p| p.flags.0 & !1);
-            let cx = SpanContext {
-                trace_id,
-                span_id: inner.ids.span_id(),
-                flags: TraceFlags(inherited | u8::from(sampled)),
-                is_remote: false,
-            };
+                .should_sample_words(parent.map(|(_, _, f, _)| f & 1 == 1), trace);
+            let flags = parent.map_or(0, |(_, _, f, _)| f & !1) | u8::from(sampled);
+            let span = inner.ids.span_word();
             let depth = inner.depth;
             if depth == MAX_DEPTH {
                 if sampled {
@@ -225,10 +236,13 @@ impl Producer {
                 }
                 return Span::untracked(self);
             }
+            let recording = sampled && inner.claim.is_some();
             inner.stack[depth] = Frame {
-                cx,
+                trace,
+                span,
+                flags,
                 open: true,
-                recording: sampled && inner.claim.is_some(),
+                recording,
             };
             inner.depth = depth + 1;
             if !sampled {
@@ -238,10 +252,10 @@ impl Producer {
                 shared.count_no_ring();
                 return Span::new(self, depth, false);
             }
-            let (parent_id, parent_kind) = match parent_cx {
-                None => (SpanId([0; 8]), ParentKind::None),
-                Some(p) if p.is_remote => (p.span_id, ParentKind::Remote),
-                Some(p) => (p.span_id, ParentKind::Local),
+            let (parent_span, parent_kind) = match parent {
+                None => (0, ParentKind::None),
+                Some((_, p, _, true)) => (p, ParentKind::Remote),
+                Some((_, p, _, false)) => (p, ParentKind::Local),
             };
             inner.evict();
             if let Some(claim) = &mut inner.claim {
@@ -258,11 +272,11 @@ impl Producer {
                 return Span::new(self, depth, false);
             };
             rec.begin(
-                trace_id,
-                cx.span_id,
-                parent_id,
+                trace,
+                span,
+                parent_span,
                 parent_kind,
-                cx.flags,
+                TraceFlags(flags),
                 inner.scope,
                 shared.clock.now(),
             );

@@ -143,9 +143,10 @@ impl Event {
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 struct Header {
-    trace_id: [u8; 16],
-    span_id: [u8; 8],
-    parent_span_id: [u8; 8],
+    /// Ids as words (see `TraceId::words`).
+    trace_id: [u64; 2],
+    span_id: u64,
+    parent_span_id: u64,
     start: u64,
     end: u64,
     name: Packed,
@@ -195,9 +196,9 @@ impl SpanRecord {
     /// An empty record (all counts zero), the value every slot starts with.
     pub const EMPTY: SpanRecord = SpanRecord {
         header: Header {
-            trace_id: [0; 16],
-            span_id: [0; 8],
-            parent_span_id: [0; 8],
+            trace_id: [0; 2],
+            span_id: 0,
+            parent_span_id: 0,
             start: 0,
             end: 0,
             name: Packed::EMPTY,
@@ -227,18 +228,18 @@ impl SpanRecord {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn begin(
         &mut self,
-        trace_id: TraceId,
-        span_id: SpanId,
-        parent_span_id: SpanId,
+        trace_id: [u64; 2],
+        span_id: u64,
+        parent_span_id: u64,
         parent: ParentKind,
         flags: TraceFlags,
         scope: &'static str,
         start: u64,
     ) {
         self.header = Header {
-            trace_id: trace_id.0,
-            span_id: span_id.0,
-            parent_span_id: parent_span_id.0,
+            trace_id,
+            span_id,
+            parent_span_id,
             start,
             end: 0,
             name: Packed::EMPTY,
@@ -412,17 +413,18 @@ impl SpanRecord {
 
     /// The trace id.
     pub fn trace_id(&self) -> TraceId {
-        TraceId(self.header.trace_id)
+        TraceId::from_words(self.header.trace_id)
     }
 
     /// The span id.
     pub fn span_id(&self) -> SpanId {
-        SpanId(self.header.span_id)
+        SpanId::from_word(self.header.span_id)
     }
 
     /// The parent span id, `None` for a root span.
     pub fn parent_span_id(&self) -> Option<SpanId> {
-        (self.header.parent != ParentKind::None as u8).then_some(SpanId(self.header.parent_span_id))
+        (self.header.parent != ParentKind::None as u8)
+            .then_some(SpanId::from_word(self.header.parent_span_id))
     }
 
     /// Whether the parent came from another process (OTLP's `SPAN_FLAGS_CONTEXT_IS_REMOTE`);
@@ -545,9 +547,9 @@ mod tests {
     fn fresh() -> Box<SpanRecord> {
         let mut r = Box::new(SpanRecord::EMPTY);
         r.begin(
-            TraceId([1; 16]),
-            SpanId([2; 8]),
-            SpanId([0; 8]),
+            TraceId([1; 16]).words(),
+            SpanId([2; 8]).word(),
+            0,
             ParentKind::None,
             TraceFlags::SAMPLED,
             "scope",

@@ -99,6 +99,16 @@ impl Sampler {
     /// The decision for a new span in `trace_id` whose parent, if any, had `parent_sampled`.
     #[inline(always)]
     pub fn should_sample(&self, parent_sampled: Option<bool>, trace_id: &TraceId) -> bool {
+        self.should_sample_words(parent_sampled, trace_id.words())
+    }
+
+    /// [`Sampler::should_sample`] for a trace id held as words (see `TraceId::words`).
+    #[inline(always)]
+    pub(crate) fn should_sample_words(
+        &self,
+        parent_sampled: Option<bool>,
+        trace: [u64; 2],
+    ) -> bool {
         if self.parent_based {
             if let Some(sampled) = parent_sampled {
                 return sampled;
@@ -107,7 +117,10 @@ impl Sampler {
         match self.root {
             Root::On => true,
             Root::Off => false,
-            Root::Threshold(t) => trace_id.low_u64() & ((1 << RANDOM_BITS) - 1) >= t,
+            // The last 8 bytes read as a big-endian number; its low 56 bits are random.
+            Root::Threshold(t) => {
+                u64::from_be_bytes(trace[1].to_ne_bytes()) & ((1 << RANDOM_BITS) - 1) >= t
+            }
         }
     }
 }
