@@ -47,6 +47,7 @@ pub mod clock;
 pub mod config;
 pub mod drain;
 mod engine;
+pub mod env;
 mod error;
 pub mod ids;
 mod lane;

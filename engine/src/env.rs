@@ -1,0 +1,232 @@
+//! The standard `OTEL_*` environment variables the engine and the encoder honour.
+//!
+//! Precedence follows the OpenTelemetry spec: values set in code win over the environment, which
+//! wins over the defaults. `from_env` gives a config whose fields come from the environment
+//! (or the defaults); any setter called on it afterwards overrides them.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `OTEL_BSP_SCHEDULE_DELAY` | ms between scheduled flushes | 5000 |
+//! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans per request (must not exceed the queue size) | 512 |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans each producer's ring holds (rounded up to a power of two) | 2048 |
+//! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
+//! | `OTEL_TRACES_SAMPLER_ARG` | the ratio for the `*traceidratio` samplers | 1.0 |
+//! | `OTEL_SERVICE_NAME` | `service.name` (wins over the same key in the next one) | `unknown_service` |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,...`, percent-encoded (W3C baggage format) | none |
+//!
+//! `OTEL_BSP_EXPORT_TIMEOUT` and the `OTEL_EXPORTER_OTLP_*` variables belong to the exporter.
+//! An empty variable counts as unset, as the spec asks. Anything else that does not parse is an
+//! error naming the variable and its value: a typo fails at start-up instead of running with
+//! a default nobody chose.
+
+use std::time::Duration;
+
+use crate::config::EngineConfig;
+use crate::error::Error;
+use crate::otlp::{OtlpConfig, Resource};
+use crate::sampler::Sampler;
+
+/// Reads one variable; an empty value counts as unset.
+fn get(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> Option<String> {
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn number(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<u64>, Error> {
+    match get(lookup, name) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| Error::config(name, v, "expected a whole number")),
+    }
+}
+
+fn sampler(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<Sampler>, Error> {
+    let Some(name) = get(lookup, "OTEL_TRACES_SAMPLER") else {
+        return Ok(None);
+    };
+    let ratio = || -> Result<Sampler, Error> {
+        let arg = get(lookup, "OTEL_TRACES_SAMPLER_ARG");
+        let r = match &arg {
+            None => 1.0,
+            Some(v) => v.parse::<f64>().map_err(|_| {
+                Error::config(
+                    "OTEL_TRACES_SAMPLER_ARG",
+                    v,
+                    "expected a ratio between 0 and 1",
+                )
+            })?,
+        };
+        Sampler::trace_id_ratio(r).map_err(|_| {
+            Error::config(
+                "OTEL_TRACES_SAMPLER_ARG",
+                arg.unwrap_or_default(),
+                "expected a ratio between 0 and 1",
+            )
+        })
+    };
+    let s =
+        match name.as_str() {
+            "always_on" => Sampler::always_on(),
+            "always_off" => Sampler::always_off(),
+            "traceidratio" => ratio()?,
+            "parentbased_always_on" => Sampler::parent_based(Sampler::always_on()),
+            "parentbased_always_off" => Sampler::parent_based(Sampler::always_off()),
+            "parentbased_traceidratio" => Sampler::parent_based(ratio()?),
+            _ => return Err(Error::config(
+                "OTEL_TRACES_SAMPLER",
+                name,
+                "not a sampler ringspan has (always_on, always_off, traceidratio, parentbased_*)",
+            )),
+        };
+    Ok(Some(s))
+}
+
+impl EngineConfig {
+    /// The default config with the `OTEL_BSP_*` and `OTEL_TRACES_SAMPLER*` variables applied
+    /// (see [`crate::env`] for the list). Setters called afterwards take precedence.
+    ///
+    /// # Errors
+    /// A variable that does not parse, named with its value.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`EngineConfig::from_env`] with the variables read through `lookup` (for tests, or a
+    /// configuration source of your own).
+    ///
+    /// # Errors
+    /// A variable that does not parse, named with its value.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringspan::EngineConfig;
+    /// let config = EngineConfig::from_lookup(|name| match name {
+    ///     "OTEL_BSP_MAX_QUEUE_SIZE" => Some("3000".into()),
+    ///     _ => None,
+    /// }).unwrap();
+    /// assert_eq!(config.ring_capacity_setting(), 4096);
+    /// let bad = EngineConfig::from_lookup(|name| (name == "OTEL_BSP_SCHEDULE_DELAY").then(|| "5s".into()));
+    /// assert!(bad.unwrap_err().to_string().contains("OTEL_BSP_SCHEDULE_DELAY"));
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let mut c = EngineConfig::default().ring_capacity(2048);
+        if let Some(ms) = number(&lookup, "OTEL_BSP_SCHEDULE_DELAY")? {
+            if ms == 0 {
+                return Err(Error::config(
+                    "OTEL_BSP_SCHEDULE_DELAY",
+                    ms,
+                    "must be at least 1 ms",
+                ));
+            }
+            c = c.schedule_delay(Duration::from_millis(ms));
+        }
+        let queue = number(&lookup, "OTEL_BSP_MAX_QUEUE_SIZE")?;
+        if let Some(q) = queue {
+            let slots = usize::try_from(q)
+                .ok()
+                .filter(|q| (2..=1 << 30).contains(q))
+                .ok_or_else(|| {
+                    Error::config("OTEL_BSP_MAX_QUEUE_SIZE", q, "must be between 2 and 2^30")
+                })?;
+            c = c.ring_capacity(slots.next_power_of_two());
+        }
+        if let Some(b) = number(&lookup, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE")? {
+            if b == 0 || b > queue.unwrap_or(2048) {
+                return Err(Error::config(
+                    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                    b,
+                    "must be at least 1 and at most OTEL_BSP_MAX_QUEUE_SIZE",
+                ));
+            }
+            c = c.max_batch(b as usize);
+        }
+        if let Some(s) = sampler(&lookup)? {
+            c = c.sampler(s);
+        }
+        Ok(c)
+    }
+
+    /// The ring capacity this config asks for.
+    pub fn ring_capacity_setting(&self) -> usize {
+        self.ring_capacity
+    }
+}
+
+impl OtlpConfig {
+    /// The default encoder config with `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_SERVICE_NAME`
+    /// and `OTEL_RESOURCE_ATTRIBUTES` applied. Setters called afterwards take precedence.
+    ///
+    /// # Errors
+    /// A variable that does not parse, named with its value.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`OtlpConfig::from_env`] with the variables read through `lookup`.
+    ///
+    /// # Errors
+    /// A variable that does not parse, named with its value.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringspan::otlp::{OtlpConfig, ResourceValue};
+    /// let c = OtlpConfig::from_lookup(|name| match name {
+    ///     "OTEL_RESOURCE_ATTRIBUTES" => Some("service.name=ignored,deployment.environment.name=prod%20eu".into()),
+    ///     "OTEL_SERVICE_NAME" => Some("checkout".into()),
+    ///     _ => None,
+    /// }).unwrap();
+    /// assert_eq!(c.resource_setting().get("service.name"), Some(&ResourceValue::Str("checkout".into())));
+    /// assert_eq!(c.resource_setting().get("deployment.environment.name"), Some(&ResourceValue::Str("prod eu".into())));
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let mut c = OtlpConfig::default();
+        if let Some(b) = number(&lookup, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE")? {
+            if b == 0 {
+                return Err(Error::config(
+                    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                    b,
+                    "must be at least 1",
+                ));
+            }
+            c = c.max_spans(b as usize);
+        }
+        let mut resource = Resource::default();
+        if let Some(attrs) = get(&lookup, "OTEL_RESOURCE_ATTRIBUTES") {
+            for pair in attrs.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let bad = || {
+                    Error::config(
+                        "OTEL_RESOURCE_ATTRIBUTES",
+                        &attrs,
+                        "expected key=value pairs, comma-separated, percent-encoded",
+                    )
+                };
+                let (k, v) = pair.split_once('=').ok_or_else(bad)?;
+                let k = percent_encoding::percent_decode_str(k.trim())
+                    .decode_utf8()
+                    .map_err(|_| bad())?;
+                let v = percent_encoding::percent_decode_str(v.trim())
+                    .decode_utf8()
+                    .map_err(|_| bad())?;
+                if k.is_empty() {
+                    return Err(bad());
+                }
+                resource = resource.with(k.into_owned(), v.into_owned());
+            }
+        }
+        if let Some(name) = get(&lookup, "OTEL_SERVICE_NAME") {
+            resource = resource.with("service.name", name);
+        }
+        Ok(c.resource(resource))
+    }
+
+    /// The resource this config exports under.
+    pub fn resource_setting(&self) -> &Resource {
+        &self.resource
+    }
+}
