@@ -424,18 +424,31 @@ fn a_span_too_large_for_any_request_is_dropped_and_counted() {
 }
 
 /// Holds requests (so their buffers stay out of the pool) until told to let go.
-#[derive(Clone, Default)]
-struct Hold(Arc<Mutex<Vec<EncodedRequest>>>);
+#[derive(Clone)]
+struct Hold(Arc<Mutex<Option<Vec<EncodedRequest>>>>);
+
+impl Hold {
+    fn holding() -> Self {
+        Hold(Arc::new(Mutex::new(Some(Vec::new()))))
+    }
+
+    /// Gives back every held buffer and stops holding new requests.
+    fn release(&self) {
+        self.0.lock().unwrap().take();
+    }
+}
 
 impl Exporter for Hold {
     fn export(&mut self, request: EncodedRequest) {
-        self.0.lock().unwrap().push(request);
+        if let Some(held) = self.0.lock().unwrap().as_mut() {
+            held.push(request);
+        }
     }
 }
 
 #[test]
 fn no_free_buffer_stops_the_drain_and_producers_drop_and_count() {
-    let hold = Hold::default();
+    let hold = Hold::holding();
     let sink = OtlpSink::new(OtlpConfig::default().buffers(1).max_spans(4), hold.clone()).unwrap();
     let stats = sink.stats();
     let config = EngineConfig::default()
@@ -455,9 +468,8 @@ fn no_free_buffer_stops_the_drain_and_producers_drop_and_count() {
     assert!(snap.dropped.ring_full > 0);
     assert!(snap.is_balanced(), "{snap:?}");
     // The exporter lets go: the buffer returns and draining resumes by itself.
-    hold.0.lock().unwrap().clear();
+    hold.release();
     engine.flush(T).unwrap();
-    hold.0.lock().unwrap().clear();
     drop(p);
     let snap = engine.shutdown(T).unwrap();
     assert!(snap.is_balanced(), "{snap:?}");
