@@ -27,15 +27,18 @@ fn converted_ticks_track_the_wall_clock() {
             "{:?}",
             clock.source()
         );
-        // A 50 ms interval converts to 50 ms within 2%, and refreshing keeps the drift small.
-        let t0 = clock.now();
+        // An interval converts to what `Instant` measured for it within 2% (the sleep itself
+        // may overshoot on a busy machine; the comparison does not depend on it), and
+        // refreshing keeps the drift small.
+        let (i0, t0) = (std::time::Instant::now(), clock.now());
         std::thread::sleep(Duration::from_millis(50));
-        let t1 = clock.now();
+        let (t1, i1) = (clock.now(), std::time::Instant::now());
         let drift = cal.refresh();
-        let measured = cal.to_unix_nanos(t1) - cal.to_unix_nanos(t0);
+        let measured = (cal.to_unix_nanos(t1) - cal.to_unix_nanos(t0)) as f64;
+        let reference = (i1 - i0).as_nanos() as f64;
         assert!(
-            (49_000_000..=60_000_000).contains(&measured),
-            "{measured} ns for 50 ms on {:?}",
+            (measured / reference - 1.0).abs() < 0.02,
+            "{measured} ns converted against {reference} ns measured on {:?}",
             clock.source()
         );
         assert!(drift.unsigned_abs() < 5_000_000, "drift {drift} ns");
