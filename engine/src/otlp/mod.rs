@@ -2,11 +2,15 @@
 //! written field by field from the records into pooled buffers, with no intermediate message
 //! structs and no allocation per span.
 //!
-//! - [`wire`](self) sizes and writes protobuf fields with prost's varint and key primitives;
-//! - `span` sizes and writes one `Span` from a [`crate::SpanRecord`];
+//! - `wire.rs` sizes and writes protobuf fields with prost's varint and key primitives;
+//! - `span.rs` sizes and writes one `Span` from a [`crate::SpanRecord`];
 //! - [`Resource`] is encoded once, when the sink is built;
-//! - [`OtlpSink`] assembles requests (see its module docs for the buffer layout) and hands
-//!   them to an [`Exporter`].
+//! - [`OtlpSink`] (`sink.rs`) assembles requests, laid out so that nothing is moved once
+//!   written, and hands them to an [`Exporter`].
+//!
+//! Limits: a request stays within `max_bytes` and `max_spans`; a span too large for any
+//! request is dropped and counted as `dropped.too_large`. With no free buffer the sink takes
+//! nothing, so the drain stops, rings fill and producers drop and count.
 //!
 //! The bytes are canonical: the same as prost's encoding of the equivalent
 //! `opentelemetry-proto` message (tested byte for byte in `engine/tests/otlp.rs`).
