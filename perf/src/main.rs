@@ -128,26 +128,8 @@ fn run_producer(
     ProducerRun {
         spans: n,
         histogram,
-        cpu_seconds: own_cpu_seconds(),
+        cpu_seconds: procfs::own_cpu_seconds(),
     }
-}
-
-/// CPU seconds of the calling thread.
-fn own_cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/stat")
-        .ok()
-        .and_then(|stat| {
-            let rest = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .collect::<Vec<_>>();
-            Some(
-                (rest.get(11)?.parse::<u64>().ok()? + rest.get(12)?.parse::<u64>().ok()?) as f64
-                    / 100.0,
-            )
-        })
-        .unwrap_or(0.0)
 }
 
 fn main() -> ExitCode {
