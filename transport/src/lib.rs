@@ -1,5 +1,73 @@
-//! OTLP/HTTP transport for ringspan.
+//! ringspan's transport: ship the encoder's OTLP requests to any OTLP/HTTP endpoint
+//! (OpenTelemetry Collector, Jaeger, Tempo, vendors) the way the OTLP specification asks, and
+//! an embedded OTLP/HTTP receiver to test and measure against.
 //!
-//! Not built yet: the exporter and the embedded receiver arrive with the transport issue.
-//! The crate exists so the workspace already shows the data path
-//! (producer -> ring -> drain -> encode -> export).
+//! # Quickstart
+//! In a service, one call reads the standard `OTEL_*` variables and starts everything:
+//! ```no_run
+//! use std::time::Duration;
+//! use ringspan_transport::Pipeline;
+//!
+//! let pipeline = Pipeline::from_env()?; // OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, ...
+//! let producer = pipeline.engine().pin(2)?; // this thread, pinned to core 2
+//! {
+//!     let mut span = producer.span("match_order");
+//!     span.set_attr("order.id", 42);
+//! }
+//! drop(producer);
+//! let report = pipeline.shutdown(Duration::from_secs(5))?;
+//! println!("{} recorded, {} exported, {} dropped", report.recorded, report.exported, report.dropped_total());
+//! # Ok::<(), ringspan_transport::Error>(())
+//! ```
+//! The same against the embedded receiver, with the configuration in code:
+//! ```
+//! use std::time::Duration;
+//! use ringspan_transport::{Compression, Pipeline, PipelineConfig, Receiver, ReceiverConfig};
+//!
+//! let receiver = Receiver::start(ReceiverConfig::default())?;
+//! let mut config = PipelineConfig::default();
+//! config.engine = config.engine.rings(1).ring_capacity(1024);
+//! config.exporter = config.exporter.base_endpoint(&receiver.endpoint())?.compression(Compression::Gzip);
+//! let pipeline = Pipeline::start(config)?;
+//! let producer = pipeline.engine().producer()?;
+//! for _ in 0..100 {
+//!     drop(producer.span("tick"));
+//! }
+//! drop(producer);
+//! let report = pipeline.shutdown(Duration::from_secs(5))?;
+//! assert_eq!(report.exported, 100);
+//! assert_eq!(receiver.counts().spans, 100);
+//! # Ok::<(), ringspan_transport::Error>(())
+//! ```
+//!
+//! # The data path
+//! producers -> rings -> drain -> [`ringspan::otlp::OtlpSink`] (encoder, pooled buffers) ->
+//! [`HttpExporter`] (this crate: [`exporter`] hands off, [`retry`] decides, a hyper client
+//! sends) -> the collector. [`Pipeline`] wires them; [`Receiver`] plays the collector.
+//!
+//! # Nothing lost silently
+//! Every span the encoder hands over is exported, rejected by the collector (partial success),
+//! or dropped by reason ([`ExportDropped`]); [`Report`] adds the engine's own drops, so that
+//! after shutdown `recorded = exported + rejected + dropped` holds exactly.
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+mod client;
+pub mod config;
+pub mod env;
+mod error;
+pub mod exporter;
+mod pipeline;
+pub mod receiver;
+pub mod retry;
+mod send;
+mod stats;
+
+pub use config::{Compression, ExporterConfig, Roots};
+pub use error::Error;
+pub use exporter::{ExporterHandle, HttpExporter};
+pub use pipeline::{Pipeline, PipelineConfig, Report};
+pub use receiver::{Fault, Keep, Receiver, ReceiverConfig, ReceiverCounts};
+pub use retry::RetryPolicy;
+pub use send::MAX_RESPONSE_BYTES;
+pub use stats::{ExportCounts, ExportDropped, ExportStats};

@@ -157,6 +157,14 @@ impl EncodedRequest {
     }
 }
 
+/// The protobuf bytes, so a request can back a `bytes::Bytes` (`Bytes::from_owner`) and be sent
+/// without a copy; the buffer returns to the pool when the last clone is dropped.
+impl AsRef<[u8]> for EncodedRequest {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
 impl fmt::Debug for EncodedRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EncodedRequest")

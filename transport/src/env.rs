@@ -1,0 +1,180 @@
+//! The standard `OTEL_EXPORTER_OTLP_*` variables, read with the spec's precedence:
+//! a setter called in code wins over the signal-specific variable (`..._TRACES_...`), which wins
+//! over the generic one, which wins over the default.
+//!
+//! | variable (generic / traces) | meaning | default |
+//! |---|---|---|
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | base URL; `/v1/traces` is appended | `http://localhost:4318` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | full URL, used as is | |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_}HEADERS` | `key=value,...`, values percent-decoded | none |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_}COMPRESSION` | `gzip` or `none` | `none` |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_}TIMEOUT` | ms one attempt may take | 10000 |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_}PROTOCOL` | `http/protobuf` (`grpc`, `http/json`: an error) | `http/protobuf` |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_}CERTIFICATE` | PEM file of the CA to trust for `https://` | webpki roots |
+//! | `OTEL_BSP_EXPORT_TIMEOUT` | ms one batch may spend in retries, all attempts together | 30000 |
+//!
+//! An empty variable counts as unset. A value that does not parse fails with the variable's
+//! name and the value, except header values, which are redacted (they are often credentials).
+//! A protocol ringspan does not implement is an error ([`crate::Error::is_unsupported`]), never
+//! a silent fallback to another protocol.
+
+use std::time::Duration;
+
+use crate::config::{header_pair, parse_endpoint, traces_url, Compression, ExporterConfig, Roots};
+use crate::error::Error;
+
+/// One variable, trimmed; empty counts as unset.
+fn get(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The traces variable if set, else the generic one, with the name of the one used.
+fn pick(
+    lookup: &impl Fn(&str) -> Option<String>,
+    suffix: &'static str,
+) -> Option<(&'static str, String)> {
+    let (traces, generic) = match suffix {
+        "HEADERS" => (
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+        ),
+        "COMPRESSION" => (
+            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+        ),
+        "TIMEOUT" => (
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+        ),
+        "PROTOCOL" => (
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+        ),
+        "CERTIFICATE" => (
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        ),
+        _ => unreachable!("unknown OTLP exporter variable suffix {suffix}"),
+    };
+    get(lookup, traces)
+        .map(|v| (traces, v))
+        .or_else(|| get(lookup, generic).map(|v| (generic, v)))
+}
+
+fn millis(name: &str, v: &str) -> Result<Duration, Error> {
+    match v.parse::<u64>() {
+        Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+        Ok(_) => Err(Error::config(name, v, "must be at least 1 ms")),
+        Err(_) => Err(Error::config(
+            name,
+            v,
+            "expected a whole number of milliseconds",
+        )),
+    }
+}
+
+/// Parses `key=value,key2=value2` (W3C baggage style: values percent-decoded).
+fn headers(config: &mut ExporterConfig, name: &'static str, list: &str) -> Result<(), Error> {
+    for pair in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((k, v)) = pair.split_once('=') else {
+            // Show the key only: a malformed pair may still hold a secret after the key.
+            let key: String = pair
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            return Err(Error::config(
+                name,
+                format!("{key}<redacted>"),
+                "expected key=value pairs, comma-separated",
+            ));
+        };
+        let v = percent_encoding::percent_decode_str(v.trim())
+            .decode_utf8()
+            .map_err(|_| {
+                Error::config(
+                    name,
+                    format!("{}=<redacted>", k.trim()),
+                    "the percent-encoded value is not UTF-8",
+                )
+            })?;
+        let (n, v) = header_pair(name, k, &v)?;
+        config.headers.push((n, v));
+    }
+    Ok(())
+}
+
+impl ExporterConfig {
+    /// The default config with the `OTEL_EXPORTER_OTLP_*` and `OTEL_BSP_EXPORT_TIMEOUT`
+    /// variables applied (see [`crate::env`]). Setters called afterwards take precedence.
+    ///
+    /// # Errors
+    /// A variable that does not parse, named with its value; `grpc` or `http/json` as the
+    /// protocol ([`Error::is_unsupported`]).
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`ExporterConfig::from_env`] with the variables read through `lookup`.
+    ///
+    /// # Errors
+    /// As for [`ExporterConfig::from_env`].
+    ///
+    /// # Examples
+    /// ```
+    /// use ringspan_transport::ExporterConfig;
+    /// let c = ExporterConfig::from_lookup(|name| match name {
+    ///     "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://collector:4318".into()),
+    ///     _ => None,
+    /// })?;
+    /// assert_eq!(c.endpoint_setting(), "http://collector:4318/v1/traces");
+    /// let grpc = ExporterConfig::from_lookup(|name| (name == "OTEL_EXPORTER_OTLP_PROTOCOL").then(|| "grpc".into()));
+    /// assert!(grpc.unwrap_err().is_unsupported());
+    /// # Ok::<(), ringspan_transport::Error>(())
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let mut c = ExporterConfig::default();
+        if let Some((name, p)) = pick(&lookup, "PROTOCOL") {
+            match p.as_str() {
+                "http/protobuf" => {}
+                "grpc" | "http/json" => return Err(Error::unsupported(name, p)),
+                _ => {
+                    return Err(Error::config(
+                        name,
+                        p,
+                        "expected http/protobuf (or grpc, http/json, which ringspan lacks)",
+                    ))
+                }
+            }
+        }
+        if let Some(url) = get(&lookup, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            c.endpoint = parse_endpoint("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &url)?;
+        } else if let Some(url) = get(&lookup, "OTEL_EXPORTER_OTLP_ENDPOINT") {
+            // Check the variable's own value first, so the message shows what was set.
+            parse_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", &url)?;
+            c.endpoint = parse_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", &traces_url(&url))?;
+        }
+        if let Some((name, list)) = pick(&lookup, "HEADERS") {
+            headers(&mut c, name, &list)?;
+        }
+        if let Some((name, v)) = pick(&lookup, "COMPRESSION") {
+            c.compression = match v.as_str() {
+                "gzip" => Compression::Gzip,
+                "none" => Compression::None,
+                _ => return Err(Error::config(name, v, "expected gzip or none")),
+            };
+        }
+        if let Some((name, v)) = pick(&lookup, "TIMEOUT") {
+            c.timeout = millis(name, &v)?;
+        }
+        if let Some((_, path)) = pick(&lookup, "CERTIFICATE") {
+            c.roots = Roots::CaFile(path.into());
+        }
+        if let Some(v) = get(&lookup, "OTEL_BSP_EXPORT_TIMEOUT") {
+            let budget = millis("OTEL_BSP_EXPORT_TIMEOUT", &v)?;
+            c.retry = c.retry.max_elapsed(budget);
+        }
+        Ok(c)
+    }
+}

@@ -1,0 +1,237 @@
+//! The HTTP exporter: the drain thread hands it finished requests without waiting, and a
+//! small tokio runtime on a thread of its own (`ringspan-export`) sends them.
+//!
+//! # Flow and backpressure
+//! [`HttpExporter::export`] (on the drain thread) pushes the request onto a channel: no
+//! blocking, no copy. The channel needs no bound of its own: it can never hold more requests
+//! than the encoder's pool has buffers, because every request holds one. The dispatcher takes
+//! a request only when one of `max_in_flight` send slots is free, and a request keeps its
+//! buffer until it is settled (without compression; with gzip, the buffer goes back once the
+//! compressed copy exists). So while the collector is slow or down, buffers stay out, the
+//! encoder refuses spans, the drain stops and the rings fill: producers drop and count, memory
+//! stays where it was at start. When the collector recovers, the sends finish, buffers come
+//! back and everything resumes by itself.
+//!
+//! # Shutdown
+//! [`ExporterHandle::shutdown`] stops taking new requests, lets queued and in-flight ones
+//! finish until the deadline, then counts what is left as `dropped.shutdown` and stops the
+//! thread. Shut the engine down first, so its last requests reach the exporter.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ringspan::ids::IdGenerator;
+use ringspan::otlp::{EncodedRequest, Exporter};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::config::ExporterConfig;
+use crate::error::Error;
+use crate::send::{send, Ctx};
+use crate::stats::{ExportCounts, ExportStats, Outcome};
+
+/// Extra time `shutdown` waits for the thread after the deadline.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
+/// The [`Exporter`] the OTLP sink hands its requests to. Build it with [`HttpExporter::start`].
+pub struct HttpExporter {
+    queue: mpsc::UnboundedSender<EncodedRequest>,
+    stats: Arc<ExportStats>,
+}
+
+impl std::fmt::Debug for HttpExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpExporter").finish_non_exhaustive()
+    }
+}
+
+impl Exporter for HttpExporter {
+    fn export(&mut self, request: EncodedRequest) {
+        let spans = request.spans() as u64;
+        self.stats.handed(spans);
+        if self.queue.send(request).is_err() {
+            // The exporter has stopped; dropping the request returns its buffer.
+            self.stats.settle(spans, Outcome::Shutdown);
+        }
+    }
+}
+
+/// Owns the exporter's thread: read its counters, shut it down.
+pub struct ExporterHandle {
+    stop: watch::Sender<Option<Instant>>,
+    done: std::sync::mpsc::Receiver<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    stats: Arc<ExportStats>,
+}
+
+impl std::fmt::Debug for ExporterHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExporterHandle")
+            .field("counts", &self.stats.counts())
+            .finish()
+    }
+}
+
+impl HttpExporter {
+    /// Validates `config`, builds the HTTP client and starts the `ringspan-export` thread.
+    /// Give the [`HttpExporter`] to an [`ringspan::otlp::OtlpSink`]; keep the handle.
+    ///
+    /// # Errors
+    /// An invalid setting, a CA file that cannot be read, or a thread that cannot start.
+    pub fn start(config: ExporterConfig) -> Result<(HttpExporter, ExporterHandle), Error> {
+        config.validate()?;
+        let stats = Arc::new(ExportStats::default());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io("starting the exporter's tokio runtime", e))?;
+        // The client's pool and connector spawn onto the runtime: build it inside.
+        let client = {
+            let _enter = runtime.enter();
+            crate::client::build(&config)?
+        };
+        let ctx = Arc::new(Ctx {
+            client,
+            endpoint: config.endpoint.clone(),
+            headers: config.headers.clone(),
+            compression: config.compression,
+            timeout: config.timeout,
+            retry: config.retry,
+            stats: Arc::clone(&stats),
+        });
+        let (queue, requests) = mpsc::unbounded_channel();
+        let (stop, stop_rx) = watch::channel(None);
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let in_flight = config.max_in_flight;
+        let thread = std::thread::Builder::new()
+            .name("ringspan-export".into())
+            .spawn(move || {
+                runtime.block_on(dispatch(requests, ctx, stop_rx, in_flight));
+                // Dropping the runtime here ends any connection task still running.
+                drop(runtime);
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| Error::io("starting the ringspan-export thread", e))?;
+        let exporter = HttpExporter {
+            queue,
+            stats: Arc::clone(&stats),
+        };
+        let handle = ExporterHandle {
+            stop,
+            done,
+            thread: Some(thread),
+            stats,
+        };
+        Ok((exporter, handle))
+    }
+}
+
+impl ExporterHandle {
+    /// The live counters (shared).
+    pub fn stats(&self) -> Arc<ExportStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The counters now.
+    pub fn counts(&self) -> ExportCounts {
+        self.stats.counts()
+    }
+
+    /// Sends what is queued and in flight until `timeout` runs out, drops and counts the rest
+    /// (`dropped.shutdown`), stops the thread and returns the final counts. Calling it again
+    /// returns the same counts.
+    ///
+    /// # Errors
+    /// [`Error::is_timeout`] if the thread did not stop within the deadline plus a second.
+    pub fn shutdown(&mut self, timeout: Duration) -> Result<ExportCounts, Error> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(self.counts());
+        };
+        let deadline = Instant::now() + timeout.min(Duration::from_secs(365 * 86400));
+        let _ = self.stop.send(Some(deadline));
+        match self.done.recv_timeout(timeout.saturating_add(EXIT_GRACE)) {
+            Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let _ = thread.join();
+                Ok(self.counts())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                Err(Error::timeout("exporter shutdown", timeout))
+            }
+        }
+    }
+}
+
+impl Drop for ExporterHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown(Duration::from_secs(5));
+    }
+}
+
+/// Resolves when the shutdown deadline has passed (never, before shutdown begins).
+async fn deadline(mut stop: watch::Receiver<Option<Instant>>) {
+    loop {
+        let at = *stop.borrow_and_update();
+        if let Some(at) = at {
+            tokio::time::sleep_until(at.into()).await;
+            return;
+        }
+        if stop.changed().await.is_err() {
+            // The handle is gone without a shutdown: there is no deadline.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Takes requests as send slots free up, and spawns a task to settle each.
+async fn dispatch(
+    mut requests: mpsc::UnboundedReceiver<EncodedRequest>,
+    ctx: Arc<Ctx>,
+    mut stop: watch::Receiver<Option<Instant>>,
+    in_flight: usize,
+) {
+    let slots = Arc::new(Semaphore::new(in_flight));
+    let mut tasks = JoinSet::new();
+    let mut closing = false;
+    let mut jitter = IdGenerator::new(0x6578_706f_7274);
+    loop {
+        let slot = tokio::select! {
+            biased;
+            _ = deadline(stop.clone()) => break,
+            s = Arc::clone(&slots).acquire_owned() => s,
+        };
+        let Ok(slot) = slot else { break };
+        let request = tokio::select! {
+            biased;
+            _ = deadline(stop.clone()) => break,
+            r = requests.recv() => r,
+            _ = stop.changed(), if !closing => {
+                // Shutdown began: take what is queued, then `recv` returns `None`.
+                requests.close();
+                closing = true;
+                continue;
+            }
+        };
+        let Some(request) = request else { break };
+        let ctx = Arc::clone(&ctx);
+        let stop = stop.clone();
+        let mut rng = IdGenerator::from_seed(jitter.next_u64());
+        tasks.spawn(async move {
+            let _slot = slot;
+            let spans = request.spans() as u64;
+            let outcome = tokio::select! {
+                biased;
+                o = send(request, &ctx, &mut rng) => o,
+                _ = deadline(stop) => Outcome::Shutdown,
+            };
+            ctx.stats.settle(spans, outcome);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    // The deadline passed, or shutdown began and the queue is empty. Whatever is still queued
+    // is dropped and counted; running tasks settle by the deadline.
+    requests.close();
+    while let Ok(r) = requests.try_recv() {
+        ctx.stats.settle(r.spans() as u64, Outcome::Shutdown);
+    }
+    while tasks.join_next().await.is_some() {}
+}

@@ -1,0 +1,202 @@
+//! One-call setup: engine + drain + OTLP encoder + HTTP exporter from one config, and one
+//! `shutdown` that flushes it all and returns the final accounting.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ringspan::otlp::{OtlpConfig, OtlpSink, OtlpStats};
+use ringspan::{Dropped, Engine, EngineConfig, Snapshot};
+
+use crate::config::ExporterConfig;
+use crate::error::Error;
+use crate::exporter::{ExporterHandle, HttpExporter};
+use crate::stats::{ExportCounts, ExportDropped};
+
+/// Everything a [`Pipeline`] is built from.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineConfig {
+    /// Rings, sampler, batching, drain.
+    pub engine: EngineConfig,
+    /// Request sizes, buffer pool, resource.
+    pub otlp: OtlpConfig,
+    /// Endpoint, headers, compression, TLS, retries.
+    pub exporter: ExporterConfig,
+}
+
+impl PipelineConfig {
+    /// Every standard variable ringspan reads: `OTEL_BSP_*`, `OTEL_TRACES_SAMPLER{,_ARG}`,
+    /// `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_*` (see
+    /// [`ringspan::env`] and [`crate::env`]). Change the fields afterwards to override them.
+    ///
+    /// # Errors
+    /// The first variable that does not parse, named with its value.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`PipelineConfig::from_env`] with the variables read through `lookup`.
+    ///
+    /// # Errors
+    /// As for [`PipelineConfig::from_env`].
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        Ok(PipelineConfig {
+            engine: EngineConfig::from_lookup(&lookup)?,
+            otlp: OtlpConfig::from_lookup(&lookup)?,
+            exporter: ExporterConfig::from_lookup(&lookup)?,
+        })
+    }
+}
+
+/// Where every recorded span went, engine and exporter together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Sampled spans recorded by producers.
+    pub recorded: u64,
+    /// Spans the collector accepted.
+    pub exported: u64,
+    /// Spans the collector refused in a partial success.
+    pub rejected: u64,
+    /// Spans the engine dropped, by reason (ring full, shutdown, too large, ...).
+    pub dropped: Dropped,
+    /// Spans the exporter dropped, by reason (retries exhausted, not retryable, shutdown).
+    pub export_dropped: ExportDropped,
+    /// The engine's own counters.
+    pub engine: Snapshot,
+    /// The exporter's own counters.
+    pub export: ExportCounts,
+}
+
+impl Report {
+    fn new(engine: Snapshot, export: ExportCounts) -> Report {
+        Report {
+            recorded: engine.recorded,
+            exported: export.exported,
+            rejected: export.rejected,
+            dropped: engine.dropped,
+            export_dropped: export.dropped,
+            engine,
+            export,
+        }
+    }
+
+    /// All dropped spans, engine and exporter.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.total() + self.export_dropped.total()
+    }
+
+    /// Spans not yet settled: in rings, in the encoder or in the exporter.
+    pub fn unsettled(&self) -> u64 {
+        self.recorded
+            .saturating_sub(self.exported + self.rejected + self.dropped_total())
+    }
+
+    /// Whether `recorded = exported + rejected + dropped` holds exactly, with the engine's
+    /// hand-off matching the exporter's intake. True after a clean shutdown; while running,
+    /// spans on their way make it false.
+    pub fn is_settled(&self) -> bool {
+        self.recorded == self.exported + self.rejected + self.dropped_total()
+            && self.engine.delivered == self.export.handed
+            && self.engine.in_rings == 0
+    }
+}
+
+/// A running engine wired to an OTLP/HTTP exporter.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use ringspan_transport::{Pipeline, PipelineConfig, Receiver};
+///
+/// let receiver = Receiver::start(Default::default())?; // an OTLP/HTTP endpoint on loopback
+/// let mut config = PipelineConfig::default();
+/// config.exporter = config.exporter.base_endpoint(&receiver.endpoint())?;
+/// let pipeline = Pipeline::start(config)?;
+///
+/// let producer = pipeline.engine().producer()?;
+/// drop(producer.span("checkout"));
+/// drop(producer);
+///
+/// let report = pipeline.shutdown(Duration::from_secs(5))?;
+/// assert_eq!((report.recorded, report.exported), (1, 1));
+/// assert!(report.is_settled());
+/// assert_eq!(receiver.counts().spans, 1);
+/// # Ok::<(), ringspan_transport::Error>(())
+/// ```
+pub struct Pipeline {
+    engine: Engine,
+    exporter: Mutex<ExporterHandle>,
+    sink: Arc<OtlpStats>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// Starts the exporter, the encoder and the engine.
+    ///
+    /// # Errors
+    /// An invalid setting (named), a CA file that cannot be read, or a thread that cannot start.
+    pub fn start(config: PipelineConfig) -> Result<Pipeline, Error> {
+        let (exporter, handle) = HttpExporter::start(config.exporter)?;
+        let sink = OtlpSink::new(config.otlp, exporter)?;
+        let sink_stats = sink.stats();
+        let engine = Engine::start(config.engine, sink)?;
+        Ok(Pipeline {
+            engine,
+            exporter: Mutex::new(handle),
+            sink: sink_stats,
+        })
+    }
+
+    /// [`Pipeline::start`] with [`PipelineConfig::from_env`].
+    ///
+    /// # Errors
+    /// As for both.
+    pub fn from_env() -> Result<Pipeline, Error> {
+        Self::start(PipelineConfig::from_env()?)
+    }
+
+    /// The engine, to claim producers from.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The encoder's counters (requests, bytes, buffer waits).
+    pub fn encoder_stats(&self) -> &OtlpStats {
+        &self.sink
+    }
+
+    /// The accounting now.
+    pub fn report(&self) -> Report {
+        let export = self
+            .exporter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .counts();
+        Report::new(self.engine.snapshot(), export)
+    }
+
+    /// Stops recording, drains the rings, sends everything it can before `timeout` runs out,
+    /// and returns the final accounting: what was exported, rejected, and dropped by reason.
+    ///
+    /// # Errors
+    /// [`Error::is_timeout`] if a thread did not stop in time; [`Pipeline::report`] still
+    /// reports.
+    pub fn shutdown(&self, timeout: Duration) -> Result<Report, Error> {
+        let started = Instant::now();
+        let engine = self.engine.shutdown(timeout);
+        let left = timeout.saturating_sub(started.elapsed());
+        let export = self
+            .exporter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .shutdown(left);
+        let engine = engine?;
+        Ok(Report::new(engine, export?))
+    }
+}

@@ -1,0 +1,361 @@
+//! An embedded OTLP/HTTP receiver: a hyper server on loopback that accepts `POST /v1/traces`
+//! (protobuf, gzip or not), counts requests, spans and bytes, optionally keeps the decoded
+//! requests, and can be told to misbehave. The perf harness measures against it; the tests
+//! break the exporter with it.
+//!
+//! It runs on a one-worker tokio runtime of its own (thread `ringspan-receiver`). Stopping it
+//! (or dropping it) closes the listener and every connection, like a collector going away;
+//! [`Receiver::start`] on the same address brings it back.
+//!
+//! Answers: 200 with an empty `ExportTraceServiceResponse` (or one with `partial_success`),
+//! 400 for a body that is not an `ExportTraceServiceRequest` or not valid gzip, 404 for another
+//! path, 405 for another method, 413 for a body over 64 MiB (before or after gzip), 415 for
+//! another content type or encoding (`application/json` is not supported).
+
+mod scan;
+mod service;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+
+use crate::error::Error;
+
+/// What the receiver keeps of the requests it accepts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Keep {
+    /// Counts only (a framing scan, no decode): cheap enough to run next to a benchmark.
+    #[default]
+    Count,
+    /// Every accepted request, decoded with `opentelemetry-proto`'s types, for
+    /// [`Receiver::take_requests`].
+    Decoded,
+}
+
+/// Settings of a [`Receiver`].
+#[derive(Clone, Debug)]
+pub struct ReceiverConfig {
+    addr: SocketAddr,
+    keep: Keep,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        ReceiverConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            keep: Keep::Count,
+            tls: None,
+        }
+    }
+}
+
+impl ReceiverConfig {
+    /// The address to listen on (default `127.0.0.1:0`, a free loopback port).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// What to keep of accepted requests (default: counts only).
+    pub fn keep(mut self, keep: Keep) -> Self {
+        self.keep = keep;
+        self
+    }
+
+    /// Serve `https://` with this certificate chain and private key (PEM); HTTP/2 or
+    /// HTTP/1.1 by ALPN.
+    ///
+    /// # Errors
+    /// PEM that holds no certificate or no key, or a key that does not fit.
+    pub fn tls_pem(mut self, cert_chain: &str, key: &str) -> Result<Self, Error> {
+        let bad = |why: String| {
+            Error::io(
+                "receiver TLS identity",
+                std::io::Error::new(std::io::ErrorKind::InvalidData, why),
+            )
+        };
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(cert_chain.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad(e.to_string()))?;
+        let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|e| bad(e.to_string()))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| bad(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| bad(e.to_string()))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        self.tls = Some(Arc::new(config));
+        Ok(self)
+    }
+}
+
+/// A way to misbehave, for the next requests (see [`Receiver::inject`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer this status with an empty body, and `Retry-After` if given (seconds or an
+    /// HTTP-date, sent as is). The spans are not counted as received.
+    Status {
+        /// The HTTP status code.
+        code: u16,
+        /// The `Retry-After` header's value.
+        retry_after: Option<String>,
+    },
+    /// Wait this long, then accept normally.
+    Delay(Duration),
+    /// Accept, but report up to this many of the request's spans as rejected in
+    /// `partial_success`, with a message.
+    Reject {
+        /// Spans to reject (capped at the request's count).
+        spans: u64,
+        /// The `error_message`.
+        message: String,
+    },
+    /// Close the connection without answering (the client sees a reset or an early EOF).
+    DropConnection,
+}
+
+/// What the receiver has seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReceiverCounts {
+    /// Requests answered with 2xx.
+    pub requests: u64,
+    /// Spans in those requests (rejected ones included).
+    pub spans: u64,
+    /// Spans reported back as rejected in `partial_success`.
+    pub rejected_spans: u64,
+    /// Body bytes of those requests as they came over the wire (compressed, if gzip).
+    pub bytes: u64,
+    /// Those requests that were gzip-compressed.
+    pub gzip_requests: u64,
+    /// Requests answered with an injected fault (status or dropped connection).
+    pub faulted: u64,
+    /// Requests refused as malformed (400, 404, 405, 413, 415).
+    pub malformed: u64,
+}
+
+impl ReceiverCounts {
+    /// Spans accepted: received and not rejected.
+    pub fn accepted_spans(&self) -> u64 {
+        self.spans - self.rejected_spans
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    spans: AtomicU64,
+    rejected_spans: AtomicU64,
+    bytes: AtomicU64,
+    gzip_requests: AtomicU64,
+    faulted: AtomicU64,
+    malformed: AtomicU64,
+}
+
+/// State shared by the connection tasks and the handle.
+#[derive(Default)]
+struct Shared {
+    counters: Counters,
+    keep: Keep,
+    faults: Mutex<VecDeque<(Fault, usize)>>,
+    kept: Mutex<Vec<ExportTraceServiceRequest>>,
+}
+
+impl Shared {
+    /// Takes one use of the first fault in line.
+    fn next_fault(&self) -> Option<Fault> {
+        let mut q = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        let (fault, left) = q.front_mut()?;
+        let fault = fault.clone();
+        *left -= 1;
+        if *left == 0 {
+            q.pop_front();
+        }
+        Some(fault)
+    }
+}
+
+fn add(c: &AtomicU64, n: u64) {
+    // Relaxed: statistics only.
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+/// A running OTLP/HTTP receiver. Dropping it stops it.
+///
+/// # Examples
+/// ```
+/// use ringspan_transport::{Fault, Receiver, ReceiverConfig};
+/// let receiver = Receiver::start(ReceiverConfig::default())?;
+/// assert!(receiver.endpoint().starts_with("http://127.0.0.1:"));
+/// // The next two requests get 503 with Retry-After: 1.
+/// receiver.inject(Fault::Status { code: 503, retry_after: Some("1".into()) }, 2);
+/// # Ok::<(), ringspan_transport::Error>(())
+/// ```
+pub struct Receiver {
+    addr: SocketAddr,
+    tls: bool,
+    shared: Arc<Shared>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("addr", &self.addr)
+            .field("counts", &self.counts())
+            .finish()
+    }
+}
+
+impl Receiver {
+    /// Binds the address and starts serving.
+    ///
+    /// # Errors
+    /// The address cannot be bound, or the runtime cannot start.
+    pub fn start(config: ReceiverConfig) -> Result<Receiver, Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("ringspan-receiver")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io("starting the receiver's runtime", e))?;
+        let listener = runtime
+            .block_on(TcpListener::bind(config.addr))
+            .map_err(|e| Error::io(format!("binding the receiver to {}", config.addr), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the receiver's address", e))?;
+        let shared = Arc::new(Shared {
+            keep: config.keep,
+            ..Shared::default()
+        });
+        let tls = config.tls.map(tokio_rustls::TlsAcceptor::from);
+        let is_tls = tls.is_some();
+        runtime.spawn(accept_loop(listener, Arc::clone(&shared), tls));
+        Ok(Receiver {
+            addr,
+            tls: is_tls,
+            shared,
+            runtime: Some(runtime),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL (`http://127.0.0.1:PORT`), as `OTEL_EXPORTER_OTLP_ENDPOINT` takes it.
+    pub fn endpoint(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The full traces URL (`.../v1/traces`).
+    pub fn traces_url(&self) -> String {
+        format!("{}/v1/traces", self.endpoint())
+    }
+
+    /// The counts now.
+    pub fn counts(&self) -> ReceiverCounts {
+        let c = &self.shared.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ReceiverCounts {
+            requests: get(&c.requests),
+            spans: get(&c.spans),
+            rejected_spans: get(&c.rejected_spans),
+            bytes: get(&c.bytes),
+            gzip_requests: get(&c.gzip_requests),
+            faulted: get(&c.faulted),
+            malformed: get(&c.malformed),
+        }
+    }
+
+    /// Misbehaves with `fault` for the next `times` requests (after any fault queued before).
+    pub fn inject(&self, fault: Fault, times: usize) {
+        if times > 0 {
+            self.shared
+                .faults
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_back((fault, times));
+        }
+    }
+
+    /// Forgets every queued fault.
+    pub fn clear_faults(&self) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// The decoded requests accepted so far (with [`Keep::Decoded`]; empty otherwise).
+    pub fn take_requests(&self) -> Vec<ExportTraceServiceRequest> {
+        std::mem::take(&mut *self.shared.kept.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Closes the listener and every connection (a collector going down). Idempotent.
+    pub fn stop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors and the like: back off briefly instead of spinning.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let shared = Arc::clone(&shared);
+                async move { service::handle(req, &shared).await }
+            });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            match tls {
+                None => {
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                }
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
+                }
+            }
+        });
+    }
+}

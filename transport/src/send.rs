@@ -1,0 +1,185 @@
+//! One request's journey: compress once, then attempt, classify the answer, wait and retry
+//! until it is accepted, refused for good, or out of retry budget.
+
+use std::io::Write;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use http::{HeaderName, HeaderValue, Request, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message;
+use ringspan::ids::IdGenerator;
+use ringspan::otlp::EncodedRequest;
+
+use crate::client::HttpClient;
+use crate::config::Compression;
+use crate::retry::{classify, parse_retry_after, RetryPolicy, Verdict};
+use crate::stats::{ExportStats, Outcome};
+
+/// OTLP's cap on a response body we read: 4 MiB.
+pub const MAX_RESPONSE_BYTES: usize = 4 << 20;
+
+const USER_AGENT_VALUE: &str = concat!("ringspan/", env!("CARGO_PKG_VERSION"));
+
+/// What every send needs, shared by the exporter's tasks.
+pub(crate) struct Ctx {
+    pub(crate) client: HttpClient,
+    pub(crate) endpoint: Uri,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) compression: Compression,
+    pub(crate) timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) stats: std::sync::Arc<ExportStats>,
+}
+
+/// The answer to one attempt.
+enum Answer {
+    Accepted { rejected: u64 },
+    Retry { retry_after: Option<Duration> },
+    Fatal,
+}
+
+/// The request body: the pooled buffer itself (no copy; it returns to the pool when the last
+/// clone is dropped), or a gzip copy, after which the pooled buffer goes back at once.
+fn body(request: EncodedRequest, compression: Compression) -> Bytes {
+    match compression {
+        Compression::None => Bytes::from_owner(request),
+        Compression::Gzip => {
+            let raw = request.bytes();
+            let mut gz = flate2::write::GzEncoder::new(
+                Vec::with_capacity(raw.len() / 4 + 64),
+                flate2::Compression::fast(),
+            );
+            // Writing into a Vec cannot fail.
+            let _ = gz.write_all(raw);
+            Bytes::from(gz.finish().unwrap_or_default())
+        }
+    }
+}
+
+/// Sends `request` until it is settled, and says how.
+pub(crate) async fn send(request: EncodedRequest, ctx: &Ctx, jitter: &mut IdGenerator) -> Outcome {
+    let started = Instant::now();
+    let body = body(request, ctx.compression);
+    let mut retry = 0u32;
+    loop {
+        ctx.stats.attempt(retry > 0, body.len() as u64);
+        let wait = match attempt(ctx, body.clone()).await {
+            Ok(Answer::Accepted { rejected }) => return Outcome::Accepted { rejected },
+            Ok(Answer::Fatal) => return Outcome::NonRetryable,
+            Ok(Answer::Retry { retry_after }) => match retry_after {
+                Some(d) => d.min(ctx.retry.max_retry_after),
+                None => ctx.retry.backoff(retry, jitter.next_u64()),
+            },
+            Err(()) => ctx.retry.backoff(retry, jitter.next_u64()),
+        };
+        if started.elapsed() + wait > ctx.retry.max_elapsed {
+            return Outcome::RetriesExhausted;
+        }
+        tokio::time::sleep(wait).await;
+        retry += 1;
+    }
+}
+
+/// The error and its causes, for a person (hyper's top-level messages alone say little).
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+/// One HTTP exchange, bounded by the timeout. `Err` is a failure to get any answer (connect,
+/// reset, timeout): retryable, as the spec asks. The reason goes to `last_error`.
+async fn attempt(ctx: &Ctx, body: Bytes) -> Result<Answer, ()> {
+    let mut req = Request::post(ctx.endpoint.clone())
+        .header(CONTENT_TYPE, "application/x-protobuf")
+        .header(USER_AGENT, USER_AGENT_VALUE);
+    if ctx.compression == Compression::Gzip {
+        req = req.header(CONTENT_ENCODING, "gzip");
+    }
+    for (n, v) in &ctx.headers {
+        req = req.header(n, v);
+    }
+    let req = match req.body(Full::new(body)) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.stats.failed(format!("building the request: {e}"));
+            return Err(());
+        }
+    };
+    let exchange = async {
+        let resp = ctx
+            .client
+            .request(req)
+            .await
+            .map_err(|e| format!("POST {}: {}", ctx.endpoint, describe(&e)))?;
+        let status = resp.status();
+        let verdict = classify(status);
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        // Read the body (capped) even when it is not needed, so the connection can be reused.
+        let body = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map(|b| b.to_bytes());
+        Ok::<_, String>(match verdict {
+            Verdict::Accepted => Answer::Accepted {
+                rejected: body.map_or(0, |b| partial_success(ctx, &b)),
+            },
+            Verdict::Retry => {
+                ctx.stats
+                    .failed(format!("POST {}: {status} (will retry)", ctx.endpoint));
+                Answer::Retry { retry_after }
+            }
+            Verdict::Fatal => {
+                ctx.stats.failed(format!(
+                    "POST {}: {status} (not retryable; the batch is dropped)",
+                    ctx.endpoint
+                ));
+                Answer::Fatal
+            }
+        })
+    };
+    match tokio::time::timeout(ctx.timeout, exchange).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(why)) => {
+            ctx.stats.failed(why);
+            Err(())
+        }
+        Err(_) => {
+            ctx.stats.failed(format!(
+                "POST {}: no answer within {:?}",
+                ctx.endpoint, ctx.timeout
+            ));
+            Err(())
+        }
+    }
+}
+
+/// `rejected_spans` from a 2xx body holding an `ExportTraceServiceResponse` (an empty or
+/// undecodable body means full success).
+fn partial_success(ctx: &Ctx, body: &[u8]) -> u64 {
+    let Ok(resp) = ExportTraceServiceResponse::decode(body) else {
+        return 0;
+    };
+    let Some(p) = resp.partial_success else {
+        return 0;
+    };
+    if p.rejected_spans > 0 || !p.error_message.is_empty() {
+        ctx.stats.failed(format!(
+            "collector rejected {} spans: {}",
+            p.rejected_spans, p.error_message
+        ));
+    }
+    p.rejected_spans.max(0) as u64
+}
