@@ -171,6 +171,15 @@ impl Pipeline {
         &self.sink
     }
 
+    /// The exporter's most recent failure, for a person to read (never holds header values).
+    pub fn last_export_error(&self) -> Option<String> {
+        self.exporter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stats()
+            .last_error()
+    }
+
     /// The accounting now.
     pub fn report(&self) -> Report {
         let export = self

@@ -171,6 +171,7 @@ struct Shared {
     keep: Keep,
     faults: Mutex<VecDeque<(Fault, usize)>>,
     kept: Mutex<Vec<ExportTraceServiceRequest>>,
+    last_headers: Mutex<(http::Version, http::HeaderMap)>,
 }
 
 impl Shared {
@@ -292,6 +293,25 @@ impl Receiver {
                 .unwrap_or_else(|e| e.into_inner())
                 .push_back((fault, times));
         }
+    }
+
+    /// The headers of the last request that reached the handler (to check what a client sends).
+    pub fn last_headers(&self) -> http::HeaderMap {
+        self.shared
+            .last_headers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone()
+    }
+
+    /// The HTTP version of the last request that reached the handler.
+    pub fn last_version(&self) -> http::Version {
+        self.shared
+            .last_headers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
     }
 
     /// Forgets every queued fault.
