@@ -41,7 +41,10 @@ fn round_trip(receiver: &Receiver, config: PipelineConfig) -> (ringspan_transpor
     assert_eq!(report.dropped_total(), 0, "{report:#?}");
     let got = received(receiver, false);
     assert_eq!(got.len(), expected.len());
-    assert!(got == expected, "received spans differ from the recorded ones");
+    assert!(
+        got == expected,
+        "received spans differ from the recorded ones"
+    );
     let counts = receiver.counts();
     assert_eq!(counts.spans - before.spans, 6000);
     assert_eq!(counts.requests - before.requests, report.export.requests);
@@ -150,9 +153,9 @@ fn https_with_a_private_ca_file_works_over_h2_and_http1() {
 fn https_with_an_untrusted_certificate_is_counted_not_delivered() {
     let (receiver, _ca) = tls_receiver();
     let mut c = config(&receiver.endpoint());
-    c.exporter = c.exporter.retry(
-        fast_retry().max_elapsed(Duration::from_millis(300)),
-    ); // webpki roots do not know our CA
+    c.exporter = c
+        .exporter
+        .retry(fast_retry().max_elapsed(Duration::from_millis(300))); // webpki roots do not know our CA
     let pipeline = Pipeline::start(c).unwrap();
     record(&pipeline, "untrusted", 0, 10);
     let report = pipeline.shutdown(Duration::from_secs(5)).unwrap();
@@ -173,5 +176,8 @@ fn a_missing_ca_file_fails_at_start_with_its_path() {
         .roots(Roots::CaFile("/nonexistent/ringspan-ca.pem".into()));
     let err = Pipeline::start(c).unwrap_err();
     assert!(err.is_io(), "{err}");
-    assert!(err.to_string().contains("/nonexistent/ringspan-ca.pem"), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/ringspan-ca.pem"),
+        "{err}"
+    );
 }

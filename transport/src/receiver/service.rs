@@ -52,8 +52,10 @@ pub(super) async fn handle(
         return refuse(shared, StatusCode::METHOD_NOT_ALLOWED);
     }
     let headers = req.headers();
-    *shared.last_headers.lock().unwrap_or_else(|e| e.into_inner()) =
-        (req.version(), headers.clone());
+    *shared
+        .last_headers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = (req.version(), headers.clone());
     let protobuf = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
