@@ -4,38 +4,16 @@
 //!
 //! This binary holds a single test so that no other test allocates while it counts.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::alloc::System;
 use std::time::Duration;
 
+use ringspan::alloc_counter::CountingAlloc;
 use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink};
 use ringspan::sink::Discard;
 use ringspan::{Engine, EngineConfig, IdleStrategy, Sink, Value};
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; it only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOC: CountingAlloc<System> = CountingAlloc::new(System);
 
 fn record(p: &ringspan::Producer, n: u64, dynamic: &str) {
     for i in 0..n {
@@ -74,10 +52,10 @@ fn measure(sink: impl Sink) -> (u64, u64) {
     engine.flush(Duration::from_secs(5)).unwrap();
     let warm = engine.snapshot();
 
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = ALLOC.allocations();
     record(&p, 100_000, &dynamic);
     engine.flush(Duration::from_secs(5)).unwrap();
-    let allocs = ALLOCS.load(Ordering::SeqCst) - before;
+    let allocs = ALLOC.allocations() - before;
     let snap = engine.snapshot();
     let delivered = snap.delivered - warm.delivered;
     // A flat-out producer can outrun the drain; those spans are dropped and counted.

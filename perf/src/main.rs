@@ -6,21 +6,22 @@
 //! the embedded receiver join the pipeline with the transport issue, and this harness will then
 //! run against the receiver by default. See `perf/README.md` for the workloads.
 
-mod alloc;
 mod args;
 mod procfs;
 
+use std::alloc::System;
 use std::process::ExitCode;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use ringspan::alloc_counter::CountingAlloc;
 use ringspan::clock::{Calibration, Clock};
 use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink, Resource};
 use ringspan::{Engine, EngineConfig, IdleStrategy, Producer, Snapshot, Value};
 
 #[global_allocator]
-static ALLOC: alloc::Counting = alloc::Counting;
+static ALLOC: CountingAlloc<System> = CountingAlloc::new(System);
 
 /// Attribute keys and the value kinds a recorded span carries (the first `--attrs` of them).
 const KEYS: [&str; 8] = [
@@ -213,12 +214,12 @@ fn run(mut args: args::Args) -> Result<bool, String> {
         let started = Instant::now();
         // Steady-state allocation window: from the end of the warm-up to just before the end.
         std::thread::sleep(warmup);
-        let (a0, r0) = (alloc::allocations(), engine.snapshot().recorded);
+        let (a0, r0) = (ALLOC.allocations(), engine.snapshot().recorded);
         std::thread::sleep(
             args.duration
                 .saturating_sub(started.elapsed() + Duration::from_millis(50)),
         );
-        let (a1, r1) = (alloc::allocations(), engine.snapshot().recorded);
+        let (a1, r1) = (ALLOC.allocations(), engine.snapshot().recorded);
         let drain_cpu = procfs::thread_cpu_seconds()
             .into_iter()
             .filter(|(n, _)| n == "ringspan-drain")

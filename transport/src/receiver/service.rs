@@ -69,6 +69,10 @@ pub(super) async fn handle(
     if !protobuf {
         return refuse(shared, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
+    // A Content-Length over the cap is refused before reading a byte of the body.
+    if hyper::body::Body::size_hint(req.body()).lower() > MAX_REQUEST_BYTES as u64 {
+        return refuse(shared, StatusCode::PAYLOAD_TOO_LARGE);
+    }
     let wire = match Limited::new(req.into_body(), MAX_REQUEST_BYTES)
         .collect()
         .await

@@ -1,0 +1,208 @@
+//! The embedded receiver as a collector would behave: what it accepts, what it refuses with
+//! which status, and what it answers, checked with plain HTTP/1.1 over a socket.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message;
+use ringspan_transport::{Fault, Keep, Receiver, ReceiverConfig};
+
+/// Sends one request and returns the status and the body of the answer.
+fn send(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let req = format!(
+        "{head}\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body_at = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(out.len(), |i| i + 4);
+    (status, out[body_at..].to_vec())
+}
+
+fn post(addr: SocketAddr, extra: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    send(
+        addr,
+        &format!("POST /v1/traces HTTP/1.1\r\nContent-Type: application/x-protobuf{extra}"),
+        body,
+    )
+}
+
+fn request(spans: usize) -> Vec<u8> {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: (0..spans)
+                    .map(|i| Span {
+                        name: format!("s{i}"),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+fn gzip(b: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b).unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn accepts_protobuf_plain_and_gzip_and_counts_spans() {
+    let r = Receiver::start(ReceiverConfig::default().keep(Keep::Decoded)).unwrap();
+    let (status, body) = post(r.addr(), "", &request(3));
+    assert_eq!(status, 200);
+    assert_eq!(
+        ExportTraceServiceResponse::decode(body.as_slice()).unwrap(),
+        ExportTraceServiceResponse::default()
+    );
+    let zipped = gzip(&request(5));
+    assert_eq!(post(r.addr(), "\r\nContent-Encoding: gzip", &zipped).0, 200);
+    let c = r.counts();
+    assert_eq!((c.requests, c.spans, c.gzip_requests), (2, 8, 1));
+    assert_eq!(c.bytes, (request(3).len() + zipped.len()) as u64);
+    let kept = r.take_requests();
+    assert_eq!(kept.len(), 2);
+    assert_eq!(kept[1].resource_spans[0].scope_spans[0].spans[4].name, "s4");
+}
+
+#[test]
+fn refuses_what_is_not_an_otlp_protobuf_request() {
+    let r = Receiver::start(ReceiverConfig::default()).unwrap();
+    let a = r.addr();
+    let json = "POST /v1/traces HTTP/1.1\r\nContent-Type: application/json";
+    assert_eq!(send(a, json, b"{}").0, 415);
+    assert_eq!(post(a, "\r\nContent-Encoding: br", &request(1)).0, 415);
+    assert_eq!(
+        send(
+            a,
+            "POST /v1/metrics HTTP/1.1\r\nContent-Type: application/x-protobuf",
+            &request(1)
+        )
+        .0,
+        404
+    );
+    assert_eq!(send(a, "GET /v1/traces HTTP/1.1", b"").0, 405);
+    assert_eq!(post(a, "", &[0x0a, 0x7f, 0x01]).0, 400);
+    assert_eq!(
+        post(a, "\r\nContent-Encoding: gzip", b"not gzip at all").0,
+        400
+    );
+    // Over 64 MiB by its Content-Length: refused before the body is read.
+    let mut s = TcpStream::connect(a).unwrap();
+    s.write_all(
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n\
+          Content-Length: 70000000\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = [0u8; 12];
+    s.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 413");
+    let c = r.counts();
+    assert_eq!((c.requests, c.spans), (0, 0));
+    assert_eq!(c.malformed, 7);
+}
+
+#[test]
+fn gzip_bombs_stop_at_the_cap() {
+    let r = Receiver::start(ReceiverConfig::default()).unwrap();
+    // 65 MiB of zeros inflates past the 64 MiB cap.
+    let bomb = gzip(&vec![0u8; 65 << 20]);
+    assert!(bomb.len() < 1 << 20);
+    assert_eq!(post(r.addr(), "\r\nContent-Encoding: gzip", &bomb).0, 413);
+}
+
+#[test]
+fn faults_are_served_in_order_then_it_recovers() {
+    let r = Receiver::start(ReceiverConfig::default()).unwrap();
+    r.inject(
+        Fault::Status {
+            code: 429,
+            retry_after: Some("7".into()),
+        },
+        2,
+    );
+    r.inject(
+        Fault::Reject {
+            spans: 10,
+            message: "too old".into(),
+        },
+        1,
+    );
+    r.inject(Fault::DropConnection, 1);
+    for _ in 0..2 {
+        let (status, _) = post(r.addr(), "", &request(1));
+        assert_eq!(status, 429);
+    }
+    let (status, body) = post(r.addr(), "", &request(4));
+    assert_eq!(status, 200);
+    let partial = ExportTraceServiceResponse::decode(body.as_slice())
+        .unwrap()
+        .partial_success
+        .unwrap();
+    assert_eq!(
+        (partial.rejected_spans, partial.error_message.as_str()),
+        (4, "too old")
+    );
+    assert_eq!(
+        post(r.addr(), "", &request(1)).0,
+        0,
+        "the connection is dropped unanswered"
+    );
+    assert_eq!(post(r.addr(), "", &request(2)).0, 200);
+    let c = r.counts();
+    assert_eq!(
+        (c.faulted, c.requests, c.spans, c.rejected_spans),
+        (3, 2, 6, 4)
+    );
+    assert_eq!(c.accepted_spans(), 2);
+}
+
+#[test]
+fn retry_after_is_sent_as_given() {
+    let r = Receiver::start(ReceiverConfig::default()).unwrap();
+    r.inject(
+        Fault::Status {
+            code: 503,
+            retry_after: Some("Wed, 21 Oct 2015 07:28:00 GMT".into()),
+        },
+        1,
+    );
+    let mut s = TcpStream::connect(r.addr()).unwrap();
+    let body = request(1);
+    write!(
+        s,
+        "POST /v1/traces HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 503"), "{out}");
+    assert!(
+        out.to_ascii_lowercase()
+            .contains("retry-after: wed, 21 oct 2015 07:28:00 gmt"),
+        "{out}"
+    );
+}
