@@ -248,3 +248,19 @@ fn endpoint_down_mid_run_then_back_delivers_what_was_recorded_meanwhile() {
     got.extend(received(&second, true).into_keys());
     assert_eq!(got, ids);
 }
+
+#[test]
+fn no_more_requests_in_flight_than_configured() {
+    let receiver = receiver();
+    let mut c = config(&receiver.endpoint());
+    c.exporter = c.exporter.max_in_flight(2);
+    c.otlp = c.otlp.buffers(6).max_spans(10);
+    let pipeline = Pipeline::start(c).unwrap();
+    receiver.inject(Fault::Delay(Duration::from_millis(150)), 12);
+    record(&pipeline, "queued", 0, 120);
+    let report = pipeline.shutdown(Duration::from_secs(10)).unwrap();
+    assert_settled(&report);
+    assert_eq!(report.exported, 120);
+    // Six buffers were out at times, but never more than two requests on the wire.
+    assert_eq!(receiver.counts().max_concurrent, 2);
+}

@@ -144,6 +144,8 @@ pub struct ReceiverCounts {
     pub faulted: u64,
     /// Requests refused as malformed (400, 404, 405, 413, 415).
     pub malformed: u64,
+    /// The most requests it was handling at once (to check a client's in-flight limit).
+    pub max_concurrent: u64,
 }
 
 impl ReceiverCounts {
@@ -162,6 +164,8 @@ struct Counters {
     gzip_requests: AtomicU64,
     faulted: AtomicU64,
     malformed: AtomicU64,
+    concurrent: AtomicU64,
+    max_concurrent: AtomicU64,
 }
 
 /// State shared by the connection tasks and the handle.
@@ -281,6 +285,7 @@ impl Receiver {
             gzip_requests: get(&c.gzip_requests),
             faulted: get(&c.faulted),
             malformed: get(&c.malformed),
+            max_concurrent: get(&c.max_concurrent),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The receiver's request handler: check, decompress, count, answer (or misbehave).
 
 use std::io::Read;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
@@ -40,8 +41,22 @@ fn gunzip(body: &[u8]) -> Result<Vec<u8>, StatusCode> {
     Ok(out)
 }
 
-/// Handles one request. `Err` makes hyper drop the connection without an answer.
+/// Handles one request, keeping count of how many run at once.
 pub(super) async fn handle(
+    req: Request<Incoming>,
+    shared: &Shared,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let c = &shared.counters;
+    // Relaxed: a gauge for statistics; `fetch_max` keeps the peak exact regardless.
+    let now = c.concurrent.fetch_add(1, Ordering::Relaxed) + 1;
+    c.max_concurrent.fetch_max(now, Ordering::Relaxed);
+    let answer = serve(req, shared).await;
+    c.concurrent.fetch_sub(1, Ordering::Relaxed);
+    answer
+}
+
+/// Serves one request. `Err` makes hyper drop the connection without an answer.
+async fn serve(
     req: Request<Incoming>,
     shared: &Shared,
 ) -> Result<Response<Full<Bytes>>, std::io::Error> {
