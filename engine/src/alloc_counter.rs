@@ -16,9 +16,23 @@
 //! ```
 
 use std::alloc::{GlobalAlloc, Layout};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Forwards every call to `A` and counts allocations (reallocations included) and their bytes.
+thread_local! {
+    // Const-initialised with no destructor: reading it never allocates, even inside the
+    // allocator, and it stays readable while the thread is torn down.
+    static EXCLUDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Stops counting the calling thread's allocations, for threads that stand in for something
+/// outside the system measured (an in-process collector, a load generator's helpers).
+pub fn exclude_this_thread() {
+    let _ = EXCLUDED.try_with(|e| e.set(true));
+}
+
+/// Forwards every call to `A` and counts allocations (reallocations included) and their bytes,
+/// except on threads that called [`exclude_this_thread`].
 #[derive(Debug)]
 pub struct CountingAlloc<A> {
     inner: A,
@@ -47,6 +61,9 @@ impl<A> CountingAlloc<A> {
     }
 
     fn count(&self, size: usize) {
+        if EXCLUDED.try_with(Cell::get).unwrap_or(false) {
+            return;
+        }
         // Relaxed: statistics; readers want a recent total, nothing is published through it.
         self.allocations.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(size as u64, Ordering::Relaxed);

@@ -22,12 +22,25 @@ pub struct Args {
     pub ring_capacity: usize,
     /// Where to write the JSON report.
     pub json: Option<String>,
+    /// An external OTLP/HTTP endpoint (base URL) instead of the embedded receiver.
+    pub endpoint: Option<String>,
+    /// Also run the same workload through another library.
+    pub compare: Option<Compare>,
+    /// Where to write the latency plot (SVG).
+    pub plot: Option<String>,
+}
+
+/// A library to compare with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    /// opentelemetry_sdk's BatchSpanProcessor with opentelemetry-otlp's HTTP exporter.
+    Otel,
 }
 
 pub const USAGE: &str = "\
 usage: ringspan-perf [--producers N] [--cores LIST] [--drain-core C] [--duration SECS]
                      [--rate SPANS_PER_SEC_PER_PRODUCER|max] [--attrs K] [--ring-capacity N]
-                     [--json PATH]";
+                     [--json PATH] [--endpoint URL] [--compare otel] [--plot PATH]";
 
 fn bad(flag: &str, value: &str, why: &str) -> String {
     format!("invalid {flag} {value:?}: {why}\n{USAGE}")
@@ -45,6 +58,9 @@ impl Args {
             attrs: 4,
             ring_capacity: 1 << 14,
             json: None,
+            endpoint: None,
+            compare: None,
+            plot: None,
         };
         let mut it = args.into_iter();
         while let Some(flag) = it.next() {
@@ -94,6 +110,19 @@ impl Args {
                 }
                 "--ring-capacity" => a.ring_capacity = num(&value)? as usize,
                 "--json" => a.json = Some(value),
+                "--plot" => a.plot = Some(value),
+                "--endpoint" => {
+                    if !(value.starts_with("http://") || value.starts_with("https://")) {
+                        return Err(bad(
+                            &flag,
+                            &value,
+                            "expected an http:// or https:// base URL",
+                        ));
+                    }
+                    a.endpoint = Some(value);
+                }
+                "--compare" if value == "otel" => a.compare = Some(Compare::Otel),
+                "--compare" => return Err(bad(&flag, &value, "the one peer built in is otel")),
                 _ => return Err(bad(&flag, &value, "unknown option")),
             }
         }
@@ -122,6 +151,10 @@ mod tests {
             (2, vec![1, 3], None, 0)
         );
         assert_eq!(a.duration, Duration::from_millis(500));
+        let a = parse("--compare otel --endpoint http://c:4318 --plot /tmp/p.svg").unwrap();
+        assert_eq!(a.compare, Some(Compare::Otel));
+        assert_eq!(a.endpoint.as_deref(), Some("http://c:4318"));
+        assert_eq!(a.plot.as_deref(), Some("/tmp/p.svg"));
     }
 
     #[test]
@@ -133,6 +166,8 @@ mod tests {
             ("--bogus 1", "--bogus"),
             ("--duration -1", "--duration"),
             ("--json", "--json"),
+            ("--compare tracing", "--compare"),
+            ("--endpoint localhost:4318", "--endpoint"),
         ] {
             let e = parse(input).unwrap_err();
             assert!(e.contains(flag), "{input}: {e}");

@@ -71,7 +71,8 @@ pub(crate) fn build(config: &ExporterConfig) -> Result<HttpClient, Error> {
         .enable_all_versions()
         .wrap_connector(http);
     Ok(Client::builder(TokioExecutor::new())
-        .http2_only(config.http2_prior_knowledge)
+        // Prior knowledge is for cleartext only: over TLS, ALPN decides.
+        .http2_only(config.http2_prior_knowledge && config.endpoint.scheme_str() == Some("http"))
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(config.max_in_flight)
         .build(connector))

@@ -85,7 +85,7 @@ impl fmt::Debug for ExporterConfig {
         // Header values are often credentials: print the names only.
         let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("ExporterConfig")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &shown(&self.endpoint))
             .field("headers", &names)
             .field("compression", &self.compression)
             .field("timeout", &self.timeout)
@@ -113,7 +113,14 @@ pub(crate) fn parse_endpoint(setting: &str, url: &str) -> Result<Uri, Error> {
         }
     }
     if uri.host().is_none_or(str::is_empty) {
-        return Err(Error::config(setting, url, "the URL has no host"));
+        return Err(Error::config(setting, shown(&uri), "the URL has no host"));
+    }
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(Error::config(
+            setting,
+            "<redacted>",
+            "credentials in the URL are not supported; send them in a header",
+        ));
     }
     Ok(uri)
 }
@@ -140,13 +147,14 @@ impl ExporterConfig {
         Ok(self)
     }
 
-    /// Adds a header sent with every request (for example an API key). Its value is marked
-    /// sensitive and never printed.
+    /// Sets a header sent with every request (for example an API key), replacing any value
+    /// of that name from the environment. Its value is marked sensitive and never printed.
     ///
     /// # Errors
     /// A name or value HTTP does not allow (the value is not repeated in the message).
     pub fn header(mut self, name: &str, value: &str) -> Result<Self, Error> {
         let (n, v) = header_pair("header", name, value)?;
+        self.headers.retain(|(old, _)| old != n);
         self.headers.push((n, v));
         Ok(self)
     }
@@ -236,10 +244,27 @@ impl ExporterConfig {
                 "must be longer than zero",
             ));
         }
-        if self.max_in_flight == 0 {
-            return Err(Error::config("max_in_flight", 0, "must be at least 1"));
+        if !(1..=4096).contains(&self.max_in_flight) {
+            return Err(Error::config(
+                "max_in_flight",
+                self.max_in_flight,
+                "must be between 1 and 4096",
+            ));
         }
         self.retry.validate()
+    }
+}
+
+/// `uri` as it may be printed: a query (which may carry a key) is redacted.
+pub(crate) fn shown(uri: &Uri) -> String {
+    match uri.query() {
+        Some(_) => format!(
+            "{}://{}{}?<redacted>",
+            uri.scheme_str().unwrap_or("http"),
+            uri.authority().map_or("", |a| a.as_str()),
+            uri.path()
+        ),
+        None => uri.to_string(),
     }
 }
 
@@ -253,8 +278,14 @@ pub(crate) fn header_pair(
     name: &str,
     value: &str,
 ) -> Result<(HeaderName, HeaderValue), Error> {
-    let n = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| Error::config(setting, name, "not a valid HTTP header name"))?;
+    // An invalid name may be a whole `Name: secret` line: show none of it.
+    let n = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+        Error::config(
+            setting,
+            "<redacted>",
+            "a header name is not a valid HTTP header name",
+        )
+    })?;
     let mut v = HeaderValue::from_str(value.trim()).map_err(|_| {
         Error::config(
             setting,

@@ -93,6 +93,7 @@ impl HttpExporter {
         let ctx = Arc::new(Ctx {
             client,
             endpoint: config.endpoint.clone(),
+            shown: crate::config::shown(&config.endpoint),
             headers: config.headers.clone(),
             compression: config.compression,
             timeout: config.timeout,
@@ -107,8 +108,10 @@ impl HttpExporter {
             .name("ringspan-export".into())
             .spawn(move || {
                 runtime.block_on(dispatch(requests, ctx, stop_rx, in_flight));
-                // Dropping the runtime here ends any connection task still running.
-                drop(runtime);
+                // Every request is settled. Connection tasks and a DNS lookup still running on
+                // the blocking pool are left to end on their own: waiting for a lookup of an
+                // unresponsive resolver would outlast the deadline.
+                runtime.shutdown_background();
                 let _ = done_tx.send(());
             })
             .map_err(|e| Error::io("starting the ringspan-export thread", e))?;
@@ -228,9 +231,10 @@ async fn dispatch(
         while tasks.try_join_next().is_some() {}
     }
     // The deadline passed, or shutdown began and the queue is empty. Whatever is still queued
-    // is dropped and counted; running tasks settle by the deadline.
+    // is dropped and counted; running tasks settle by the deadline. `recv` (not `try_recv`)
+    // after `close`: it returns `None` only once no send is still half-way in.
     requests.close();
-    while let Ok(r) = requests.try_recv() {
+    while let Some(r) = requests.recv().await {
         ctx.stats.settle(r.spans() as u64, Outcome::Shutdown);
     }
     while tasks.join_next().await.is_some() {}

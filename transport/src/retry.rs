@@ -58,6 +58,14 @@ impl RetryPolicy {
     }
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
+        let day = Duration::from_secs(86_400);
+        if self.max_backoff > day || self.max_elapsed > day || self.max_retry_after > day {
+            return Err(Error::config(
+                "retry policy",
+                format!("{self:?}"),
+                "backoffs, Retry-After cap and budget must each be at most a day",
+            ));
+        }
         if self.initial_backoff.is_zero() || self.initial_backoff > self.max_backoff {
             return Err(Error::config(
                 "retry initial_backoff",

@@ -27,6 +27,8 @@ const USER_AGENT_VALUE: &str = concat!("ringspan/", env!("CARGO_PKG_VERSION"));
 pub(crate) struct Ctx {
     pub(crate) client: HttpClient,
     pub(crate) endpoint: Uri,
+    /// The endpoint as it may be shown: the query (which may hold a key) redacted.
+    pub(crate) shown: String,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) compression: Compression,
     pub(crate) timeout: Duration,
@@ -69,14 +71,19 @@ pub(crate) async fn send(request: EncodedRequest, ctx: &Ctx, jitter: &mut IdGene
         let wait = match attempt(ctx, body.clone()).await {
             Ok(Answer::Accepted { rejected }) => return Outcome::Accepted { rejected },
             Ok(Answer::Fatal) => return Outcome::NonRetryable,
-            Ok(Answer::Retry { retry_after }) => match retry_after {
-                Some(d) => d.min(ctx.retry.max_retry_after),
-                None => ctx.retry.backoff(retry, jitter.next_u64()),
-            },
+            // `Retry-After` is the least we wait (capped); the backoff still grows beneath it,
+            // so `Retry-After: 0` does not make a tight loop.
+            Ok(Answer::Retry { retry_after }) => ctx
+                .retry
+                .backoff(retry, jitter.next_u64())
+                .max(retry_after.map_or(Duration::ZERO, |d| d.min(ctx.retry.max_retry_after))),
             Err(()) => ctx.retry.backoff(retry, jitter.next_u64()),
         };
-        if started.elapsed() + wait > ctx.retry.max_elapsed {
-            return Outcome::RetriesExhausted;
+        // An attempt starts only within the budget, so the total stays under
+        // `max_elapsed` plus one attempt's timeout.
+        match started.elapsed().checked_add(wait) {
+            Some(at) if at <= ctx.retry.max_elapsed => {}
+            _ => return Outcome::RetriesExhausted,
         }
         tokio::time::sleep(wait).await;
         retry += 1;
@@ -119,7 +126,7 @@ async fn attempt(ctx: &Ctx, body: Bytes) -> Result<Answer, ()> {
             .client
             .request(req)
             .await
-            .map_err(|e| format!("POST {}: {}", ctx.endpoint, describe(&e)))?;
+            .map_err(|e| format!("POST {}: {}", ctx.shown, describe(&e)))?;
         let status = resp.status();
         let verdict = classify(status);
         let retry_after = resp
@@ -138,13 +145,13 @@ async fn attempt(ctx: &Ctx, body: Bytes) -> Result<Answer, ()> {
             },
             Verdict::Retry => {
                 ctx.stats
-                    .failed(format!("POST {}: {status} (will retry)", ctx.endpoint));
+                    .failed(format!("POST {}: {status} (will retry)", ctx.shown));
                 Answer::Retry { retry_after }
             }
             Verdict::Fatal => {
                 ctx.stats.failed(format!(
                     "POST {}: {status} (not retryable; the batch is dropped)",
-                    ctx.endpoint
+                    ctx.shown
                 ));
                 Answer::Fatal
             }
@@ -159,7 +166,7 @@ async fn attempt(ctx: &Ctx, body: Bytes) -> Result<Answer, ()> {
         Err(_) => {
             ctx.stats.failed(format!(
                 "POST {}: no answer within {:?}",
-                ctx.endpoint, ctx.timeout
+                ctx.shown, ctx.timeout
             ));
             Err(())
         }

@@ -248,3 +248,36 @@ fn settings_in_code_are_checked_at_start() {
         .unwrap_err()
         .is_config());
 }
+
+#[test]
+fn a_header_set_in_code_replaces_the_environments() {
+    let c = exporter(&[(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "Authorization=from-env,x-keep=1",
+    )])
+    .header("authorization", "from-code")
+    .unwrap();
+    let auth: Vec<_> = c.header_names().filter(|n| *n == "authorization").collect();
+    assert_eq!(auth.len(), 1);
+    assert_eq!(c.header_value("authorization").unwrap(), "from-code");
+    assert_eq!(c.header_value("x-keep").unwrap(), "1");
+}
+
+#[test]
+fn credentials_in_endpoints_are_refused_or_redacted() {
+    let msg = error(&[(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "http://user:pa55@collector:4318",
+    )]);
+    assert!(
+        msg.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && !msg.contains("pa55"),
+        "{msg}"
+    );
+    let c = exporter(&[(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "https://vendor.example/v1/traces?api_key=k3y",
+    )]);
+    // The query is sent, but never printed.
+    assert_eq!(c.endpoint_setting().query(), Some("api_key=k3y"));
+    assert!(!format!("{c:?}").contains("k3y"), "{c:?}");
+}

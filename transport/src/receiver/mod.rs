@@ -41,12 +41,26 @@ pub enum Keep {
     Decoded,
 }
 
+/// A function each receiver thread runs when it starts.
+type ThreadStart = Arc<dyn Fn() + Send + Sync>;
+
 /// Settings of a [`Receiver`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ReceiverConfig {
     addr: SocketAddr,
     keep: Keep,
     tls: Option<Arc<rustls::ServerConfig>>,
+    on_thread_start: Option<ThreadStart>,
+}
+
+impl std::fmt::Debug for ReceiverConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceiverConfig")
+            .field("addr", &self.addr)
+            .field("keep", &self.keep)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ReceiverConfig {
@@ -55,6 +69,7 @@ impl Default for ReceiverConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             keep: Keep::Count,
             tls: None,
+            on_thread_start: None,
         }
     }
 }
@@ -69,6 +84,13 @@ impl ReceiverConfig {
     /// What to keep of accepted requests (default: counts only).
     pub fn keep(mut self, keep: Keep) -> Self {
         self.keep = keep;
+        self
+    }
+
+    /// Runs `f` on each of the receiver's threads as it starts: to pin them to a core, or to
+    /// keep them out of an allocation count (the perf harness does both).
+    pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_thread_start = Some(Arc::new(f));
         self
     }
 
@@ -230,10 +252,15 @@ impl Receiver {
     /// # Errors
     /// The address cannot be bound, or the runtime cannot start.
     pub fn start(config: ReceiverConfig) -> Result<Receiver, Error> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder
             .worker_threads(1)
             .thread_name("ringspan-receiver")
-            .enable_all()
+            .enable_all();
+        if let Some(f) = config.on_thread_start.clone() {
+            builder.on_thread_start(move || f());
+        }
+        let runtime = builder
             .build()
             .map_err(|e| Error::io("starting the receiver's runtime", e))?;
         let listener = runtime

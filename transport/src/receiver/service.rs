@@ -1,7 +1,7 @@
 //! The receiver's request handler: check, decompress, count, answer (or misbehave).
 
 use std::io::Read;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
@@ -31,7 +31,7 @@ fn refuse(shared: &Shared, status: StatusCode) -> Result<Response<Full<Bytes>>, 
 }
 
 fn gunzip(body: &[u8]) -> Result<Vec<u8>, StatusCode> {
-    let mut out = Vec::with_capacity(body.len() * 4);
+    let mut out = Vec::with_capacity((body.len() * 4).min(MAX_REQUEST_BYTES));
     let mut gz = flate2::read::GzDecoder::new(body).take(MAX_REQUEST_BYTES as u64 + 1);
     gz.read_to_end(&mut out)
         .map_err(|_| StatusCode::BAD_REQUEST)?;
@@ -46,13 +46,19 @@ pub(super) async fn handle(
     req: Request<Incoming>,
     shared: &Shared,
 ) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    /// Leaves the gauge when dropped: hyper drops the future when a client goes away.
+    struct Active<'a>(&'a AtomicU64);
+    impl Drop for Active<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
     let c = &shared.counters;
     // Relaxed: a gauge for statistics; `fetch_max` keeps the peak exact regardless.
     let now = c.concurrent.fetch_add(1, Ordering::Relaxed) + 1;
     c.max_concurrent.fetch_max(now, Ordering::Relaxed);
-    let answer = serve(req, shared).await;
-    c.concurrent.fetch_sub(1, Ordering::Relaxed);
-    answer
+    let _active = Active(&c.concurrent);
+    serve(req, shared).await
 }
 
 /// Serves one request. `Err` makes hyper drop the connection without an answer.

@@ -1,0 +1,180 @@
+//! The workload through ringspan: `Pipeline` (engine, drain, OTLP encoder, HTTP exporter) to
+//! the target endpoint. Its accounting must add up exactly, and agree with the receiver's.
+
+use std::time::Duration;
+
+use ringspan::clock::Calibration;
+use ringspan::otlp::Resource;
+use ringspan::{IdleStrategy, Producer, Value};
+use ringspan_transport::{Pipeline, PipelineConfig};
+use serde_json::{json, Map, Value as Json};
+
+use crate::args::Args;
+use crate::report::LibReport;
+use crate::target::Target;
+use crate::workload::{self, KEYS};
+use crate::{procfs, ALLOC};
+
+/// Records one span with the first `attrs` attributes.
+#[inline(always)]
+fn record_span(p: &Producer, n: u64, attrs: usize) {
+    let mut span = p.span("perf.request");
+    if attrs > 0 {
+        let values = [
+            Value::i64(n as i64),
+            Value::f64(100.0),
+            Value::str("buy"),
+            Value::bool(n % 2 == 0),
+            Value::str("XNAS"),
+            Value::i64(42),
+            Value::f64(101.25),
+            Value::i64(0),
+        ];
+        let mut set = [("", Value::i64(0)); 8];
+        for (slot, (k, v)) in set.iter_mut().zip(KEYS.iter().zip(values)) {
+            *slot = (k, v);
+        }
+        span.set_attrs(&set[..attrs]);
+    }
+}
+
+pub fn run(
+    args: &Args,
+    cal: &Calibration,
+    cores: &[Option<usize>],
+    drain_core: Option<usize>,
+    target: &Target,
+) -> Result<LibReport, String> {
+    let mut config = PipelineConfig::default();
+    // The drain shares its core with the exporter and the receiver: it parks when idle
+    // instead of spinning them off the core.
+    config.engine = config
+        .engine
+        .rings(cores.len())
+        .ring_capacity(args.ring_capacity)
+        .idle(IdleStrategy::Park(Duration::from_micros(50)));
+    if let Some(c) = drain_core {
+        config.engine = config.engine.drain_core(c);
+    }
+    config.otlp = config.otlp.resource(Resource::new("ringspan-perf"));
+    config.exporter = config
+        .exporter
+        .base_endpoint(&target.url)
+        .map_err(|e| e.to_string())?;
+    let before = target.counts();
+    let pipeline = Pipeline::start(config).map_err(|e| e.to_string())?;
+    let preallocated = pipeline.engine().preallocated_bytes() as u64;
+    let rss_start = procfs::rss_bytes();
+    let engine = pipeline.engine();
+    let phase = workload::run(
+        args,
+        cal,
+        cores,
+        || ALLOC.allocations(),
+        |_, core| {
+            let producer = match core {
+                Some(c) => engine
+                    .pin(c)
+                    .unwrap_or_else(|e| panic!("pinning a producer to core {c}: {e}")),
+                None => engine.producer().expect("a free ring for every producer"),
+            };
+            let attrs = args.attrs;
+            move |n| record_span(&producer, n, attrs)
+        },
+    );
+    let report = pipeline
+        .shutdown(Duration::from_secs(30))
+        .map_err(|e| format!("ringspan shutdown: {e}"))?;
+    let rss_end = procfs::rss_bytes();
+    let after = target.counts();
+
+    let d = report.dropped;
+    let x = report.export_dropped;
+    let dropped: Map<String, Json> = [
+        ("ring_full", d.ring_full),
+        ("too_deep", d.too_deep),
+        ("no_ring", d.no_ring),
+        ("shutdown", d.shutdown + x.shutdown),
+        ("too_large", d.too_large),
+        ("abandoned", d.abandoned),
+        ("export_retries_exhausted", x.retries_exhausted),
+        ("export_non_retryable", x.non_retryable),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), json!(v)))
+    .collect();
+    let identity = if !report.is_settled() {
+        Err(format!(
+            "recorded != exported + rejected + dropped: {report:?}"
+        ))
+    } else if report.recorded != phase.spans {
+        Err(format!(
+            "producers started {} spans, the engine recorded {}",
+            phase.spans, report.recorded
+        ))
+    } else {
+        match (before, after) {
+            (Some(b), Some(a)) => {
+                let accepted = a.accepted_spans() - b.accepted_spans();
+                let rejected = a.rejected_spans - b.rejected_spans;
+                // A retried request may arrive twice; without retries the counts are equal.
+                let dup_ok = report.export.retries > 0 && accepted >= report.exported;
+                if (accepted == report.exported || dup_ok) && rejected == report.rejected {
+                    Ok("recorded = exported + rejected + dropped; the receiver accepted exactly the exported spans".into())
+                } else {
+                    Err(format!(
+                        "the receiver accepted {accepted} and rejected {rejected}, the exporter \
+                         says {} and {}",
+                        report.exported, report.rejected
+                    ))
+                }
+            }
+            _ => Ok("recorded = exported + rejected + dropped (external endpoint: its own counts not checked)".into()),
+        }
+    };
+    let e = &report.export;
+    let mut extra = Map::new();
+    extra.insert("otlp_requests".into(), json!(e.requests));
+    extra.insert("otlp_bytes".into(), json!(e.bytes_sent));
+    extra.insert("export_retries".into(), json!(e.retries));
+    extra.insert(
+        "allocs_per_request".into(),
+        json!(if e.requests > 0 {
+            phase.allocs_per_span() * report.exported as f64 / e.requests as f64
+        } else {
+            0.0
+        }),
+    );
+    if let Some(why) = pipeline.last_export_error() {
+        extra.insert("last_export_error".into(), json!(why));
+    }
+    let mut cpu = Map::new();
+    cpu.insert("producers".into(), json!(phase.producer_cpu()));
+    cpu.insert("drain".into(), json!(phase.cpu_of("ringspan-drain")));
+    cpu.insert("exporter".into(), json!(phase.cpu_of("ringspan-export")));
+    if target.is_embedded() {
+        cpu.insert("receiver".into(), json!(phase.cpu_of("ringspan-receiv")));
+    }
+    Ok(LibReport {
+        library: "ringspan",
+        setup: format!(
+            "Pipeline: {} ring(s) x {} slots, drain parks 50 us when idle, OTLP/HTTP to {}",
+            cores.len(),
+            args.ring_capacity,
+            target.url
+        ),
+        recorded: report.recorded,
+        exported: report.exported,
+        rejected: report.rejected,
+        dropped_by_reason: dropped,
+        seconds: args.duration.as_secs_f64(),
+        histogram: phase.histogram(),
+        allocs_per_span: phase.allocs_per_span(),
+        rss_start,
+        rss_end,
+        preallocated: Some(preallocated),
+        cpu,
+        extra,
+        identity,
+    })
+}

@@ -1,0 +1,190 @@
+//! The workload every library runs: producer threads, each on its own core, recording spans
+//! on a fixed schedule (or flat out), timing a sample of them with the TSC into an HDR
+//! histogram. The library only supplies "record one span".
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use ringspan::clock::Calibration;
+
+use crate::args::Args;
+use crate::procfs;
+
+/// Attribute keys a recorded span carries (the first `--attrs` of them).
+pub const KEYS: [&str; 8] = [
+    "order.id",
+    "order.qty",
+    "order.side",
+    "order.aggressive",
+    "venue",
+    "account",
+    "price",
+    "retry",
+];
+
+/// One in this many spans is timed (two clock reads would otherwise dominate).
+const SAMPLE_EVERY: u64 = 16;
+
+/// A histogram with the bounds every run uses (1 ns to 60 s, 3 significant digits).
+pub fn histogram() -> Histogram<u64> {
+    Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds")
+}
+
+/// What one producer thread did.
+pub struct ProducerRun {
+    pub spans: u64,
+    pub histogram: Histogram<u64>,
+    pub cpu_seconds: f64,
+}
+
+/// What all producers did, and the process's allocations over the steady-state window.
+pub struct Phase {
+    pub runs: Vec<ProducerRun>,
+    /// Spans started by all producers.
+    pub spans: u64,
+    /// Allocations and spans from the end of the warm-up to just before the end.
+    pub steady_allocs: u64,
+    pub steady_spans: u64,
+    /// CPU seconds of every thread of the process, read as the producers finished.
+    pub threads_cpu: Vec<(String, f64)>,
+}
+
+/// Runs one producer: waits at `start`, then calls `record(n)` on schedule until the
+/// duration is over. Counts its spans into `progress` every 256.
+fn drive(
+    args: &Args,
+    cal: &Calibration,
+    start: &Barrier,
+    progress: &AtomicU64,
+    mut record: impl FnMut(u64),
+) -> ProducerRun {
+    let clock = *cal.clock();
+    let ns = |ticks: u64| (ticks as f64 * cal.ns_per_tick()) as u64;
+    let interval = args.rate.map(|r| cal.ticks_for(Duration::from_secs(1)) / r);
+    let mut histogram = histogram();
+    start.wait();
+    let t_start = clock.now();
+    let t_end = t_start + cal.ticks_for(args.duration);
+    let mut n = 0u64;
+    loop {
+        let scheduled = interval.map(|every| {
+            let at = t_start + n * every;
+            while clock.now() < at {
+                std::hint::spin_loop();
+            }
+            at
+        });
+        if n % SAMPLE_EVERY == 0 {
+            let t0 = clock.now();
+            record(n);
+            let t1 = clock.now();
+            // Paced: from the scheduled start, so a stall also counts against the spans that
+            // waited behind it (no coordinated omission).
+            let from = scheduled.map_or(t0, |s| s.min(t0));
+            let _ = histogram.record(ns(t1.saturating_sub(from)).max(1));
+        } else {
+            record(n);
+        }
+        n += 1;
+        if n % 256 == 0 {
+            // Relaxed: a progress statistic read by the main thread.
+            progress.fetch_add(256, Ordering::Relaxed);
+            if clock.now() >= t_end {
+                break;
+            }
+        }
+    }
+    ProducerRun {
+        spans: n,
+        histogram,
+        cpu_seconds: procfs::own_cpu_seconds(),
+    }
+}
+
+/// Runs `args.producers` threads (`perf-prod{i}`) on `cores`. On each, `setup(i, core)` makes
+/// the library's recorder (pinning the thread is its job); then the schedule runs.
+pub fn run<R: FnMut(u64)>(
+    args: &Args,
+    cal: &Calibration,
+    cores: &[Option<usize>],
+    allocations: impl Fn() -> u64,
+    setup: impl Fn(usize, Option<usize>) -> R + Sync,
+) -> Phase {
+    let barrier = Barrier::new(cores.len() + 1);
+    let progress = AtomicU64::new(0);
+    let warmup = (args.duration / 5).min(Duration::from_secs(2));
+    std::thread::scope(|s| {
+        let handles: Vec<_> = cores
+            .iter()
+            .enumerate()
+            .map(|(i, &core)| {
+                let (barrier, progress, setup) = (&barrier, &progress, &setup);
+                std::thread::Builder::new()
+                    .name(format!("perf-prod{i}"))
+                    .spawn_scoped(s, move || {
+                        let record = setup(i, core);
+                        drive(args, cal, barrier, progress, record)
+                    })
+                    .expect("spawn a producer")
+            })
+            .collect();
+        barrier.wait();
+        let started = Instant::now();
+        std::thread::sleep(warmup);
+        // Relaxed: statistics.
+        let (a0, s0) = (allocations(), progress.load(Ordering::Relaxed));
+        std::thread::sleep(
+            args.duration
+                .saturating_sub(started.elapsed() + Duration::from_millis(50)),
+        );
+        let (a1, s1) = (allocations(), progress.load(Ordering::Relaxed));
+        let runs: Vec<ProducerRun> = handles
+            .into_iter()
+            .map(|h| h.join().expect("producer thread"))
+            .collect();
+        Phase {
+            spans: runs.iter().map(|r| r.spans).sum(),
+            runs,
+            steady_allocs: a1 - a0,
+            steady_spans: s1.saturating_sub(s0),
+            threads_cpu: procfs::thread_cpu_seconds(),
+        }
+    })
+}
+
+impl Phase {
+    /// The producers' histograms together.
+    pub fn histogram(&self) -> Histogram<u64> {
+        let mut h = histogram();
+        for r in &self.runs {
+            h.add(&r.histogram).expect("same bounds");
+        }
+        h
+    }
+
+    /// CPU seconds of the threads whose name starts with `prefix` (names are cut to 15
+    /// characters by Linux).
+    pub fn cpu_of(&self, prefix: &str) -> f64 {
+        self.threads_cpu
+            .iter()
+            .filter(|(n, _)| n.starts_with(prefix))
+            .map(|(_, s)| s)
+            .sum()
+    }
+
+    /// The producers' CPU seconds.
+    pub fn producer_cpu(&self) -> f64 {
+        self.runs.iter().map(|r| r.cpu_seconds).sum()
+    }
+
+    /// Allocations per span over the steady-state window.
+    pub fn allocs_per_span(&self) -> f64 {
+        if self.steady_spans == 0 {
+            0.0
+        } else {
+            self.steady_allocs as f64 / self.steady_spans as f64
+        }
+    }
+}
