@@ -14,7 +14,8 @@ use crate::sampler::Sampler;
 /// dropped and counted (`dropped.too_deep`); its children parent to the deepest open span.
 pub const MAX_DEPTH: usize = 16;
 
-/// What the drain thread does when every ring is empty.
+/// What the drain thread does when a pass over the rings found little or nothing (fewer
+/// than 32 spans).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdleStrategy {
     /// Busy-poll, waiting 2 us between polls of an empty ring: lowest latency, burns its
@@ -22,7 +23,7 @@ pub enum IdleStrategy {
     Spin,
     /// `yield_now` between polls: gives the core away when someone else wants it.
     Yield,
-    /// Sleep up to this long between empty polls (woken early by `flush`/`shutdown`).
+    /// Sleep up to this long between thin polls (woken early by `flush`/`shutdown`).
     /// Producers never wake the drain (that would be a syscall on the hot path), so choose it
     /// below the time your busiest ring takes to fill.
     Park(Duration),

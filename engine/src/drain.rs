@@ -5,9 +5,11 @@
 //! slices, at most up to the batch size. The sink takes a prefix (all of it, or less when its
 //! buffers are full: backpressure) and only what it took leaves the ring. The drain asks the
 //! sink to flush when `max_batch` spans are pending, when the oldest pending span has waited
-//! `schedule_delay`, and on request. A pass that moved nothing runs the idle strategy; a pass
-//! that moved only a few spans waits 2 us (see `BACKOFF` for why polling less often makes
-//! producers faster).
+//! `schedule_delay`, and on request. A pass that moved fewer than `LOW_WATER` spans runs the
+//! idle strategy: with `Spin`, a 2 us busy wait (see `BACKOFF` for why polling less often
+//! makes producers faster); with `Yield` or `Park`, the core is given away, because those
+//! strategies are for a drain that shares its core (with the exporter, say), and a 2 us busy
+//! wait after every thin pass would keep that core busy at any load.
 //!
 //! # Flush and shutdown handshake
 //! Requesters bump `requested` (AcqRel) and wake the drain; the drain, on seeing a new value,
@@ -67,7 +69,7 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
 
 /// How often the drain refreshes the clock calibration.
 const CALIBRATION_PERIOD: Duration = Duration::from_secs(1);
-/// A pass that moved fewer spans than this is followed by a [`BACKOFF`] pause.
+/// A pass that moved fewer spans than this is followed by the idle strategy.
 const LOW_WATER: usize = 32;
 /// How long the drain lets spans accumulate after a thin pass. Every poll of a ring's `tail`
 /// pulls that cache line away from its producer, whose next span then stalls on getting it
@@ -175,10 +177,8 @@ impl Drain {
                 self.convert_durations();
                 self.last_calibration = self.now();
             }
-            if moved == 0 {
+            if moved < LOW_WATER {
                 self.idle();
-            } else if moved < LOW_WATER {
-                self.pause();
             }
         }
         // A span can be accepted after the last flush request was served (a producer that

@@ -45,6 +45,26 @@ use crate::record::SpanRecord;
 pub const EXTRA_SCOPES: usize = 3;
 /// The largest length prefix we reserve room for (a varint of a length below 2^35).
 const LEN_MAX: usize = 5;
+/// How many records ahead `accept` prefetches.
+const PREFETCH_AHEAD: usize = 2;
+
+/// Asks the CPU to fetch every cache line of `r` for reading. Only a hint: a no-op off x86_64.
+#[inline(always)]
+fn prefetch_record(r: &SpanRecord) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let base = (r as *const SpanRecord).cast::<i8>();
+        for line in 0..std::mem::size_of::<SpanRecord>() / 64 {
+            // SAFETY: a prefetch never faults and reads nothing observable; the address lies
+            // inside `r`, which the caller holds a reference to.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(line * 64)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
+}
+
 /// OTLP's request cap.
 pub const OTLP_MAX_BYTES: usize = 64 << 20;
 
@@ -455,6 +475,12 @@ impl<E: Exporter> OtlpSink<E> {
 impl<E: Exporter> Sink for OtlpSink<E> {
     fn accept(&mut self, spans: &[SpanRecord], clock: &Calibration) -> usize {
         for (taken, r) in spans.iter().enumerate() {
+            // The records were just written on the producer's core, so each first read misses
+            // the cache (perf showed two thirds of the drain's time on those loads): ask for
+            // a record a few ahead now, so its lines arrive while this one is encoded.
+            if let Some(next) = spans.get(taken + PREFETCH_AHEAD) {
+                prefetch_record(next);
+            }
             let plan = plan(r, clock);
             let field = len_delimited(2, plan.len);
             let scope = r.scope_static();
