@@ -9,60 +9,13 @@
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ringspan::ring::Ring;
-use ringspan::sink::Discard;
-use ringspan::{Engine, EngineConfig, IdleStrategy, Producer, Sampler, Value};
-
-/// Slots per ring, for ringspan and the floor alike: 16384 x 896 B (14 MiB) still fits the
-/// 32 MiB L3 here, and absorbs the multi-millisecond stalls of a drain whose vCPU the
-/// hypervisor steals (half the CPU time was steal on the day we measured).
-const CAPACITY: usize = 1 << 14;
-
-/// (producer core, drain core), if the machine has two. Read once, before any bench pins the
-/// main thread: a pinned thread's affinity (which `get_core_ids` reports) holds one core only,
-/// and threads it spawns inherit it.
-fn cores() -> Option<(usize, usize)> {
-    static CORES: OnceLock<Option<(usize, usize)>> = OnceLock::new();
-    *CORES.get_or_init(|| {
-        let ids = core_affinity::get_core_ids()?;
-        (ids.len() >= 2).then(|| (ids[ids.len() - 1].id, ids[0].id))
-    })
-}
-
-/// One span as a user records it: start, 4 attributes in one call, end.
-#[inline(always)]
-fn record_one(p: &Producer, i: i64) {
-    let mut span = p.span("order.match");
-    span.set_attrs(&[
-        ("order.id", Value::i64(i)),
-        ("order.qty", Value::f64(100.0)),
-        ("order.side", Value::str("buy")),
-        ("order.aggressive", Value::bool(true)),
-    ]);
-}
-
-fn engine(sampler: Sampler) -> Engine {
-    let mut config = EngineConfig::default()
-        .rings(2)
-        .ring_capacity(CAPACITY)
-        .sampler(sampler)
-        .idle(IdleStrategy::Spin);
-    if let Some((_, drain)) = cores() {
-        config = config.drain_core(drain);
-    }
-    Engine::start(config, Discard::default()).expect("engine starts")
-}
-
-fn producer(engine: &Engine) -> Producer {
-    match cores() {
-        Some((core, _)) => engine.pin(core).expect("pin the bench thread"),
-        None => engine.producer().expect("a ring"),
-    }
-}
+use ringspan::Sampler;
+use ringspan_bench::cores;
+use ringspan_bench::ours::{engine, producer, record_one, CAPACITY};
 
 /// A 128-byte record, as the floor writes it.
 #[derive(Clone, Copy)]

@@ -1,0 +1,135 @@
+//! `record/{otel_sdk,fastrace,tracing_otel}` and `record_unsampled/otel_sdk`: the span of
+//! `record/ringspan` (start, 4 attributes, end) through the libraries people would otherwise
+//! pick, each set up as in production (see `src/peers/`), recording on the producer core with
+//! their background threads on the other. Before timing, each checks that its exporter or
+//! reporter really receives the spans.
+//!
+//! Run with the rest: `cargo bench -p ringspan-bench` (ratios only mean something within one
+//! run on this machine).
+
+use std::hint::black_box;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use ringspan_bench::peers::{fastrace as ft, otel_sdk, tracing_otel};
+use ringspan_bench::{pin_drain, pin_producer};
+
+fn otel(c: &mut Criterion) {
+    pin_drain();
+    let (provider, count) = otel_sdk::provider(true);
+    let tracer = otel_sdk::tracer(&provider);
+    pin_producer();
+    for i in 0..1000 {
+        otel_sdk::record_one(&tracer, i);
+    }
+    provider.force_flush().expect("flush");
+    assert_eq!(
+        count.load(Ordering::Relaxed),
+        1000,
+        "the exporter gets every span"
+    );
+    let mut i = 0;
+    c.benchmark_group("record").bench_function("otel_sdk", |b| {
+        b.iter(|| {
+            i += 1;
+            otel_sdk::record_one(&tracer, black_box(i));
+        })
+    });
+    let _ = provider.force_flush();
+    eprintln!(
+        "record/otel_sdk: {} of {} spans reached the exporter (the batch processor drops the rest when its queue is full, silently)",
+        count.load(Ordering::Relaxed),
+        i + 1000
+    );
+    let _ = provider.shutdown();
+}
+
+fn otel_unsampled(c: &mut Criterion) {
+    pin_drain();
+    let (provider, count) = otel_sdk::provider(false);
+    let tracer = otel_sdk::tracer(&provider);
+    pin_producer();
+    let mut i = 0;
+    c.benchmark_group("record_unsampled")
+        .bench_function("otel_sdk", |b| {
+            b.iter(|| {
+                i += 1;
+                otel_sdk::record_one(&tracer, black_box(i));
+            })
+        });
+    provider.force_flush().expect("flush");
+    assert_eq!(
+        count.load(Ordering::Relaxed),
+        0,
+        "unsampled spans are not exported"
+    );
+    let _ = provider.shutdown();
+}
+
+fn fastrace(c: &mut Criterion) {
+    pin_drain();
+    let count = ft::reporter();
+    pin_producer();
+    let before = count.load(Ordering::Relaxed);
+    {
+        let _root = ft::Root::new();
+        for i in 0..100 {
+            ft::record_one(i);
+        }
+    }
+    fastrace::flush();
+    assert_eq!(
+        count.load(Ordering::Relaxed) - before,
+        101,
+        "the reporter gets every span and the root"
+    );
+    let mut root = ft::Root::new();
+    let mut i = 0;
+    let mut g = c.benchmark_group("record");
+    // Short: its queue grows while the collector lags (see `src/peers/fastrace.rs`).
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    g.bench_function("fastrace", |b| {
+        b.iter(|| {
+            i += 1;
+            ft::record_one(black_box(i));
+            if i as u64 % ft::SPANS_PER_ROOT == 0 {
+                root.renew();
+            }
+        })
+    });
+    g.finish();
+    drop(root);
+    fastrace::flush();
+}
+
+fn tracing_otel(c: &mut Criterion) {
+    pin_drain();
+    let (provider, count) = otel_sdk::provider(true);
+    let subscriber = tracing_otel::subscriber(&provider);
+    pin_producer();
+    let _default = tracing::subscriber::set_default(subscriber);
+    for i in 0..1000 {
+        tracing_otel::record_one(i);
+    }
+    provider.force_flush().expect("flush");
+    assert_eq!(
+        count.load(Ordering::Relaxed),
+        1000,
+        "the exporter gets every span"
+    );
+    let mut i = 0;
+    c.benchmark_group("record")
+        .bench_function("tracing_otel", |b| {
+            b.iter(|| {
+                i += 1;
+                tracing_otel::record_one(black_box(i));
+            })
+        });
+    let _ = provider.force_flush();
+    let _ = provider.shutdown();
+}
+
+criterion_group!(benches, otel, otel_unsampled, fastrace, tracing_otel);
+criterion_main!(benches);
