@@ -20,6 +20,8 @@ pub struct Args {
     pub attrs: usize,
     /// Slots per ring.
     pub ring_capacity: usize,
+    /// Spans per OTLP request (and the drain's flush threshold).
+    pub batch: usize,
     /// Where to write the JSON report.
     pub json: Option<String>,
     /// An external OTLP/HTTP endpoint (base URL) instead of the embedded receiver.
@@ -39,7 +41,7 @@ pub enum Compare {
 
 pub const USAGE: &str = "\
 usage: ringspan-perf [--producers N] [--cores LIST] [--drain-core C] [--duration SECS]
-                     [--rate SPANS_PER_SEC_PER_PRODUCER|max] [--attrs K] [--ring-capacity N]
+                     [--rate SPANS_PER_SEC_PER_PRODUCER|max] [--attrs K] [--ring-capacity N] [--batch N]
                      [--json PATH] [--endpoint URL] [--compare otel] [--plot PATH]";
 
 fn bad(flag: &str, value: &str, why: &str) -> String {
@@ -57,6 +59,7 @@ impl Args {
             rate: Some(1_000_000),
             attrs: 4,
             ring_capacity: 1 << 14,
+            batch: 512,
             json: None,
             endpoint: None,
             compare: None,
@@ -109,6 +112,12 @@ impl Args {
                     }
                 }
                 "--ring-capacity" => a.ring_capacity = num(&value)? as usize,
+                "--batch" => {
+                    a.batch = num(&value)? as usize;
+                    if !(1..=65_536).contains(&a.batch) {
+                        return Err(bad(&flag, &value, "must be between 1 and 65536"));
+                    }
+                }
                 "--json" => a.json = Some(value),
                 "--plot" => a.plot = Some(value),
                 "--endpoint" => {

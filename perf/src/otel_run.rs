@@ -137,6 +137,7 @@ pub fn run(
         allocs_per_span: phase.allocs_per_span(),
         rss_start,
         rss_end,
+        rss_steady: phase.rss_samples.clone(),
         preallocated: None,
         cpu,
         extra,

@@ -19,6 +19,8 @@ pub struct LibReport {
     pub allocs_per_span: f64,
     pub rss_start: u64,
     pub rss_end: u64,
+    /// RSS once a second after the warm-up.
+    pub rss_steady: Vec<u64>,
     pub preallocated: Option<u64>,
     /// CPU seconds by thread role.
     pub cpu: Map<String, Value>,
@@ -58,6 +60,12 @@ impl LibReport {
             "preallocated_bytes": self.preallocated,
             "rss_bytes_start": self.rss_start,
             "rss_bytes_end": self.rss_end,
+            "rss_bytes_after_warmup": {
+                "first": self.rss_steady.first(),
+                "last": self.rss_steady.last(),
+                "min": self.rss_steady.iter().min(),
+                "max": self.rss_steady.iter().max(),
+            },
             "cpu_seconds": self.cpu,
             "identity": match &self.identity {
                 Ok(how) => json!({"holds": true, "how": how}),
@@ -113,6 +121,17 @@ pub fn print_table(header: &str, reports: &[LibReport]) {
                 "{:.1} -> {:.1}",
                 r.rss_start as f64 / 1e6,
                 r.rss_end as f64 / 1e6
+            )
+        }),
+    );
+    row(
+        "RSS MB after warm-up",
+        each(&|r| {
+            let mb = |v: Option<&u64>| v.map_or(0.0, |&b| b as f64 / 1e6);
+            format!(
+                "{:.1} .. {:.1}",
+                mb(r.rss_steady.iter().min()),
+                mb(r.rss_steady.iter().max())
             )
         }),
     );

@@ -52,11 +52,15 @@ pub fn run(
         .engine
         .rings(cores.len())
         .ring_capacity(args.ring_capacity)
+        .max_batch(args.batch)
         .idle(IdleStrategy::Park(Duration::from_micros(50)));
     if let Some(c) = drain_core {
         config.engine = config.engine.drain_core(c);
     }
-    config.otlp = config.otlp.resource(Resource::new("ringspan-perf"));
+    config.otlp = config
+        .otlp
+        .resource(Resource::new("ringspan-perf"))
+        .max_spans(args.batch);
     config.exporter = config
         .exporter
         .base_endpoint(&target.url)
@@ -158,9 +162,10 @@ pub fn run(
     Ok(LibReport {
         library: "ringspan",
         setup: format!(
-            "Pipeline: {} ring(s) x {} slots, drain parks 50 us when idle, OTLP/HTTP to {}",
+            "Pipeline: {} ring(s) x {} slots, {} spans per request, drain parks 50 us when idle, OTLP/HTTP to {}",
             cores.len(),
             args.ring_capacity,
+            args.batch,
             target.url
         ),
         recorded: report.recorded,
@@ -172,6 +177,7 @@ pub fn run(
         allocs_per_span: phase.allocs_per_span(),
         rss_start,
         rss_end,
+        rss_steady: phase.rss_samples.clone(),
         preallocated: Some(preallocated),
         cpu,
         extra,

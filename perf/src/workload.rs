@@ -49,6 +49,8 @@ pub struct Phase {
     pub steady_spans: u64,
     /// CPU seconds of every thread of the process, read as the producers finished.
     pub threads_cpu: Vec<(String, f64)>,
+    /// Resident set size once a second after the warm-up (to show it stays flat).
+    pub rss_samples: Vec<u64>,
 }
 
 /// Runs one producer: waits at `start`, then calls `record(n)` on schedule until the
@@ -135,10 +137,12 @@ pub fn run<R: FnMut(u64)>(
         std::thread::sleep(warmup);
         // Relaxed: statistics.
         let (a0, s0) = (allocations(), progress.load(Ordering::Relaxed));
-        std::thread::sleep(
-            args.duration
-                .saturating_sub(started.elapsed() + Duration::from_millis(50)),
-        );
+        let mut rss_samples = vec![procfs::rss_bytes()];
+        let end = args.duration.saturating_sub(Duration::from_millis(50));
+        while started.elapsed() < end {
+            std::thread::sleep((end - started.elapsed()).min(Duration::from_secs(1)));
+            rss_samples.push(procfs::rss_bytes());
+        }
         let (a1, s1) = (allocations(), progress.load(Ordering::Relaxed));
         let runs: Vec<ProducerRun> = handles
             .into_iter()
@@ -150,6 +154,7 @@ pub fn run<R: FnMut(u64)>(
             steady_allocs: a1 - a0,
             steady_spans: s1.saturating_sub(s0),
             threads_cpu: procfs::thread_cpu_seconds(),
+            rss_samples,
         }
     })
 }
