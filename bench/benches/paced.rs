@@ -15,7 +15,6 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use ringspan::Sampler;
 use ringspan_bench::ours;
 use ringspan_bench::peers::{fastrace as ft, otel_sdk};
-use ringspan_bench::{pin_drain, pin_producer};
 
 const BURST: u64 = 512;
 const GAP: Duration = Duration::from_micros(100);
@@ -65,10 +64,7 @@ fn ringspan(c: &mut Criterion) {
 }
 
 fn otel(c: &mut Criterion) {
-    pin_drain();
-    let (provider, count) = otel_sdk::provider(true);
-    let tracer = otel_sdk::tracer(&provider);
-    pin_producer();
+    let (provider, tracer, count) = otel_sdk::setup(true);
     let mut recorded = 0u64;
     group(c).bench_function("otel_sdk", |b| {
         b.iter_custom(|iters| {
@@ -83,9 +79,7 @@ fn otel(c: &mut Criterion) {
 }
 
 fn fastrace(c: &mut Criterion) {
-    pin_drain();
-    let count = ft::reporter();
-    pin_producer();
+    let count = ft::setup();
     let before = count.load(Ordering::Relaxed);
     let mut root = ft::Root::new();
     let mut recorded = 0u64;

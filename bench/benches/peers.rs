@@ -13,22 +13,10 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ringspan_bench::peers::{fastrace as ft, otel_sdk, tracing_otel};
-use ringspan_bench::{pin_drain, pin_producer};
 
 fn otel(c: &mut Criterion) {
-    pin_drain();
-    let (provider, count) = otel_sdk::provider(true);
-    let tracer = otel_sdk::tracer(&provider);
-    pin_producer();
-    for i in 0..1000 {
-        otel_sdk::record_one(&tracer, i);
-    }
-    provider.force_flush().expect("flush");
-    assert_eq!(
-        count.load(Ordering::Relaxed),
-        1000,
-        "the exporter gets every span"
-    );
+    let (provider, tracer, count) = otel_sdk::setup(true);
+    otel_sdk::check(&provider, &count, |i| otel_sdk::record_one(&tracer, i));
     let mut i = 0;
     c.benchmark_group("record").bench_function("otel_sdk", |b| {
         b.iter(|| {
@@ -46,10 +34,7 @@ fn otel(c: &mut Criterion) {
 }
 
 fn otel_unsampled(c: &mut Criterion) {
-    pin_drain();
-    let (provider, count) = otel_sdk::provider(false);
-    let tracer = otel_sdk::tracer(&provider);
-    pin_producer();
+    let (provider, tracer, count) = otel_sdk::setup(false);
     let mut i = 0;
     c.benchmark_group("record_unsampled")
         .bench_function("otel_sdk", |b| {
@@ -68,9 +53,7 @@ fn otel_unsampled(c: &mut Criterion) {
 }
 
 fn fastrace(c: &mut Criterion) {
-    pin_drain();
-    let count = ft::reporter();
-    pin_producer();
+    let count = ft::setup();
     let before = count.load(Ordering::Relaxed);
     {
         let _root = ft::Root::new();
@@ -105,20 +88,9 @@ fn fastrace(c: &mut Criterion) {
 }
 
 fn tracing_otel(c: &mut Criterion) {
-    pin_drain();
-    let (provider, count) = otel_sdk::provider(true);
-    let subscriber = tracing_otel::subscriber(&provider);
-    pin_producer();
-    let _default = tracing::subscriber::set_default(subscriber);
-    for i in 0..1000 {
-        tracing_otel::record_one(i);
-    }
-    provider.force_flush().expect("flush");
-    assert_eq!(
-        count.load(Ordering::Relaxed),
-        1000,
-        "the exporter gets every span"
-    );
+    let (provider, _, count) = otel_sdk::setup(true);
+    let _default = tracing::subscriber::set_default(tracing_otel::subscriber(&provider));
+    otel_sdk::check(&provider, &count, tracing_otel::record_one);
     let mut i = 0;
     c.benchmark_group("record")
         .bench_function("tracing_otel", |b| {

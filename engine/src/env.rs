@@ -26,8 +26,9 @@ use crate::error::Error;
 use crate::otlp::{OtlpConfig, Resource};
 use crate::sampler::Sampler;
 
-/// Reads one variable; an empty value counts as unset.
-fn get(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> Option<String> {
+/// Reads one variable through `lookup`, trimmed; an empty value counts as unset, as the spec
+/// asks. Shared with the exporter's variables (`ringspan-transport`).
+pub fn var(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     lookup(name)
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
@@ -37,7 +38,7 @@ fn number(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
 ) -> Result<Option<u64>, Error> {
-    match get(lookup, name) {
+    match var(lookup, name) {
         None => Ok(None),
         Some(v) => v
             .parse::<u64>()
@@ -47,11 +48,11 @@ fn number(
 }
 
 fn sampler(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<Sampler>, Error> {
-    let Some(name) = get(lookup, "OTEL_TRACES_SAMPLER") else {
+    let Some(name) = var(lookup, "OTEL_TRACES_SAMPLER") else {
         return Ok(None);
     };
     let ratio = || -> Result<Sampler, Error> {
-        let arg = get(lookup, "OTEL_TRACES_SAMPLER_ARG");
+        let arg = var(lookup, "OTEL_TRACES_SAMPLER_ARG");
         let r = match &arg {
             None => 1.0,
             Some(v) => v.parse::<f64>().map_err(|_| {
@@ -197,7 +198,7 @@ impl OtlpConfig {
             c = c.max_spans(b as usize);
         }
         let mut resource = Resource::default();
-        if let Some(attrs) = get(&lookup, "OTEL_RESOURCE_ATTRIBUTES") {
+        if let Some(attrs) = var(&lookup, "OTEL_RESOURCE_ATTRIBUTES") {
             for pair in attrs.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let bad = || {
                     Error::config(
@@ -219,7 +220,7 @@ impl OtlpConfig {
                 resource = resource.with(k.into_owned(), v.into_owned());
             }
         }
-        if let Some(name) = get(&lookup, "OTEL_SERVICE_NAME") {
+        if let Some(name) = var(&lookup, "OTEL_SERVICE_NAME") {
             resource = resource.with("service.name", name);
         }
         Ok(c.resource(resource))

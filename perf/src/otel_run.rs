@@ -112,16 +112,11 @@ pub fn run(
     if let Err(e) = flushed.and(shut) {
         extra.insert("shutdown_error".into(), json!(e.to_string()));
     }
-    let mut cpu = Map::new();
-    cpu.insert("producers".into(), json!(phase.producer_cpu()));
-    cpu.insert(
-        "batch_processor".into(),
-        json!(phase.cpu_of("OpenTelemetry.T")),
-    );
-    cpu.insert("http_client".into(), json!(phase.cpu_of("reqwest-")));
-    if target.is_embedded() {
-        cpu.insert("receiver".into(), json!(phase.cpu_of("ringspan-receiv")));
-    }
+    let cpu = phase.cpu_by_role(&[
+        ("batch_processor", "OpenTelemetry.T"),
+        ("http_client", "reqwest-"),
+        ("receiver", target.thread_prefix()),
+    ]);
     Ok(LibReport {
         library: "opentelemetry_sdk",
         setup: format!(

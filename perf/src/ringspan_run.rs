@@ -152,13 +152,11 @@ pub fn run(
     if let Some(why) = pipeline.last_export_error() {
         extra.insert("last_export_error".into(), json!(why));
     }
-    let mut cpu = Map::new();
-    cpu.insert("producers".into(), json!(phase.producer_cpu()));
-    cpu.insert("drain".into(), json!(phase.cpu_of("ringspan-drain")));
-    cpu.insert("exporter".into(), json!(phase.cpu_of("ringspan-export")));
-    if target.is_embedded() {
-        cpu.insert("receiver".into(), json!(phase.cpu_of("ringspan-receiv")));
-    }
+    let cpu = phase.cpu_by_role(&[
+        ("drain", "ringspan-drain"),
+        ("exporter", "ringspan-export"),
+        ("receiver", target.thread_prefix()),
+    ]);
     Ok(LibReport {
         library: "ringspan",
         setup: format!(

@@ -33,6 +33,16 @@ impl Target {
         self.receiver.is_some()
     }
 
+    /// The name prefix of the receiver's threads (Linux cuts names to 15 characters); one
+    /// no thread has for an external endpoint.
+    pub fn thread_prefix(&self) -> &'static str {
+        if self.is_embedded() {
+            "ringspan-receiv"
+        } else {
+            "\0none"
+        }
+    }
+
     /// The embedded receiver's counts (`None` for an external endpoint).
     pub fn counts(&self) -> Option<ReceiverCounts> {
         self.receiver.as_ref().map(Receiver::counts)

@@ -179,6 +179,19 @@ impl Phase {
             .sum()
     }
 
+    /// CPU seconds by role: the producers', then each `(role, thread name prefix)`.
+    pub fn cpu_by_role(
+        &self,
+        roles: &[(&str, &str)],
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut cpu = serde_json::Map::new();
+        cpu.insert("producers".into(), self.producer_cpu().into());
+        for (role, prefix) in roles {
+            cpu.insert((*role).into(), self.cpu_of(prefix).into());
+        }
+        cpu
+    }
+
     /// The producers' CPU seconds.
     pub fn producer_cpu(&self) -> f64 {
         self.runs.iter().map(|r| r.cpu_seconds).sum()

@@ -23,12 +23,7 @@ use std::time::Duration;
 use crate::config::{header_pair, parse_endpoint, traces_url, Compression, ExporterConfig, Roots};
 use crate::error::Error;
 
-/// One variable, trimmed; empty counts as unset.
-fn get(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    lookup(name)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
+use ringspan::env::var as get;
 
 /// The traces variable if set, else the generic one, with the name of the one used.
 fn pick(

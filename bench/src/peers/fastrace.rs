@@ -39,6 +39,15 @@ pub fn reporter() -> Arc<AtomicU64> {
     }))
 }
 
+/// Installs the reporter with the collector thread on the drain core, then pins the calling
+/// thread to the producer core; returns the reporter's count.
+pub fn setup() -> Arc<AtomicU64> {
+    crate::pin_drain();
+    let count = reporter();
+    crate::pin_producer();
+    count
+}
+
 /// The current root and its local-parent guard (dropped before the root, so it is submitted).
 pub struct Root(Option<(Span, LocalParentGuard)>);
 

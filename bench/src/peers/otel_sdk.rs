@@ -40,6 +40,30 @@ pub fn provider(sampled: bool) -> (SdkTracerProvider, Arc<AtomicU64>) {
     (provider, count)
 }
 
+/// A provider built with its batch thread on the drain core, then the calling thread pinned
+/// to the producer core: the provider, its tracer and the exporter's count.
+pub fn setup(sampled: bool) -> (SdkTracerProvider, SdkTracer, Arc<AtomicU64>) {
+    crate::pin_drain();
+    let (provider, count) = provider(sampled);
+    let tracer = tracer(&provider);
+    crate::pin_producer();
+    (provider, tracer, count)
+}
+
+/// Records 1000 spans with `record`, flushes, and checks that the exporter got every one.
+pub fn check(provider: &SdkTracerProvider, count: &AtomicU64, mut record: impl FnMut(i64)) {
+    let before = count.load(Ordering::Relaxed);
+    for i in 0..1000 {
+        record(i);
+    }
+    provider.force_flush().expect("flush");
+    assert_eq!(
+        count.load(Ordering::Relaxed) - before,
+        1000,
+        "the exporter gets every span"
+    );
+}
+
 /// The tracer benches record with.
 pub fn tracer(provider: &SdkTracerProvider) -> SdkTracer {
     provider.tracer("ringspan-bench")
