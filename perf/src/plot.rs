@@ -24,6 +24,16 @@ fn curve(r: &LibReport) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// `1500.0` -> `1.5 us`.
+fn human_ns(ns: f64) -> String {
+    match ns {
+        n if n >= 1e9 => format!("{} s", n / 1e9),
+        n if n >= 1e6 => format!("{} ms", n / 1e6),
+        n if n >= 1e3 => format!("{} us", n / 1e3),
+        n => format!("{n} ns"),
+    }
+}
+
 pub fn write(path: &str, title: &str, reports: &[LibReport]) -> Result<(), String> {
     let curves: Vec<_> = reports.iter().map(curve).collect();
     let y_max = curves.iter().flatten().map(|p| p.1).fold(10.0, f64::max) * 2.0;
@@ -33,6 +43,7 @@ pub fn write(path: &str, title: &str, reports: &[LibReport]) -> Result<(), Strin
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 18))
         .margin(16)
+        .margin_right(40)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d((1f64..1e6f64).log_scale(), (1f64..y_max).log_scale())
@@ -40,7 +51,8 @@ pub fn write(path: &str, title: &str, reports: &[LibReport]) -> Result<(), Strin
     chart
         .configure_mesh()
         .x_desc("percentile")
-        .y_desc("record latency (ns)")
+        .y_desc("record latency")
+        .y_label_formatter(&|ns| human_ns(*ns))
         .x_label_formatter(&|x| {
             // 10 -> 90%, 100 -> 99%, 1000 -> 99.9%: one more decimal per decade past 100.
             let decimals = (x.log10().round() - 2.0).max(0.0) as usize;

@@ -1,0 +1,66 @@
+//! The harness end to end, briefly: it runs against the embedded receiver, writes the JSON
+//! report with the keys the README promises and the SVG plot, and its accounting holds, for
+//! ringspan and for the opentelemetry_sdk comparison.
+
+use std::process::Command;
+
+#[test]
+fn a_short_run_reports_every_span_and_compares_with_otel() {
+    let dir = std::env::temp_dir().join(format!("ringspan-perf-smoke-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, svg) = (dir.join("report.json"), dir.join("plot.svg"));
+    let out = Command::new(env!("CARGO_BIN_EXE_ringspan-perf"))
+        .args([
+            "--duration",
+            "1",
+            "--rate",
+            "50000",
+            "--compare",
+            "otel",
+            "--json",
+        ])
+        .arg(&json)
+        .arg("--plot")
+        .arg(&svg)
+        .output()
+        .expect("the harness runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    for key in [
+        "spans_recorded",
+        "spans_exported",
+        "spans_rejected",
+        "spans_dropped",
+        "dropped_by_reason",
+        "delivered_per_sec",
+        "record_ns",
+        "allocs_per_span",
+        "rss_bytes_start",
+        "rss_bytes_end",
+        "cpu_seconds",
+    ] {
+        assert!(r.get(key).is_some(), "missing {key} in {r}");
+    }
+    for q in ["p50", "p99", "p999", "max"] {
+        assert!(r["record_ns"][q].as_u64().unwrap() > 0, "record_ns.{q}");
+    }
+    let recorded = r["spans_recorded"].as_u64().unwrap();
+    let settled = r["spans_exported"].as_u64().unwrap()
+        + r["spans_rejected"].as_u64().unwrap()
+        + r["spans_dropped"].as_u64().unwrap();
+    assert!(recorded > 10_000, "{r}");
+    assert_eq!(recorded, settled, "{r}");
+    assert_eq!(r["identity"]["holds"], true, "{r}");
+    let peer = &r["compare"];
+    assert_eq!(peer["library"], "opentelemetry_sdk");
+    assert!(peer["spans_exported"].as_u64().unwrap() > 0, "{peer}");
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.contains("<svg") && plot.contains("opentelemetry_sdk"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
