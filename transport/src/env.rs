@@ -25,37 +25,15 @@ use crate::error::Error;
 
 use ringspan::env::var as get;
 
-/// The traces variable if set, else the generic one, with the name of the one used.
-fn pick(
-    lookup: &impl Fn(&str) -> Option<String>,
-    suffix: &'static str,
-) -> Option<(&'static str, String)> {
-    let (traces, generic) = match suffix {
-        "HEADERS" => (
-            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-            "OTEL_EXPORTER_OTLP_HEADERS",
-        ),
-        "COMPRESSION" => (
-            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
-            "OTEL_EXPORTER_OTLP_COMPRESSION",
-        ),
-        "TIMEOUT" => (
-            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-            "OTEL_EXPORTER_OTLP_TIMEOUT",
-        ),
-        "PROTOCOL" => (
-            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-            "OTEL_EXPORTER_OTLP_PROTOCOL",
-        ),
-        "CERTIFICATE" => (
-            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
-            "OTEL_EXPORTER_OTLP_CERTIFICATE",
-        ),
-        _ => unreachable!("unknown OTLP exporter variable suffix {suffix}"),
-    };
-    get(lookup, traces)
-        .map(|v| (traces, v))
-        .or_else(|| get(lookup, generic).map(|v| (generic, v)))
+/// `OTEL_EXPORTER_OTLP_TRACES_{suffix}` if set, else `OTEL_EXPORTER_OTLP_{suffix}`, with the
+/// name of the one used.
+fn pick(lookup: &impl Fn(&str) -> Option<String>, suffix: &str) -> Option<(String, String)> {
+    [
+        format!("OTEL_EXPORTER_OTLP_TRACES_{suffix}"),
+        format!("OTEL_EXPORTER_OTLP_{suffix}"),
+    ]
+    .into_iter()
+    .find_map(|name| get(lookup, &name).map(|v| (name, v)))
 }
 
 fn millis(name: &str, v: &str) -> Result<Duration, Error> {
@@ -71,7 +49,7 @@ fn millis(name: &str, v: &str) -> Result<Duration, Error> {
 }
 
 /// Parses `key=value,key2=value2` (W3C baggage style: values percent-decoded).
-fn headers(config: &mut ExporterConfig, name: &'static str, list: &str) -> Result<(), Error> {
+fn headers(config: &mut ExporterConfig, name: &str, list: &str) -> Result<(), Error> {
     for pair in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let Some((k, v)) = pair.split_once('=') else {
             // Show the key only: a malformed pair may still hold a secret after the key.
@@ -133,7 +111,7 @@ impl ExporterConfig {
         if let Some((name, p)) = pick(&lookup, "PROTOCOL") {
             match p.as_str() {
                 "http/protobuf" => {}
-                "grpc" | "http/json" => return Err(Error::unsupported(name, p)),
+                "grpc" | "http/json" => return Err(Error::unsupported(&name, p)),
                 _ => {
                     return Err(Error::config(
                         name,
@@ -151,7 +129,7 @@ impl ExporterConfig {
             c.endpoint = parse_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", &traces_url(&url))?;
         }
         if let Some((name, list)) = pick(&lookup, "HEADERS") {
-            headers(&mut c, name, &list)?;
+            headers(&mut c, &name, &list)?;
         }
         if let Some((name, v)) = pick(&lookup, "COMPRESSION") {
             c.compression = match v.as_str() {
@@ -161,7 +139,7 @@ impl ExporterConfig {
             };
         }
         if let Some((name, v)) = pick(&lookup, "TIMEOUT") {
-            c.timeout = millis(name, &v)?;
+            c.timeout = millis(&name, &v)?;
         }
         if let Some((_, path)) = pick(&lookup, "CERTIFICATE") {
             c.roots = Roots::CaFile(path.into());

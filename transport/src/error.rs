@@ -17,7 +17,7 @@ enum Kind {
         why: String,
     },
     Unsupported {
-        setting: &'static str,
+        setting: String,
         value: String,
     },
     Engine(ringspan::Error),
@@ -45,10 +45,10 @@ impl Error {
             },
         }
     }
-    pub(crate) fn unsupported(setting: &'static str, value: impl fmt::Display) -> Self {
+    pub(crate) fn unsupported(setting: &str, value: impl fmt::Display) -> Self {
         Error {
             kind: Kind::Unsupported {
-                setting,
+                setting: setting.to_owned(),
                 value: value.to_string(),
             },
         }
