@@ -112,11 +112,14 @@ pub fn run(
     if let Err(e) = flushed.and(shut) {
         extra.insert("shutdown_error".into(), json!(e.to_string()));
     }
-    let cpu = phase.cpu_by_role(&[
-        ("batch_processor", "OpenTelemetry.T"),
-        ("http_client", "reqwest-"),
-        ("receiver", target.thread_prefix()),
-    ]);
+    let cpu = phase.cpu_by_role(
+        [
+            ("batch_processor", "OpenTelemetry.T"),
+            ("http_client", "reqwest-"),
+        ]
+        .into_iter()
+        .chain(target.cpu_role()),
+    );
     Ok(LibReport {
         library: "opentelemetry_sdk",
         setup: format!(

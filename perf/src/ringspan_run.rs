@@ -152,11 +152,11 @@ pub fn run(
     if let Some(why) = pipeline.last_export_error() {
         extra.insert("last_export_error".into(), json!(why));
     }
-    let cpu = phase.cpu_by_role(&[
-        ("drain", "ringspan-drain"),
-        ("exporter", "ringspan-export"),
-        ("receiver", target.thread_prefix()),
-    ]);
+    let cpu = phase.cpu_by_role(
+        [("drain", "ringspan-drain"), ("exporter", "ringspan-export")]
+            .into_iter()
+            .chain(target.cpu_role()),
+    );
     Ok(LibReport {
         library: "ringspan",
         setup: format!(

@@ -33,14 +33,11 @@ impl Target {
         self.receiver.is_some()
     }
 
-    /// The name prefix of the receiver's threads (Linux cuts names to 15 characters); one
-    /// no thread has for an external endpoint.
-    pub fn thread_prefix(&self) -> &'static str {
-        if self.is_embedded() {
-            "ringspan-receiv"
-        } else {
-            "\0none"
-        }
+    /// The receiver's CPU role and thread name prefix (Linux cuts names to 15 characters), for
+    /// the embedded receiver only: an external endpoint's CPU is not ours to report.
+    pub fn cpu_role(&self) -> Option<(&'static str, &'static str)> {
+        self.is_embedded()
+            .then_some(("receiver", "ringspan-receiv"))
     }
 
     /// The embedded receiver's counts (`None` for an external endpoint).

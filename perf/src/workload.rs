@@ -180,14 +180,14 @@ impl Phase {
     }
 
     /// CPU seconds by role: the producers', then each `(role, thread name prefix)`.
-    pub fn cpu_by_role(
+    pub fn cpu_by_role<'a>(
         &self,
-        roles: &[(&str, &str)],
+        roles: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> serde_json::Map<String, serde_json::Value> {
         let mut cpu = serde_json::Map::new();
         cpu.insert("producers".into(), self.producer_cpu().into());
         for (role, prefix) in roles {
-            cpu.insert((*role).into(), self.cpu_of(prefix).into());
+            cpu.insert(role.into(), self.cpu_of(prefix).into());
         }
         cpu
     }
