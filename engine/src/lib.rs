@@ -54,6 +54,7 @@ pub mod ids;
 mod lane;
 mod local;
 pub mod otlp;
+pub(crate) mod prefetch;
 pub mod producer;
 pub mod record;
 pub mod ring;

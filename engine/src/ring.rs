@@ -295,22 +295,8 @@ impl<T> RingProducer<T> {
     /// a hint: it reads no index and changes nothing, and is a no-op off x86_64.
     #[inline(always)]
     pub fn prefetch(&self, ahead: usize, lines: usize) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
-            let slot = self.ring.slots[self.ring.index(self.tail.wrapping_add(ahead))].get();
-            let size = std::mem::size_of::<T>();
-            for line in 0..lines.min(size.div_ceil(64)) {
-                // `wrapping_add` keeps this free of the rules for in-bounds pointer offsets;
-                // the address stays inside the slot anyway. A prefetch never faults.
-                let p = (slot as *const i8).wrapping_add(line * 64);
-                // SAFETY: `_mm_prefetch` is a hint that never dereferences in a way that can
-                // fault or race; the pointer points into our own slot buffer.
-                unsafe { _mm_prefetch::<_MM_HINT_ET0>(p) };
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (ahead, lines);
+        let slot = self.ring.slots[self.ring.index(self.tail.wrapping_add(ahead))].get();
+        crate::prefetch::for_write(slot.cast_const(), lines);
     }
 
     /// Free slots right now.

@@ -48,23 +48,6 @@ const LEN_MAX: usize = 5;
 /// How many records ahead `accept` prefetches.
 const PREFETCH_AHEAD: usize = 2;
 
-/// Asks the CPU to fetch every cache line of `r` for reading. Only a hint: a no-op off x86_64.
-#[inline(always)]
-fn prefetch_record(r: &SpanRecord) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let base = (r as *const SpanRecord).cast::<i8>();
-        for line in 0..std::mem::size_of::<SpanRecord>() / 64 {
-            // SAFETY: a prefetch never faults and reads nothing observable; the address lies
-            // inside `r`, which the caller holds a reference to.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(line * 64)) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = r;
-}
-
 /// OTLP's request cap.
 pub const OTLP_MAX_BYTES: usize = 64 << 20;
 
@@ -479,7 +462,7 @@ impl<E: Exporter> Sink for OtlpSink<E> {
             // the cache (perf showed two thirds of the drain's time on those loads): ask for
             // a record a few ahead now, so its lines arrive while this one is encoded.
             if let Some(next) = spans.get(taken + PREFETCH_AHEAD) {
-                prefetch_record(next);
+                crate::prefetch::for_read(next, usize::MAX);
             }
             let plan = plan(r, clock);
             let field = len_delimited(2, plan.len);
