@@ -22,8 +22,8 @@ use opentelemetry_proto::tonic::trace::v1::{
     span, ResourceSpans, ScopeSpans, Span as PbSpan, Status as PbStatus,
 };
 use prost::Message;
-use ringspan::clock::Calibration;
 use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink, Resource, ResourceValue};
+use ringspan::Calibration;
 use ringspan::{Engine, EngineConfig, Sink, SpanRecord, Status, Value, ValueRef};
 
 const BATCH: usize = 512;

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ringspan::ring::Ring;
+use ringspan::Ring;
 use ringspan::Sampler;
 use ringspan_bench::cores;
 use ringspan_bench::ours::{engine, producer, record_one, CAPACITY};
@@ -26,7 +26,7 @@ fn floor(c: &mut Criterion) {
     let (ring, mut consumer) = Ring::with_consumer(CAPACITY, Slot([0; 16]));
     let mut producer = Ring::try_claim(&ring).expect("fresh ring");
     let stop = AtomicBool::new(false);
-    let clock = ringspan::clock::Clock::detect();
+    let clock = ringspan::Clock::detect();
     std::thread::scope(|s| {
         s.spawn(|| {
             if let Some((_, drain)) = cores() {
@@ -35,7 +35,7 @@ fn floor(c: &mut Criterion) {
             // The same polling policy as ringspan's drain: after a thin pass, wait 2 us before
             // reading `tail` again, so that the consumer does not keep stealing that line from
             // the producer (which is what the floor is meant to measure).
-            let cal = ringspan::clock::Calibration::new(clock, Duration::from_millis(5));
+            let cal = ringspan::Calibration::new(clock, Duration::from_millis(5));
             let backoff = cal.ticks_for(Duration::from_micros(2));
             while !stop.load(Ordering::Relaxed) {
                 let chunk = consumer.read_chunk(512);

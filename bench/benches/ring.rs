@@ -75,8 +75,8 @@ fn ring(c: &mut Criterion) {
     g.throughput(criterion::Throughput::Elements(ITEMS));
     g.bench_function("ringspan", |b| {
         b.iter_custom(|n| {
-            let (ring, mut consumer) = ringspan::ring::Ring::with_consumer(CAPACITY, 0u64);
-            let mut producer = ringspan::ring::Ring::try_claim(&ring).expect("fresh ring");
+            let (ring, mut consumer) = ringspan::Ring::with_consumer(CAPACITY, 0u64);
+            let mut producer = ringspan::Ring::try_claim(&ring).expect("fresh ring");
             two_threads(
                 n * ITEMS,
                 |v| producer.push(v).is_ok(),

@@ -1,7 +1,7 @@
 //! ringspan set up for the benches: a `Discard` sink, the drain spinning on the drain core,
 //! and the one span every bench records.
 
-use ringspan::sink::Discard;
+use ringspan::Discard;
 use ringspan::{Engine, EngineConfig, IdleStrategy, Producer, Sampler, Value};
 
 use crate::cores;

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::record::SpanRecord;
-use crate::sampler::Sampler;
+use crate::model::record::SpanRecord;
+use crate::produce::sampler::Sampler;
 
 /// Spans one producer can have open at once (nested or not). A span started beyond this is
 /// dropped and counted (`dropped.too_deep`); its children parent to the deepest open span.

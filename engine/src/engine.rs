@@ -2,72 +2,25 @@
 //! flush / shutdown / snapshot controls.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
 use crate::clock::{Calibration, Clock, ClockSource};
 use crate::config::{ClockChoice, EngineConfig};
-use crate::drain::{Control, Drain, Sink};
+use crate::drain::handshake::Handshake;
+use crate::drain::run::{Drain, DrainSettings};
+use crate::drain::sink::Sink;
 use crate::error::Error;
-use crate::lane::{Lane, LaneClaim};
-use crate::producer::Producer;
-use crate::sampler::Sampler;
+use crate::produce::pool::{Pool, MAX_CORES};
+use crate::produce::producer::Producer;
 use crate::stats::{DrainCounters, Dropped, Snapshot};
-use crate::sync::{poll_pause, thread, Arc, AtomicBool, AtomicU64, Ordering};
+use crate::sync::{thread, Arc, Ordering};
 
 /// How long the TSC rate is measured at start before the drain refines it.
 const CALIBRATION_WARMUP: Duration = Duration::from_millis(5);
-/// How long `shutdown` waits past its deadline for the drain thread to exit.
-const EXIT_GRACE: Duration = Duration::from_millis(250);
-/// Core ids `pin` and `drain_core` accept: `0..MAX_CORES`, Linux's `CPU_SETSIZE`, the limit of
-/// the affinity calls underneath.
-const MAX_CORES: usize = 1024;
 /// The deadline used when an engine is dropped without `shutdown`.
 const DROP_SHUTDOWN: Duration = Duration::from_secs(5);
-
-/// State shared by the engine handle, its producers and the drain thread.
-pub(crate) struct Shared {
-    /// Tells engines apart in thread-local producer caches.
-    pub(crate) id: u64,
-    pub(crate) config: EngineConfig,
-    pub(crate) sampler: Sampler,
-    pub(crate) scope: &'static str,
-    pub(crate) clock: Clock,
-    pub(crate) lanes: Box<[Arc<Lane>]>,
-    /// `core_taken[c]` is true while a producer is pinned to core `c` (`c < MAX_CORES`).
-    core_taken: Box<[AtomicBool]>,
-    /// Set once shutdown begins; read by producers at every span end, so it sits on its own
-    /// line that is written once.
-    pub(crate) shutting_down: CachePadded<AtomicBool>,
-    /// Sampled spans of threads that got no ring (shared `fetch_add`, only on that path).
-    no_ring: CachePadded<AtomicU64>,
-    pub(crate) control: Control,
-    pub(crate) drain_counters: CachePadded<DrainCounters>,
-    epoch: Instant,
-    preallocated: usize,
-}
-
-impl Shared {
-    pub(crate) fn count_no_ring(&self) {
-        // Relaxed: a statistic; many threads add, the snapshot only needs a recent value.
-        self.no_ring.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn release_core(&self, core: usize) {
-        // Relaxed: the flag guards exclusivity only (the CAS in `pin` is atomic); no data is
-        // published through it.
-        self.core_taken[core].store(false, Ordering::Relaxed);
-    }
-
-    pub(crate) fn elapsed_ns(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
-    }
-
-    fn claim_lane(&self) -> Option<LaneClaim> {
-        self.lanes.iter().find_map(Lane::try_claim)
-    }
-}
 
 /// The tracing engine: a fixed pool of rings, a drain thread and a sink.
 ///
@@ -76,16 +29,19 @@ impl Shared {
 /// [`Engine::shutdown`] at the end to flush and get the final accounting. Dropping the engine
 /// shuts it down with a 5 s deadline.
 pub struct Engine {
-    shared: Arc<Shared>,
+    pool: Arc<Pool>,
+    handshake: Arc<Handshake>,
+    drain_counters: Arc<CachePadded<DrainCounters>>,
     drain: Mutex<Option<thread::JoinHandle<()>>>,
     drain_thread: thread::Thread,
+    preallocated: usize,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("rings", &self.shared.lanes.len())
-            .field("preallocated_bytes", &self.shared.preallocated)
+            .field("rings", &self.pool.lanes.len())
+            .field("preallocated_bytes", &self.preallocated)
             .finish()
     }
 }
@@ -114,28 +70,31 @@ impl Engine {
             ClockChoice::Monotonic => Clock::monotonic(),
         };
         let calibration = Calibration::new(clock, CALIBRATION_WARMUP);
-        let id = next_engine_id();
-        let (lanes, consumers): (Vec<_>, Vec<_>) = (0..config.rings)
-            .map(|i| Lane::new(config.ring_capacity, id << 32 | i as u64))
-            .unzip();
-        let preallocated = lanes.iter().map(|l| l.bytes()).sum();
-        let shared = Arc::new(Shared {
-            id,
-            sampler: config.sampler,
-            scope: config.scope,
+        let (pool, consumers) = Pool::new(
+            next_engine_id(),
+            config.rings,
+            config.ring_capacity,
+            config.sampler,
+            config.scope,
             clock,
-            lanes: lanes.into_boxed_slice(),
-            core_taken: (0..MAX_CORES).map(|_| AtomicBool::new(false)).collect(),
-            shutting_down: CachePadded::new(AtomicBool::new(false)),
-            no_ring: CachePadded::new(AtomicU64::new(0)),
-            control: Control::default(),
-            drain_counters: CachePadded::default(),
-            epoch: Instant::now(),
-            preallocated,
-            config,
-        });
-        let drain = Drain::new(Arc::clone(&shared), consumers, Box::new(sink), calibration);
-        let drain_core = shared.config.drain_core;
+        );
+        let preallocated = pool.bytes();
+        let handshake = Arc::new(Handshake::default());
+        let drain_counters = Arc::new(CachePadded::new(DrainCounters::default()));
+        let settings = DrainSettings {
+            max_batch: config.max_batch,
+            schedule_delay: config.schedule_delay,
+            idle: config.idle,
+        };
+        let drain = Drain::new(
+            settings,
+            Arc::clone(&handshake),
+            Arc::clone(&drain_counters),
+            consumers,
+            Box::new(sink),
+            calibration,
+        );
+        let drain_core = config.drain_core;
         // The drain pins itself and reports whether the OS agreed, so that a core this
         // process may not use fails `start` with a clear error instead of running unpinned.
         let (pinned_tx, pinned_rx) = std::sync::mpsc::sync_channel(1);
@@ -164,9 +123,12 @@ impl Engine {
         }
         let drain_thread = handle.thread().clone();
         Ok(Engine {
-            shared,
+            pool,
+            handshake,
+            drain_counters,
             drain: Mutex::new(Some(handle)),
             drain_thread,
+            preallocated,
         })
     }
 
@@ -181,29 +143,7 @@ impl Engine {
     /// The core is taken or does not exist, the OS refused the pinning, every ring is claimed,
     /// or the engine is shut down.
     pub fn pin(&self, core: usize) -> Result<Producer, Error> {
-        let shared = &self.shared;
-        if shared.shutting_down.load(Ordering::Relaxed) {
-            return Err(Error::shut_down());
-        }
-        let Some(flag) = shared.core_taken.get(core) else {
-            return Err(Error::no_such_core(core));
-        };
-        // Relaxed: see `Shared::release_core`.
-        if flag
-            .compare_exchange(false, true, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-        {
-            return Err(Error::core_taken(core));
-        }
-        let Some(claim) = shared.claim_lane() else {
-            shared.release_core(core);
-            return Err(Error::no_free_ring(shared.lanes.len()));
-        };
-        if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
-            shared.release_core(core);
-            return Err(Error::pin_failed(core));
-        }
-        Ok(Producer::new(Arc::clone(shared), Some(claim), Some(core)))
+        Producer::pinned(&self.pool, core)
     }
 
     /// A producer on a free ring for a thread that is not pinned.
@@ -211,23 +151,31 @@ impl Engine {
     /// # Errors
     /// Every ring is claimed, or the engine is shut down.
     pub fn producer(&self) -> Result<Producer, Error> {
-        if self.shared.shutting_down.load(Ordering::Relaxed) {
-            return Err(Error::shut_down());
-        }
-        match self.shared.claim_lane() {
-            Some(claim) => Ok(Producer::new(Arc::clone(&self.shared), Some(claim), None)),
-            None => Err(Error::no_free_ring(self.shared.lanes.len())),
-        }
+        Producer::unpinned(&self.pool)
     }
 
     /// A producer that owns no ring: every sampled span it starts is counted as dropped
     /// (`no_ring`). What [`Engine::with_local`] falls back to when the pool is exhausted.
     pub fn detached_producer(&self) -> Producer {
-        Producer::new(Arc::clone(&self.shared), None, None)
+        Producer::detached(&self.pool)
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    /// Runs `f` with this thread's producer for this engine, claiming a ring on first use.
+    ///
+    /// Never fails and never blocks: without a free ring, `f` gets a detached producer whose
+    /// spans are counted as dropped. Spans started inside `f` must end inside it (the guard
+    /// borrows the producer), which also keeps them off `await` points.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringspan::{Discard, Engine, EngineConfig};
+    /// let engine = Engine::start(EngineConfig::default().rings(2).ring_capacity(64), Discard::default()).unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| engine.with_local(|p| { let _span = p.span("worker.step"); }));
+    /// });
+    /// ```
+    pub fn with_local<R>(&self, f: impl FnOnce(&Producer) -> R) -> R {
+        crate::produce::local::with_local(&self.pool, f)
     }
 
     /// Waits until every span pushed before this call is in the sink and the sink has been
@@ -237,26 +185,7 @@ impl Engine {
     /// [`Error::is_timeout`] if that took longer than `timeout` (the sink is refusing spans),
     /// [`Error::is_shut_down`] after shutdown.
     pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
-        let control = &self.shared.control;
-        if control.stop.load(Ordering::Acquire) {
-            return Err(Error::shut_down());
-        }
-        // AcqRel: Release so the drain's Acquire load of `requested` sees our earlier pushes;
-        // Acquire to order us after earlier requests.
-        let request = control.requested.fetch_add(1, Ordering::AcqRel) + 1;
-        self.drain_thread.unpark();
-        let started = Instant::now();
-        // Acquire pairs with the drain's Release store of `completed`.
-        while control.completed.load(Ordering::Acquire) < request {
-            if control.exited.load(Ordering::Acquire) {
-                return Err(Error::shut_down());
-            }
-            if started.elapsed() > timeout {
-                return Err(Error::timeout("flush", timeout));
-            }
-            poll_pause();
-        }
-        Ok(())
+        self.handshake.flush(&self.drain_thread, timeout)
     }
 
     /// Stops recording, drains every ring into the sink (until `timeout` runs out), flushes
@@ -272,26 +201,8 @@ impl Engine {
         let Some(handle) = guard.take() else {
             return Ok(self.snapshot());
         };
-        let shared = &self.shared;
-        let control = &shared.control;
-        let started = Instant::now();
-        let timeout_ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
-        let deadline_ns = shared.elapsed_ns().saturating_add(timeout_ns).max(1);
-        control.deadline_ns.store(deadline_ns, Ordering::Relaxed);
-        // Relaxed: see `Producer::finish`; the drain counts whatever slips past this.
-        shared.shutting_down.store(true, Ordering::Relaxed);
-        // The final flush request comes before `stop`, so a drain that sees `stop` (Acquire)
-        // also sees this request and serves it before exiting.
-        control.requested.fetch_add(1, Ordering::AcqRel);
-        control.stop.store(true, Ordering::Release);
-        self.drain_thread.unpark();
-        // Acquire pairs with the drain's Release store of `exited`.
-        while !control.exited.load(Ordering::Acquire) {
-            if started.elapsed() > timeout.saturating_add(EXIT_GRACE) {
-                return Err(Error::timeout("shutdown", timeout));
-            }
-            poll_pause();
-        }
+        self.handshake
+            .shutdown(&self.drain_thread, timeout, || self.pool.begin_shutdown())?;
         let _ = handle.join();
         Ok(self.snapshot())
     }
@@ -299,15 +210,14 @@ impl Engine {
     /// The counters added up now (see [`Snapshot`]). After shutdown, spans still in a ring are
     /// reported as `dropped.shutdown`, so the identity is exact.
     pub fn snapshot(&self) -> Snapshot {
-        let shared = &self.shared;
-        let d = &shared.drain_counters;
+        let d = &self.drain_counters;
         let mut s = Snapshot {
             delivered: d.delivered.load(Ordering::Relaxed),
             flushes: d.flushes.load(Ordering::Relaxed),
             sink_stalls: d.sink_stalls.load(Ordering::Relaxed),
             ..Snapshot::default()
         };
-        let no_ring = shared.no_ring.load(Ordering::Relaxed);
+        let no_ring = self.pool.no_ring();
         s.dropped = Dropped {
             no_ring,
             shutdown: d.dropped_shutdown.load(Ordering::Relaxed),
@@ -315,7 +225,7 @@ impl Engine {
             ..Dropped::default()
         };
         s.recorded = no_ring;
-        for lane in shared.lanes.iter() {
+        for lane in self.pool.lanes.iter() {
             let c = &lane.counters;
             s.in_rings += lane.ring.pushed().wrapping_sub(lane.ring.popped()) as u64;
             s.recorded += c.recorded.load(Ordering::Relaxed);
@@ -325,7 +235,7 @@ impl Engine {
             s.dropped.abandoned += c.dropped_abandoned.load(Ordering::Relaxed);
             s.truncated_strings += c.truncated_strings.load(Ordering::Relaxed);
         }
-        if shared.control.exited.load(Ordering::Acquire) {
+        if self.handshake.has_exited() {
             s.dropped.shutdown += s.in_rings;
             s.in_rings = 0;
         }
@@ -334,17 +244,17 @@ impl Engine {
 
     /// Bytes of span memory allocated at start (rings and producer stacks).
     pub fn preallocated_bytes(&self) -> usize {
-        self.shared.preallocated
+        self.preallocated
     }
 
     /// The clock source the hot path reads.
     pub fn clock_source(&self) -> ClockSource {
-        self.shared.clock.source()
+        self.pool.clock.source()
     }
 
     /// Rings in the pool.
     pub fn rings(&self) -> usize {
-        self.shared.lanes.len()
+        self.pool.lanes.len()
     }
 }
 

@@ -4,15 +4,8 @@
 //! wins over the defaults. `from_env` gives a config whose fields come from the environment
 //! (or the defaults); any setter called on it afterwards overrides them.
 //!
-//! | variable | meaning | default |
-//! |---|---|---|
-//! | `OTEL_BSP_SCHEDULE_DELAY` | ms between scheduled flushes | 5000 |
-//! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans per request (must not exceed the queue size) | 512 |
-//! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans each producer's ring holds (rounded up to a power of two) | 2048 |
-//! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
-//! | `OTEL_TRACES_SAMPLER_ARG` | the ratio for the `*traceidratio` samplers | 1.0 |
-//! | `OTEL_SERVICE_NAME` | `service.name` (wins over the same key in the next one) | `unknown_service` |
-//! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,...`, percent-encoded (W3C baggage format) | none |
+//! The variables and their defaults are listed in the crate docs
+//! (`lib.rs`, "Configuration from the environment").
 //!
 //! `OTEL_BSP_EXPORT_TIMEOUT` and the `OTEL_EXPORTER_OTLP_*` variables belong to the exporter.
 //! An empty variable counts as unset, as the spec asks. Anything else that does not parse is an
@@ -24,7 +17,7 @@ use std::time::Duration;
 use crate::config::EngineConfig;
 use crate::error::Error;
 use crate::otlp::{OtlpConfig, Resource};
-use crate::sampler::Sampler;
+use crate::produce::sampler::Sampler;
 
 /// Reads one variable through `lookup`, trimmed; an empty value counts as unset, as the spec
 /// asks. Shared with the exporter's variables (`ringspan-transport`).
@@ -90,7 +83,7 @@ fn sampler(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<Sampler>, 
 
 impl EngineConfig {
     /// The default config with the `OTEL_BSP_*` and `OTEL_TRACES_SAMPLER*` variables applied
-    /// (see [`crate::env`] for the list). Setters called afterwards take precedence.
+    /// (listed in [the crate docs](crate#configuration-from-the-environment)). Setters called afterwards take precedence.
     ///
     /// # Errors
     /// A variable that does not parse, named with its value.

@@ -4,7 +4,7 @@
 //! # Quickstart
 //! ```
 //! use std::time::Duration;
-//! use ringspan::{Engine, EngineConfig, Value, sink::Discard};
+//! use ringspan::{Discard, Engine, EngineConfig, Value};
 //!
 //! // One engine per process: a fixed pool of rings, a drain thread and a sink.
 //! let sink = Discard::default();
@@ -29,51 +29,78 @@
 //! ```
 //!
 //! # The data path
-//! `Producer` (one per thread, [`producer`]) -> SPSC [`ring`] of fixed-size [`record`]s ->
-//! the drain thread ([`drain`]) -> a [`Sink`]: the OTLP encoder ([`otlp::OtlpSink`], which hands
-//! finished `ExportTraceServiceRequest` bytes to an [`otlp::Exporter`]), or your own.
-//! Timestamps come from the TSC where it is invariant ([`clock`]); sampling is decided at the
-//! root ([`sampler`]); W3C [`traceparent`] headers cross process boundaries.
+//! ```text
+//! hot thread (pinned core)        SPSC ring               drain thread          exporter
+//!   Producer ──write slot──> preallocated slots ──batch pop──> Sink ──bytes──> otlp::Exporter
+//!   produce/                 ring/                 drain/        otlp/
+//! ```
+//! The source tree follows the data: `produce/` (the [`Producer`], its [`Span`] guards, the
+//! ring pool, sampling and W3C trace context), `ring/` (the SPSC [`Ring`]), `drain/` (the drain
+//! thread, the [`Sink`] trait and the flush/shutdown handshake), `otlp/` (the encoder,
+//! [`otlp::OtlpSink`], which hands finished `ExportTraceServiceRequest` bytes to an
+//! [`otlp::Exporter`]), and `model/` for what they all share ([`SpanRecord`], [`Value`], ids).
+//! Timestamps come from the TSC where it is invariant ([`Clock`]); sampling is decided at the
+//! root ([`Sampler`]); W3C `traceparent` headers ([`parse_traceparent`]) cross process
+//! boundaries.
 //!
 //! # Losing nothing silently
 //! Each sampled span is either delivered to the sink or counted in [`Snapshot::dropped`] by
-//! reason: ring full, producer stack too deep, no ring for the thread, or shutdown. See
-//! [`stats`].
+//! reason: ring full, producer stack too deep, no ring for the thread, or shutdown. The
+//! identity, `recorded = delivered + dropped + in_rings`, is exact after shutdown
+//! ([`Snapshot::is_balanced`]).
+//!
+//! # Configuration from the environment
+//! [`EngineConfig::from_env`] and [`otlp::OtlpConfig::from_env`] read the standard variables;
+//! values set in code win over the environment, which wins over the defaults. An empty
+//! variable counts as unset; anything else that does not parse is an error naming the
+//! variable and its value.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `OTEL_BSP_SCHEDULE_DELAY` | ms between scheduled flushes | 5000 |
+//! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans per request (must not exceed the queue size) | 512 |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans each producer's ring holds (rounded up to a power of two) | 2048 |
+//! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
+//! | `OTEL_TRACES_SAMPLER_ARG` | the ratio for the `*traceidratio` samplers | 1.0 |
+//! | `OTEL_SERVICE_NAME` | `service.name` (wins over the same key in the next one) | `unknown_service` |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,...`, percent-encoded (W3C baggage format) | none |
+//!
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+#![warn(unreachable_pub)]
 
-pub mod alloc_counter;
-pub mod clock;
-pub mod config;
-pub mod drain;
+mod clock;
+mod config;
+mod drain;
 mod engine;
-pub mod env;
+mod env;
 mod error;
-pub mod ids;
-mod lane;
-mod local;
+mod model;
 pub mod otlp;
-pub(crate) mod prefetch;
-pub mod producer;
-pub mod record;
-pub mod ring;
-pub mod sampler;
-pub mod sink;
-mod span;
-pub mod stats;
+mod prefetch;
+mod produce;
+mod ring;
+mod stats;
 mod sync;
-pub mod traceparent;
-pub mod value;
 
-pub use config::{ClockChoice, EngineConfig, IdleStrategy};
-pub use drain::Sink;
+pub use clock::{Calibration, Clock, ClockSource, MAX_DRIFT_NS};
+pub use config::{ClockChoice, EngineConfig, IdleStrategy, MAX_DEPTH};
+pub use drain::sink::{Discard, Sink};
 pub use engine::Engine;
+pub use env::var as env_var;
 pub use error::Error;
-pub use ids::{SpanContext, SpanId, TraceFlags, TraceId};
-pub use producer::{Parent, Producer};
-pub use record::{SpanKind, SpanRecord, Status};
-pub use sampler::Sampler;
-pub use span::Span;
+pub use model::ids::{IdGenerator, SpanContext, SpanId, TraceFlags, TraceId};
+pub use model::record::{
+    EventRef, SpanKind, SpanRecord, Status, ARENA_BYTES, MAX_ATTRS, MAX_EVENTS, MAX_EVENT_ATTRS,
+};
+pub use model::value::{Value, ValueRef};
+pub use produce::guard::Span;
+pub use produce::producer::{Parent, Producer};
+pub use produce::sampler::Sampler;
+pub use produce::traceparent::{
+    format as format_traceparent, parse as parse_traceparent, Traceparent, TraceparentError,
+    TRACEPARENT_LEN,
+};
+pub use ring::{Full, PushError, ReadChunk, Ring, RingConsumer, RingProducer, WriteChunk};
 pub use stats::{Dropped, Snapshot};
-pub use value::{Value, ValueRef};

@@ -65,6 +65,7 @@ pub(crate) struct DrainCounters {
 
 /// Dropped spans, by reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Dropped {
     /// The producer's ring was full when the span ended (the drain or the sink fell behind).
     pub ring_full: u64,
@@ -96,6 +97,7 @@ impl Dropped {
 
 /// The engine's counters added up at one moment. See the module docs for the identity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Snapshot {
     /// Sampled spans that were ended (or dropped when they started).
     pub recorded: u64,

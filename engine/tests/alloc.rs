@@ -7,10 +7,10 @@
 use std::alloc::System;
 use std::time::Duration;
 
-use ringspan::alloc_counter::CountingAlloc;
 use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink};
-use ringspan::sink::Discard;
+use ringspan::Discard;
 use ringspan::{Engine, EngineConfig, IdleStrategy, Sink, Value};
+use ringspan_alloc_counter::CountingAlloc;
 
 #[global_allocator]
 static ALLOC: CountingAlloc<System> = CountingAlloc::new(System);

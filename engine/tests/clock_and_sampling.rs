@@ -2,8 +2,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ringspan::clock::{Calibration, Clock};
-use ringspan::ids::IdGenerator;
+use ringspan::IdGenerator;
+use ringspan::{Calibration, Clock};
 use ringspan::{Sampler, TraceId};
 
 fn unix_ns() -> u64 {
@@ -51,7 +51,7 @@ fn the_tsc_is_used_where_it_is_invariant() {
         .map(|s| s.contains(" constant_tsc") && s.contains(" nonstop_tsc"))
         .unwrap_or(false);
     if cfg!(target_arch = "x86_64") && invariant {
-        assert_eq!(Clock::detect().source(), ringspan::clock::ClockSource::Tsc);
+        assert_eq!(Clock::detect().source(), ringspan::ClockSource::Tsc);
     }
 }
 

@@ -107,7 +107,7 @@ fn code_wins_over_the_environment() {
         .unwrap()
         .ring_capacity(1024);
     assert_eq!(c.ring_capacity_setting(), 1024);
-    let engine = Engine::start(c.rings(1), ringspan::sink::Discard::default()).unwrap();
+    let engine = Engine::start(c.rings(1), ringspan::Discard::default()).unwrap();
     engine.shutdown(Duration::from_secs(1)).unwrap();
 }
 

@@ -13,8 +13,8 @@ use opentelemetry_proto::tonic::trace::v1::{
 };
 use proptest::prelude::*;
 use prost::Message;
-use ringspan::clock::Calibration;
 use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink, Resource};
+use ringspan::Calibration;
 use ringspan::{
     ClockChoice, Engine, EngineConfig, IdleStrategy, Parent, Sink, SpanContext, SpanId, SpanKind,
     SpanRecord, Status, TraceFlags, TraceId, Value, ValueRef,
@@ -636,11 +636,11 @@ proptest! {
             prop_assert_eq!(spans.len(), wanted.len(), "scope {:?}", scope);
             for (sp, d) in spans.iter().zip(wanted) {
                 prop_assert!(d.name.starts_with(sp.name.as_str()), "{:?} vs {:?}", sp.name, d.name);
-                let kept = d.attrs.len().min(ringspan::record::MAX_ATTRS);
+                let kept = d.attrs.len().min(ringspan::MAX_ATTRS);
                 prop_assert_eq!(sp.dropped_attributes_count as usize + kept, d.attrs.len());
                 let distinct: std::collections::HashSet<_> = d.attrs[..kept].iter().map(|(k, _)| k).collect();
                 prop_assert_eq!(sp.attributes.len(), distinct.len());
-                prop_assert_eq!(sp.events.len(), d.events.len().min(ringspan::record::MAX_EVENTS));
+                prop_assert_eq!(sp.events.len(), d.events.len().min(ringspan::MAX_EVENTS));
                 prop_assert_eq!(sp.kind, i32::from(d.kind));
                 if d.parent == 2 {
                     prop_assert_eq!(&sp.parent_span_id, &vec![9u8; 8]);

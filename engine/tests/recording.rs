@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Collect, Val};
-use ringspan::traceparent;
+use ringspan::parse_traceparent;
 use ringspan::{Engine, EngineConfig, Parent, Sampler, SpanKind, Value};
 
 const T: Duration = Duration::from_secs(5);
@@ -103,7 +103,7 @@ fn remote_parent_from_traceparent() {
     let (engine, sink) = start(small());
     let p = engine.producer().unwrap();
     let parent =
-        traceparent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
     let header;
     {
         let s = p.start(Value::str("server"), Parent::Context(parent));
@@ -119,7 +119,7 @@ fn remote_parent_from_traceparent() {
     assert!(server.parent_remote);
     assert_eq!(inner.parent, Some(server.span_id));
     assert!(!inner.parent_remote);
-    let back = traceparent::parse(&header).unwrap();
+    let back = parse_traceparent(&header).unwrap();
     assert_eq!(
         (back.trace_id, back.span_id),
         (server.trace_id, server.span_id)
@@ -166,10 +166,10 @@ fn limits_are_counted_not_silent() {
     }
     engine.flush(T).unwrap();
     let s = &sink.take()[0];
-    assert_eq!(s.attrs.len(), ringspan::record::MAX_ATTRS);
-    assert_eq!(s.dropped_attrs, 12 + 1 - ringspan::record::MAX_ATTRS as u32);
-    assert_eq!(s.events.len(), ringspan::record::MAX_EVENTS);
-    assert_eq!(s.dropped_events, 5 - ringspan::record::MAX_EVENTS as u32);
+    assert_eq!(s.attrs.len(), ringspan::MAX_ATTRS);
+    assert_eq!(s.dropped_attrs, 12 + 1 - ringspan::MAX_ATTRS as u32);
+    assert_eq!(s.events.len(), ringspan::MAX_EVENTS);
+    assert_eq!(s.dropped_events, 5 - ringspan::MAX_EVENTS as u32);
     drop(p);
     let snap = engine.shutdown(T).unwrap();
     assert_eq!(
@@ -184,7 +184,7 @@ fn limits_are_counted_not_silent() {
     let snap = engine.shutdown(T).unwrap();
     assert_eq!(snap.truncated_strings, 1);
     match &sink.take()[0].attrs[0].1 {
-        Val::S(v) => assert_eq!(v.len(), ringspan::record::ARENA_BYTES),
+        Val::S(v) => assert_eq!(v.len(), ringspan::ARENA_BYTES),
         other => panic!("{other:?}"),
     }
 }
@@ -228,7 +228,7 @@ fn unsampled_spans_write_nothing_and_children_follow_the_parent() {
     }
     // A sampled remote parent wins over the root sampler.
     let parent =
-        traceparent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
     drop(p.start(Value::str("followed"), Parent::Context(parent)));
     drop(p);
     let snap = engine.shutdown(T).unwrap();
@@ -244,20 +244,18 @@ fn too_deep_is_dropped_and_counted() {
     let (engine, sink) = start(small());
     let p = engine.producer().unwrap();
     {
-        let guards: Vec<_> = (0..ringspan::config::MAX_DEPTH + 3)
-            .map(|_| p.span("d"))
-            .collect();
-        assert!(guards[ringspan::config::MAX_DEPTH - 1].is_recording());
-        assert!(!guards[ringspan::config::MAX_DEPTH].is_recording());
+        let guards: Vec<_> = (0..ringspan::MAX_DEPTH + 3).map(|_| p.span("d")).collect();
+        assert!(guards[ringspan::MAX_DEPTH - 1].is_recording());
+        assert!(!guards[ringspan::MAX_DEPTH].is_recording());
     }
     // The stack is usable again afterwards.
     drop(p.span("after"));
     drop(p);
     let snap = engine.shutdown(T).unwrap();
     assert_eq!(snap.dropped.too_deep, 3);
-    assert_eq!(snap.delivered, ringspan::config::MAX_DEPTH as u64 + 1);
+    assert_eq!(snap.delivered, ringspan::MAX_DEPTH as u64 + 1);
     assert!(snap.is_balanced(), "{snap:?}");
-    assert_eq!(sink.take().len(), ringspan::config::MAX_DEPTH + 1);
+    assert_eq!(sink.take().len(), ringspan::MAX_DEPTH + 1);
 }
 
 #[test]
@@ -408,6 +406,6 @@ fn preallocated_memory_is_reported_and_matches_the_budget() {
     assert_eq!(engine.preallocated_bytes(), budget);
     assert_eq!(
         budget,
-        3 * (1024 + ringspan::config::MAX_DEPTH) * std::mem::size_of::<ringspan::SpanRecord>()
+        3 * (1024 + ringspan::MAX_DEPTH) * std::mem::size_of::<ringspan::SpanRecord>()
     );
 }

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
-use ringspan::ring::{PushError, Ring};
+use ringspan::{PushError, Ring};
 
 #[test]
 fn smoke_fifo() {
@@ -89,6 +89,36 @@ fn write_chunk_publishes_only_what_is_committed() {
     assert_eq!(chunk.len(), 4);
     chunk.commit(4);
     assert!(p.write_chunk(1).is_err());
+}
+
+#[test]
+fn a_staged_slot_is_invisible_until_published_and_full_refuses_both() {
+    let (ring, mut c) = Ring::with_consumer(2, 0u32);
+    let mut p = Ring::try_claim(&ring).unwrap();
+    *p.stage().unwrap() = 5;
+    *p.stage().unwrap() += 1; // the same slot, still being built
+    assert_eq!(c.pop(), None);
+    p.publish_staged().unwrap();
+    p.push(7).unwrap();
+    assert!(p.stage().is_err());
+    assert!(p.publish_staged().is_err());
+    assert_eq!(ring.len(), 2);
+    assert_eq!((c.pop(), c.pop(), c.pop()), (Some(6), Some(7), None));
+    assert_eq!(p.publish_staged(), Ok(())); // room again: publishes the stale slot's value
+    assert_eq!(c.pop(), Some(6));
+}
+
+#[test]
+fn ring_errors_say_what_happened() {
+    let (ring, _c) = Ring::with_consumer(2, 0u32);
+    let mut p = Ring::try_claim(&ring).unwrap();
+    p.push(1).unwrap();
+    p.push(2).unwrap();
+    let err = p.push(3).unwrap_err();
+    assert_eq!(err, PushError::Full(3));
+    assert_eq!(err.to_string(), "the ring is full");
+    let boxed: Box<dyn std::error::Error> = Box::new(p.stage().unwrap_err());
+    assert_eq!(boxed.to_string(), "the ring is full");
 }
 
 #[test]

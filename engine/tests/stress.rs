@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ringspan::clock::Calibration;
+use ringspan::Calibration;
 use ringspan::{Engine, EngineConfig, IdleStrategy, Sink, SpanRecord, Value, ValueRef};
 
 const THREADS: usize = 4;

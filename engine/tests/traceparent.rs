@@ -1,7 +1,7 @@
 //! W3C `traceparent` parsing (validation per the spec) and formatting.
 
 use proptest::prelude::*;
-use ringspan::traceparent::{format, parse, TraceparentError};
+use ringspan::{format_traceparent as format, parse_traceparent as parse, TraceparentError};
 use ringspan::{SpanContext, SpanId, TraceFlags, TraceId};
 
 const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

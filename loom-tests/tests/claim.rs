@@ -5,7 +5,7 @@
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use ringspan::ring::Ring;
+use ringspan::Ring;
 
 #[test]
 fn at_most_one_producer_at_a_time() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use ringspan::clock::Calibration;
+use ringspan::Calibration;
 use ringspan::{ClockChoice, Engine, EngineConfig, IdleStrategy, Sink, SpanRecord};
 
 #[derive(Clone)]

@@ -3,10 +3,10 @@
 #![cfg(ringspan_loom)]
 
 use loom::thread;
-use ringspan::ring::{PushError, Ring};
+use ringspan::{PushError, Ring};
 
 /// Pushes `values` one by one, retrying (with a yield) while the ring is full.
-fn push_all(p: &mut ringspan::ring::RingProducer<u32>, values: &[u32]) {
+fn push_all(p: &mut ringspan::RingProducer<u32>, values: &[u32]) {
     for &v in values {
         while let Err(PushError::Full(_)) = p.push(v) {
             thread::yield_now();
@@ -14,7 +14,7 @@ fn push_all(p: &mut ringspan::ring::RingProducer<u32>, values: &[u32]) {
     }
 }
 
-fn pop_n(c: &mut ringspan::ring::RingConsumer<u32>, n: usize) -> Vec<u32> {
+fn pop_n(c: &mut ringspan::RingConsumer<u32>, n: usize) -> Vec<u32> {
     let mut out = Vec::new();
     while out.len() < n {
         match c.pop() {
@@ -113,14 +113,17 @@ fn build_in_place_then_publish() {
         let mut p = Ring::try_claim(&ring).unwrap();
         let t = thread::spawn(move || {
             for v in 1..=3 {
-                while !p.has_room() {
-                    thread::yield_now();
+                loop {
+                    match p.stage() {
+                        Ok(slot) => {
+                            *slot = v;
+                            break;
+                        }
+                        Err(_) => thread::yield_now(),
+                    }
                 }
-                // SAFETY: `has_room` just returned true and nothing was published since.
-                unsafe {
-                    *p.next_slot() = v;
-                    p.publish_next();
-                }
+                // The slot is still free: `stage` found it so and only we publish.
+                p.publish_staged().unwrap();
             }
         });
         assert_eq!(pop_n(&mut c, 3), vec![1, 2, 3]);

@@ -107,7 +107,7 @@ impl Args {
                 }
                 "--attrs" => {
                     a.attrs = num(&value)? as usize;
-                    if a.attrs > ringspan::record::MAX_ATTRS {
+                    if a.attrs > ringspan::MAX_ATTRS {
                         return Err(bad(&flag, &value, "a span holds at most 8 attributes"));
                     }
                 }

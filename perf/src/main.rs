@@ -20,8 +20,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use mimalloc::MiMalloc;
-use ringspan::alloc_counter::CountingAlloc;
-use ringspan::clock::{Calibration, Clock};
+use ringspan::{Calibration, Clock};
+use ringspan_alloc_counter::CountingAlloc;
 
 #[global_allocator]
 pub(crate) static ALLOC: CountingAlloc<MiMalloc> = CountingAlloc::new(MiMalloc);

@@ -11,7 +11,7 @@ use opentelemetry::KeyValue;
 use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
-use ringspan::clock::Calibration;
+use ringspan::Calibration;
 use serde_json::{json, Map};
 
 use crate::args::Args;

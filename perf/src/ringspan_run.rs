@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use ringspan::clock::Calibration;
 use ringspan::otlp::Resource;
+use ringspan::Calibration;
 use ringspan::{IdleStrategy, Producer, Value};
 use ringspan_transport::{Pipeline, PipelineConfig};
 use serde_json::{json, Map, Value as Json};

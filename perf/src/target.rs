@@ -1,6 +1,6 @@
 //! Where the spans go: the embedded OTLP/HTTP receiver (default), or an external endpoint.
 
-use ringspan_transport::{Receiver, ReceiverConfig, ReceiverCounts};
+use ringspan_receiver::{Receiver, ReceiverConfig, ReceiverCounts};
 
 pub struct Target {
     /// Base URL (`/v1/traces` is appended).
@@ -13,7 +13,7 @@ impl Target {
     /// so their allocations are left out of the count.
     pub fn embedded() -> Result<Target, String> {
         let receiver = Receiver::start(
-            ReceiverConfig::default().on_thread_start(ringspan::alloc_counter::exclude_this_thread),
+            ReceiverConfig::default().on_thread_start(ringspan_alloc_counter::exclude_this_thread),
         )
         .map_err(|e| e.to_string())?;
         Ok(Target {

@@ -7,7 +7,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use ringspan::clock::Calibration;
+use ringspan::Calibration;
 
 use crate::args::Args;
 use crate::procfs;

@@ -23,7 +23,7 @@ use std::time::Duration;
 use crate::config::{header_pair, parse_endpoint, traces_url, Compression, ExporterConfig, Roots};
 use crate::error::Error;
 
-use ringspan::env::var as get;
+use ringspan::env_var as get;
 
 /// `OTEL_EXPORTER_OTLP_TRACES_{suffix}` if set, else `OTEL_EXPORTER_OTLP_{suffix}`, with the
 /// name of the one used.

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-/// An error from setting up or shutting down the exporter, the receiver or a pipeline: one
+/// An error from setting up or shutting down the exporter or a pipeline: one
 /// opaque type with `is_*` queries and a message a person can act on.
 pub struct Error {
     kind: Kind,

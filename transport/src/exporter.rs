@@ -20,8 +20,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ringspan::ids::IdGenerator;
 use ringspan::otlp::{EncodedRequest, Exporter};
+use ringspan::IdGenerator;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 

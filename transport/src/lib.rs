@@ -1,6 +1,8 @@
 //! ringspan's transport: ship the encoder's OTLP requests to any OTLP/HTTP endpoint
-//! (OpenTelemetry Collector, Jaeger, Tempo, vendors) the way the OTLP specification asks, and
-//! an embedded OTLP/HTTP receiver to test and measure against.
+//! (OpenTelemetry Collector, Jaeger, Tempo, vendors) the way the OTLP specification asks.
+//! The embedded OTLP/HTTP receiver that the tests and the harness measure against is a
+//! package of its own (`ringspan-receiver`, in `transport/receiver/`), so an application
+//! linking the exporter carries no server code.
 //!
 //! # Quickstart
 //! In a service, one call reads the standard `OTEL_*` variables and starts everything:
@@ -19,10 +21,12 @@
 //! println!("{} recorded, {} exported, {} dropped", report.recorded, report.exported, report.dropped_total());
 //! # Ok::<(), ringspan_transport::Error>(())
 //! ```
-//! The same against the embedded receiver, with the configuration in code:
+//! The same against the embedded receiver (`ringspan-receiver`), with the configuration in
+//! code:
 //! ```
 //! use std::time::Duration;
-//! use ringspan_transport::{Compression, Pipeline, PipelineConfig, Receiver, ReceiverConfig};
+//! use ringspan_receiver::{Receiver, ReceiverConfig};
+//! use ringspan_transport::{Compression, Pipeline, PipelineConfig};
 //!
 //! let receiver = Receiver::start(ReceiverConfig::default())?;
 //! let mut config = PipelineConfig::default();
@@ -37,13 +41,13 @@
 //! let report = pipeline.shutdown(Duration::from_secs(5))?;
 //! assert_eq!(report.exported, 100);
 //! assert_eq!(receiver.counts().spans, 100);
-//! # Ok::<(), ringspan_transport::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # The data path
 //! producers -> rings -> drain -> [`ringspan::otlp::OtlpSink`] (encoder, pooled buffers) ->
 //! [`HttpExporter`] (this crate: [`exporter`] hands off, [`retry`] decides, a hyper client
-//! sends) -> the collector. [`Pipeline`] wires them; [`Receiver`] plays the collector.
+//! sends) -> the collector. [`Pipeline`] wires them; in tests, `ringspan_receiver::Receiver` plays the collector.
 //!
 //! # Nothing lost silently
 //! Every span the encoder hands over is exported, rejected by the collector (partial success),
@@ -58,7 +62,6 @@ pub mod env;
 mod error;
 pub mod exporter;
 mod pipeline;
-pub mod receiver;
 pub mod retry;
 mod send;
 mod stats;
@@ -67,7 +70,6 @@ pub use config::{Compression, ExporterConfig, Roots};
 pub use error::Error;
 pub use exporter::{ExporterHandle, HttpExporter};
 pub use pipeline::{Pipeline, PipelineConfig, Report};
-pub use receiver::{Fault, Keep, Receiver, ReceiverConfig, ReceiverCounts};
 pub use retry::RetryPolicy;
 pub use send::MAX_RESPONSE_BYTES;
 pub use stats::{ExportCounts, ExportDropped, ExportStats};

@@ -26,7 +26,7 @@ pub struct PipelineConfig {
 impl PipelineConfig {
     /// Every standard variable ringspan reads: `OTEL_BSP_*`, `OTEL_TRACES_SAMPLER{,_ARG}`,
     /// `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_*` (see
-    /// [`ringspan::env`] and [`crate::env`]). Change the fields afterwards to override them.
+    /// [`ringspan`'s list](ringspan#configuration-from-the-environment) and [`crate::env`]). Change the fields afterwards to override them.
     ///
     /// # Errors
     /// The first variable that does not parse, named with its value.
@@ -49,6 +49,7 @@ impl PipelineConfig {
 
 /// Where every recorded span went, engine and exporter together.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Report {
     /// Sampled spans recorded by producers.
     pub recorded: u64,
@@ -105,9 +106,10 @@ impl Report {
 /// # Examples
 /// ```
 /// use std::time::Duration;
-/// use ringspan_transport::{Pipeline, PipelineConfig, Receiver};
+/// use ringspan_receiver::Receiver; // an OTLP/HTTP endpoint on loopback, for tests
+/// use ringspan_transport::{Pipeline, PipelineConfig};
 ///
-/// let receiver = Receiver::start(Default::default())?; // an OTLP/HTTP endpoint on loopback
+/// let receiver = Receiver::start(Default::default())?;
 /// let mut config = PipelineConfig::default();
 /// config.exporter = config.exporter.base_endpoint(&receiver.endpoint())?;
 /// let pipeline = Pipeline::start(config)?;
@@ -120,7 +122,7 @@ impl Report {
 /// assert_eq!((report.recorded, report.exported), (1, 1));
 /// assert!(report.is_settled());
 /// assert_eq!(receiver.counts().spans, 1);
-/// # Ok::<(), ringspan_transport::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Pipeline {
     engine: Engine,

@@ -10,8 +10,8 @@ use http::{HeaderName, HeaderValue, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
-use ringspan::ids::IdGenerator;
 use ringspan::otlp::EncodedRequest;
+use ringspan::IdGenerator;
 
 use crate::client::HttpClient;
 use crate::config::Compression;

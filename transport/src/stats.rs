@@ -14,6 +14,7 @@ use std::sync::Mutex;
 
 /// Spans the exporter gave up on, by reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExportDropped {
     /// Retryable failures (429/502/503/504, connection failures, timeouts) until the retry
     /// budget ran out.
@@ -34,6 +35,7 @@ impl ExportDropped {
 
 /// The exporter's counters at one moment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExportCounts {
     /// Spans in requests the encoder handed to the exporter.
     pub handed: u64,

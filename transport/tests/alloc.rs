@@ -11,8 +11,9 @@ use std::alloc::System;
 use std::time::Duration;
 
 use common::*;
-use ringspan::alloc_counter::CountingAlloc;
-use ringspan_transport::{Pipeline, Receiver, ReceiverConfig};
+use ringspan_alloc_counter::CountingAlloc;
+use ringspan_receiver::{Receiver, ReceiverConfig};
+use ringspan_transport::Pipeline;
 
 #[global_allocator]
 static ALLOC: CountingAlloc<System> = CountingAlloc::new(System);

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::*;
-use ringspan_transport::{Compression, Pipeline, PipelineConfig, Receiver, ReceiverConfig, Roots};
+use ringspan_receiver::{Receiver, ReceiverConfig};
+use ringspan_transport::{Compression, Pipeline, PipelineConfig, Roots};
 
 /// Records on two threads, shuts down, and checks every span arrived once, intact. Returns
 /// the report and the bytes the encoder produced.
@@ -120,7 +121,7 @@ fn tls_receiver() -> (Receiver, std::path::PathBuf) {
     let cert_pem = key.cert.pem();
     let receiver = Receiver::start(
         ReceiverConfig::default()
-            .keep(ringspan_transport::Keep::Decoded)
+            .keep(ringspan_receiver::Keep::Decoded)
             .tls_pem(&cert_pem, &key.signing_key.serialize_pem())
             .expect("tls identity"),
     )

@@ -8,7 +8,8 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ringspan_transport::{Compression, Fault, Pipeline, Receiver, ReceiverConfig, Report};
+use ringspan_receiver::{Fault, Receiver, ReceiverConfig};
+use ringspan_transport::{Compression, Pipeline, Report};
 
 /// Flushes the engine and waits until the exporter has settled every span handed to it.
 fn settle(pipeline: &Pipeline) -> Report {
@@ -235,7 +236,7 @@ fn endpoint_down_mid_run_then_back_delivers_what_was_recorded_meanwhile() {
     let second = Receiver::start(
         ReceiverConfig::default()
             .addr(addr)
-            .keep(ringspan_transport::Keep::Decoded),
+            .keep(ringspan_receiver::Keep::Decoded),
     )
     .expect("the same port again");
     ids.extend(record(&pipeline, "after", 10_000, 500));

@@ -5,7 +5,7 @@
 //! - `wire.rs` sizes and writes protobuf fields with prost's varint and key primitives;
 //! - `span.rs` sizes and writes one `Span` from a [`crate::SpanRecord`];
 //! - [`Resource`] is encoded once, when the sink is built;
-//! - [`OtlpSink`] (`sink.rs`) assembles requests, laid out so that nothing is moved once
+//! - [`OtlpSink`] (`otlp_sink.rs`) assembles requests, laid out so that nothing is moved once
 //!   written, and hands them to an [`Exporter`].
 //!
 //! Limits: a request stays within `max_bytes` and `max_spans`; a span too large for any
@@ -15,12 +15,12 @@
 //! The bytes are canonical: the same as prost's encoding of the equivalent
 //! `opentelemetry-proto` message (tested byte for byte in `engine/tests/otlp.rs`).
 
+mod otlp_sink;
 mod resource;
-mod sink;
 mod span;
 mod wire;
 
-pub use resource::{Resource, ResourceValue};
-pub use sink::{
+pub use otlp_sink::{
     EncodedRequest, Exporter, OtlpConfig, OtlpSink, OtlpStats, EXTRA_SCOPES, OTLP_MAX_BYTES,
 };
+pub use resource::{Resource, ResourceValue};

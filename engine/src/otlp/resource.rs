@@ -1,7 +1,7 @@
 //! The resource every exported span belongs to, encoded once when the sink is built.
 
 use super::wire::{key_value_len, len_delimited, put_key_value};
-use crate::value::ValueRef;
+use crate::model::value::ValueRef;
 
 /// A resource attribute value (owned: resources are built once, off the hot path).
 #[derive(Clone, Debug, PartialEq)]

@@ -21,8 +21,8 @@
 use prost::bytes::BufMut;
 
 use crate::clock::Calibration;
-use crate::record::{SpanRecord, Status, MAX_ATTRS, MAX_EVENTS, MAX_EVENT_ATTRS};
-use crate::value::ValueRef;
+use crate::model::record::{SpanRecord, Status, MAX_ATTRS, MAX_EVENTS, MAX_EVENT_ATTRS};
+use crate::model::value::ValueRef;
 
 use super::wire::{
     bytes_len, fixed32_len, fixed64_len, key_value_len, len_delimited, put_bytes, put_fixed32,

@@ -9,7 +9,7 @@
 use prost::bytes::BufMut;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
 
-use crate::value::ValueRef;
+use crate::model::value::ValueRef;
 
 /// A write cursor over an already-initialised byte slice, for prost's encoding functions.
 ///

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ringspan::clock::Calibration;
+use ringspan::Calibration;
 use ringspan::{Sink, SpanId, SpanKind, SpanRecord, TraceId, ValueRef};
 
 /// A span copied out of a record into owned values.

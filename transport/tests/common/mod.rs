@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use ringspan::{IdleStrategy, Value};
-use ringspan_transport::{
-    Keep, Pipeline, PipelineConfig, Receiver, ReceiverConfig, Report, RetryPolicy,
-};
+use ringspan_receiver::{Keep, Receiver, ReceiverConfig};
+use ringspan_transport::{Pipeline, PipelineConfig, Report, RetryPolicy};
 
 /// A loopback receiver that keeps decoded requests.
 pub fn receiver() -> Receiver {

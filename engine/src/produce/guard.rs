@@ -1,15 +1,40 @@
-//! The guard for one open span. It ends the span when dropped.
+//! The guard for one open span, and the [`Producer`] calls that start one. The guard ends
+//! its span when dropped.
 
 use std::fmt::{self, Write as _};
 
-use crate::ids::SpanContext;
-use crate::producer::Producer;
-use crate::record::SpanKind;
-use crate::traceparent::{self, Traceparent};
-use crate::value::Value;
+use super::producer::{Opened, Parent, Producer, UNTRACKED};
+use super::traceparent::{self, Traceparent};
+use crate::model::ids::SpanContext;
+use crate::model::record::{SpanKind, ARENA_BYTES};
+use crate::model::value::{floor_char_boundary, Value};
 
-/// Depth marker of a span that got no frame (the producer's stack was full).
-const UNTRACKED: usize = usize::MAX;
+impl Producer {
+    /// Starts a span with a static name, child of the innermost open span (or a root).
+    #[inline]
+    pub fn span(&self, name: &'static str) -> Span<'_> {
+        self.start(Value::str(name), Parent::Current)
+    }
+
+    /// Starts a span whose name is copied into the record (see [`crate::ARENA_BYTES`]).
+    #[inline]
+    pub fn span_copied(&self, name: &str) -> Span<'_> {
+        self.start(Value::copied(name), Parent::Current)
+    }
+
+    /// Starts a span with an explicit choice of parent. `name` should be a string
+    /// ([`Value::str`] or [`Value::copied`]); any other value gives a non-string name, which
+    /// the drain reads as empty.
+    #[inline]
+    pub fn start(&self, name: Value<'_>, parent: Parent) -> Span<'_> {
+        let Opened { depth, recording } = self.open(name, parent);
+        Span {
+            producer: self,
+            depth,
+            recording,
+        }
+    }
+}
 
 /// An open span. Set attributes, events and status on it; it ends when dropped (or with
 /// [`Span::end`]). Borrowing its [`Producer`], it stays on the producer's thread.
@@ -19,7 +44,7 @@ const UNTRACKED: usize = usize::MAX;
 ///
 /// # Examples
 /// ```
-/// use ringspan::{Engine, EngineConfig, SpanKind, Value, sink::Discard};
+/// use ringspan::{Discard, Engine, EngineConfig, SpanKind, Value};
 /// let engine = Engine::start(EngineConfig::default().rings(1).ring_capacity(64), Discard::default()).unwrap();
 /// let p = engine.producer().unwrap();
 /// let mut span = p.span("GET /orders");
@@ -46,27 +71,7 @@ impl fmt::Debug for Span<'_> {
     }
 }
 
-impl<'p> Span<'p> {
-    #[inline(always)]
-    pub(crate) fn new(producer: &'p Producer, depth: usize, recording: bool) -> Self {
-        Span {
-            producer,
-            depth,
-            recording,
-        }
-    }
-
-    /// A span that got no frame (the producer's stack was full): not recording, and it
-    /// reports the context of the innermost open span, its would-be parent.
-    #[inline(always)]
-    pub(crate) fn untracked(producer: &'p Producer) -> Self {
-        Span {
-            producer,
-            depth: UNTRACKED,
-            recording: false,
-        }
-    }
-
+impl Span<'_> {
     /// Whether this span will be exported (sampled, and not dropped at start).
     #[inline(always)]
     pub fn is_recording(&self) -> bool {
@@ -93,7 +98,7 @@ impl<'p> Span<'p> {
         self
     }
 
-    /// Adds one attribute. Past [`crate::record::MAX_ATTRS`] it is dropped and counted in the
+    /// Adds one attribute. Past [`crate::MAX_ATTRS`] it is dropped and counted in the
     /// span's `dropped_attributes_count`.
     #[inline]
     pub fn set_attr<'v>(&mut self, key: &'static str, value: impl Into<Value<'v>>) -> &mut Self {
@@ -115,7 +120,7 @@ impl<'p> Span<'p> {
         self
     }
 
-    /// Adds an event stamped now, with up to [`crate::record::MAX_EVENT_ATTRS`] attributes.
+    /// Adds an event stamped now, with up to [`crate::MAX_EVENT_ATTRS`] attributes.
     #[inline]
     pub fn add_event(
         &mut self,
@@ -154,7 +159,7 @@ impl<'p> Span<'p> {
 
     /// Records `error` the OpenTelemetry way: an `exception` event with `exception.type` and
     /// `exception.message`, and an error status with the message. The message is formatted
-    /// into a stack buffer of [`crate::record::ARENA_BYTES`] bytes (no allocation) and cut at a
+    /// into a stack buffer of [`crate::ARENA_BYTES`] bytes (no allocation) and cut at a
     /// character boundary if longer.
     pub fn record_error<E: std::error::Error + ?Sized>(&mut self, error: &E) -> &mut Self {
         if self.recording {
@@ -190,14 +195,14 @@ impl Drop for Span<'_> {
 /// A fixed buffer that `write!` can fill without allocating; what does not fit is cut at a
 /// character boundary.
 struct StackText {
-    buf: [u8; crate::record::ARENA_BYTES],
+    buf: [u8; ARENA_BYTES],
     len: usize,
 }
 
 impl StackText {
     fn new() -> Self {
         StackText {
-            buf: [0; crate::record::ARENA_BYTES],
+            buf: [0; ARENA_BYTES],
             len: 0,
         }
     }
@@ -210,7 +215,7 @@ impl StackText {
 
 impl fmt::Write for StackText {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let n = crate::value::floor_char_boundary(s, self.buf.len() - self.len);
+        let n = floor_char_boundary(s, self.buf.len() - self.len);
         self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
         self.len += n;
         Ok(())

@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
-use ringspan_transport::{Fault, Keep, Receiver, ReceiverConfig};
+use ringspan_receiver::{Fault, Keep, Receiver, ReceiverConfig};
 
 /// Sends one request and returns the status and the body of the answer.
 fn send(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, Vec<u8>) {

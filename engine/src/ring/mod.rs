@@ -31,8 +31,8 @@ use crossbeam_utils::CachePadded;
 
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering, Tracker};
 
-/// The shared part of a ring: indices, the producer claim and the slots.
-pub struct Ring<T> {
+/// The part of a ring both sides share: indices, the producer claim and the slots.
+struct Slots<T> {
     /// Position of the next slot the consumer reads. Written only by the [`RingConsumer`]
     /// (Release, after it finished reading the slots it frees); read by the producer when its
     /// cached copy says the ring is full.
@@ -56,17 +56,32 @@ pub struct Ring<T> {
 // are release/acquire pairs on `head`/`tail`, so sharing it between the producer's and the
 // consumer's threads is sound when the values may cross threads (`Send`) and be seen from two
 // at once (`Sync`: a shared `ReadChunk` hands out `&T`).
-unsafe impl<T: Send + Sync> Sync for Ring<T> {}
+unsafe impl<T: Send + Sync> Sync for Slots<T> {}
 // SAFETY: as above; the ring owns its `T`s.
-unsafe impl<T: Send> Send for Ring<T> {}
+unsafe impl<T: Send> Send for Slots<T> {}
+
+/// A bounded SPSC ring: the handle through which its producer side is claimed and its state
+/// read from any thread. Cloning the handle shares the same ring.
+pub struct Ring<T> {
+    shared: Arc<Slots<T>>,
+}
+
+impl<T> Clone for Ring<T> {
+    fn clone(&self) -> Self {
+        Ring {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
 
 impl<T> fmt::Debug for Ring<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.shared;
         f.debug_struct("Ring")
-            .field("capacity", &self.capacity())
-            .field("head", &self.head.load(Ordering::Relaxed))
-            .field("tail", &self.tail.load(Ordering::Relaxed))
-            .field("claimed", &self.claimed.load(Ordering::Relaxed))
+            .field("capacity", &s.capacity())
+            .field("head", &s.head.load(Ordering::Relaxed))
+            .field("tail", &s.tail.load(Ordering::Relaxed))
+            .field("claimed", &s.claimed.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -81,13 +96,13 @@ impl<T: Copy> Ring<T> {
     ///
     /// # Examples
     /// ```
-    /// use ringspan::ring::Ring;
+    /// use ringspan::Ring;
     /// let (ring, mut consumer) = Ring::with_consumer(4, 0u64);
     /// let mut producer = Ring::try_claim(&ring).expect("first claim succeeds");
     /// producer.push(7).unwrap();
     /// assert_eq!(consumer.pop(), Some(7));
     /// ```
-    pub fn with_consumer(capacity: usize, fill: T) -> (Arc<Self>, RingConsumer<T>) {
+    pub fn with_consumer(capacity: usize, fill: T) -> (Self, RingConsumer<T>) {
         assert!(
             capacity.is_power_of_two(),
             "ring capacity must be a power of two, got {capacity}"
@@ -96,7 +111,7 @@ impl<T: Copy> Ring<T> {
         // `Tracker` is a unit struct outside loom but not under it, hence `default()`.
         #[allow(clippy::default_constructed_unit_structs)]
         let trackers = (0..capacity).map(|_| Tracker::default()).collect();
-        let ring = Arc::new(Ring {
+        let shared = Arc::new(Slots {
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
             claimed: CachePadded::new(AtomicBool::new(false)),
@@ -105,11 +120,11 @@ impl<T: Copy> Ring<T> {
             mask: capacity - 1,
         });
         let consumer = RingConsumer {
-            ring: Arc::clone(&ring),
+            ring: Arc::clone(&shared),
             head: 0,
             cached_tail: 0,
         };
-        (ring, consumer)
+        (Ring { shared }, consumer)
     }
 }
 
@@ -118,7 +133,7 @@ impl<T> Ring<T> {
     ///
     /// # Examples
     /// ```
-    /// use ringspan::ring::Ring;
+    /// use ringspan::Ring;
     /// let (ring, _consumer) = Ring::with_consumer(2, 0u8);
     /// let first = Ring::try_claim(&ring);
     /// assert!(first.is_some());
@@ -126,24 +141,26 @@ impl<T> Ring<T> {
     /// drop(first);
     /// assert!(Ring::try_claim(&ring).is_some());
     /// ```
-    pub fn try_claim(ring: &Arc<Self>) -> Option<RingProducer<T>> {
+    pub fn try_claim(ring: &Self) -> Option<RingProducer<T>> {
+        let shared = &ring.shared;
         // A plain load first keeps a scan over many busy rings from writing their lines.
-        if ring.claimed.load(Ordering::Relaxed) {
+        if shared.claimed.load(Ordering::Relaxed) {
             return None;
         }
         // Acquire pairs with the Release store in `RingProducer::drop`: the previous
         // producer's slot writes and its `tail` are visible to us before we touch them.
-        ring.claimed
+        shared
+            .claimed
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .ok()?;
         // Relaxed: `tail` is only ever written by producers, and the Acquire above ordered the
         // last of those writes before this load.
-        let tail = ring.tail.load(Ordering::Relaxed);
+        let tail = shared.tail.load(Ordering::Relaxed);
         // Acquire pairs with the consumer's Release store of `head`: slots it freed are done
         // being read before we overwrite them.
-        let cached_head = ring.head.load(Ordering::Acquire);
+        let cached_head = shared.head.load(Ordering::Acquire);
         Some(RingProducer {
-            ring: Arc::clone(ring),
+            ring: Arc::clone(shared),
             tail,
             cached_head,
         })
@@ -151,30 +168,30 @@ impl<T> Ring<T> {
 
     /// Number of slots.
     pub fn capacity(&self) -> usize {
-        self.mask + 1
+        self.shared.capacity()
     }
 
     /// Whether a producer currently holds the ring.
     pub fn is_claimed(&self) -> bool {
-        self.claimed.load(Ordering::Relaxed)
+        self.shared.claimed.load(Ordering::Relaxed)
     }
 
     /// Positions published by producers so far (a running count of every item ever pushed).
     /// A snapshot: Relaxed, as it is only used for accounting.
     pub fn pushed(&self) -> usize {
-        self.tail.load(Ordering::Relaxed)
+        self.shared.tail.load(Ordering::Relaxed)
     }
 
     /// Positions freed by the consumer so far (a running count of every item ever popped).
     pub fn popped(&self) -> usize {
-        self.head.load(Ordering::Relaxed)
+        self.shared.head.load(Ordering::Relaxed)
     }
 
     /// Items in the ring right now, as seen from a third thread (may be stale by the time it
     /// returns).
     pub fn len(&self) -> usize {
-        let head = self.head.load(Ordering::Relaxed);
-        let tail = self.tail.load(Ordering::Relaxed);
+        let head = self.shared.head.load(Ordering::Relaxed);
+        let tail = self.shared.tail.load(Ordering::Relaxed);
         tail.wrapping_sub(head).min(self.capacity())
     }
 
@@ -185,7 +202,14 @@ impl<T> Ring<T> {
 
     /// Bytes of slot memory this ring holds (excluding the small fixed header).
     pub fn slot_bytes(&self) -> usize {
-        self.slots.len() * std::mem::size_of::<T>()
+        self.shared.slots.len() * std::mem::size_of::<T>()
+    }
+}
+
+impl<T> Slots<T> {
+    #[inline(always)]
+    fn capacity(&self) -> usize {
+        self.mask + 1
     }
 
     #[inline(always)]
@@ -211,13 +235,29 @@ pub enum PushError<T> {
     Full(T),
 }
 
+impl<T> fmt::Display for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the ring is full")
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for PushError<T> {}
+
 /// The ring was full (or did not have the requested room); nothing was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Full;
 
+impl fmt::Display for Full {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the ring is full")
+    }
+}
+
+impl std::error::Error for Full {}
+
 /// The writing side of a [`Ring`]. At most one exists per ring at a time.
 pub struct RingProducer<T> {
-    ring: Arc<Ring<T>>,
+    ring: Arc<Slots<T>>,
     /// Our own `tail`: the exact value, since only we write it.
     tail: usize,
     /// Last `head` we loaded; may be stale (lower than the real one), never ahead of it, so it
@@ -254,8 +294,8 @@ impl<T> RingProducer<T> {
     }
 
     /// Whether the next slot is free (reloading the consumer's `head` only if the cached value
-    /// says the ring is full). After `true`, the slot may be built in place with
-    /// [`RingProducer::next_slot`] and published with [`RingProducer::publish_next`].
+    /// says the ring is full). After `true`, the next [`RingProducer::push_with`] or
+    /// [`RingProducer::push`] succeeds (the engine also builds spans in that slot in place).
     #[inline(always)]
     pub fn has_room(&mut self) -> bool {
         self.room(1) > 0
@@ -269,7 +309,7 @@ impl<T> RingProducer<T> {
     /// and the caller must not keep another reference to the slot alive.
     #[inline(always)]
     #[allow(clippy::mut_from_ref)]
-    pub unsafe fn next_slot(&self) -> &mut T {
+    pub(crate) unsafe fn next_slot(&self) -> &mut T {
         let i = self.ring.index(self.tail);
         self.ring.trackers[i].write();
         // SAFETY: `has_room` proved this slot free (Acquire on `head`: the consumer finished
@@ -278,12 +318,38 @@ impl<T> RingProducer<T> {
         unsafe { &mut *self.ring.slots[i].get() }
     }
 
+    /// The next free slot, to build a value in place across several calls (the engine builds
+    /// an open span there); nothing is visible to the consumer until
+    /// [`RingProducer::publish_staged`]. The slot holds whatever was there before (a value
+    /// already read, or the fill value). [`Full`] when no slot is free.
+    #[inline]
+    pub fn stage(&mut self) -> Result<&mut T, Full> {
+        if self.room(1) == 0 {
+            return Err(Full);
+        }
+        // SAFETY: `room` just found the slot free, and the `&mut self` borrow keeps every other
+        // reference to it (and any publish) away while the returned one lives.
+        Ok(unsafe { self.next_slot() })
+    }
+
+    /// Publishes the slot [`RingProducer::stage`] handed out, with what it holds now.
+    /// [`Full`] (and nothing published) when no slot is free.
+    #[inline]
+    pub fn publish_staged(&mut self) -> Result<(), Full> {
+        if self.room(1) == 0 {
+            return Err(Full);
+        }
+        // SAFETY: `room` just found the slot free, and nothing was published since.
+        unsafe { self.publish_next() };
+        Ok(())
+    }
+
     /// Publishes the slot built through [`RingProducer::next_slot`].
     ///
     /// # Safety
     /// [`RingProducer::has_room`] must have returned `true` since the last publish or push.
     #[inline(always)]
-    pub unsafe fn publish_next(&mut self) {
+    pub(crate) unsafe fn publish_next(&mut self) {
         debug_assert!(self.tail.wrapping_sub(self.cached_head) < self.ring.capacity());
         self.tail = self.tail.wrapping_add(1);
         // Release pairs with the consumer's Acquire load of `tail` (see `push_with`).
@@ -294,7 +360,7 @@ impl<T> RingProducer<T> {
     /// `ahead` positions past the next free one, so that a later push finds them in cache. Only
     /// a hint: it reads no index and changes nothing, and is a no-op off x86_64.
     #[inline(always)]
-    pub fn prefetch(&self, ahead: usize, lines: usize) {
+    pub(crate) fn prefetch(&self, ahead: usize, lines: usize) {
         let slot = self.ring.slots[self.ring.index(self.tail.wrapping_add(ahead))].get();
         crate::prefetch::for_write(slot.cast_const(), lines);
     }
@@ -305,8 +371,10 @@ impl<T> RingProducer<T> {
     }
 
     /// The ring this producer writes.
-    pub fn ring(&self) -> &Arc<Ring<T>> {
-        &self.ring
+    pub fn ring(&self) -> Ring<T> {
+        Ring {
+            shared: Arc::clone(&self.ring),
+        }
     }
 
     /// Writes the next slot in place with `write` and publishes it, or returns [`Full`]
@@ -419,7 +487,7 @@ impl<T> WriteChunk<'_, T> {
 
 /// The reading side of a [`Ring`]; exactly one exists per ring.
 pub struct RingConsumer<T> {
-    ring: Arc<Ring<T>>,
+    ring: Arc<Slots<T>>,
     /// Our own `head`: exact, since only we write it.
     head: usize,
     /// Last `tail` we loaded; may be stale (lower than the real one), never ahead of it.
@@ -454,9 +522,23 @@ impl<T> RingConsumer<T> {
         ready
     }
 
+    /// [`Ring::pushed`] without going through a handle.
+    pub fn pushed(&self) -> usize {
+        // Relaxed: accounting and flush targets only; slot contents are acquired in
+        // `available`.
+        self.ring.tail.load(Ordering::Relaxed)
+    }
+
+    /// Positions this consumer has freed so far (its own `head`: exact).
+    pub fn popped(&self) -> usize {
+        self.head
+    }
+
     /// The ring this consumer reads.
-    pub fn ring(&self) -> &Arc<Ring<T>> {
-        &self.ring
+    pub fn ring(&self) -> Ring<T> {
+        Ring {
+            shared: Arc::clone(&self.ring),
+        }
     }
 
     /// Items ready to read right now.

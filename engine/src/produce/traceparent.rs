@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use crate::ids::{SpanContext, SpanId, TraceFlags, TraceId};
+use crate::model::ids::{SpanContext, SpanId, TraceFlags, TraceId};
 
 /// Length of a version-00 `traceparent`.
 pub const TRACEPARENT_LEN: usize = 55;
@@ -76,7 +76,7 @@ fn decode_hex<const N: usize>(s: &[u8]) -> Result<[u8; N], TraceparentError> {
 ///
 /// # Examples
 /// ```
-/// use ringspan::traceparent::parse;
+/// use ringspan::parse_traceparent as parse;
 /// let cx = parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
 /// assert!(cx.flags.is_sampled() && cx.is_remote);
 /// assert!(parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_err());
@@ -150,7 +150,7 @@ impl fmt::Debug for Traceparent {
 ///
 /// # Examples
 /// ```
-/// use ringspan::traceparent::{format, parse};
+/// use ringspan::{format_traceparent as format, parse_traceparent as parse};
 /// let h = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 /// assert_eq!(format(&parse(h).unwrap()).as_str(), h);
 /// ```

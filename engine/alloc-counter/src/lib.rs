@@ -4,7 +4,7 @@
 //! # Examples
 //! ```
 //! use std::alloc::System;
-//! use ringspan::alloc_counter::CountingAlloc;
+//! use ringspan_alloc_counter::CountingAlloc;
 //!
 //! #[global_allocator]
 //! static ALLOC: CountingAlloc<System> = CountingAlloc::new(System);
@@ -14,6 +14,10 @@
 //! assert!(ALLOC.allocations() > before);
 //! # drop(v);
 //! ```
+
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;

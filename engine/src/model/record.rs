@@ -32,8 +32,8 @@
 //!   OpenTelemetry API specifies) is left to the drain side so the hot path stays a plain
 //!   append.
 
-use crate::ids::{SpanId, TraceFlags, TraceId};
-use crate::value::{floor_char_boundary, Packed, Value, ValueRef};
+use crate::model::ids::{SpanId, TraceFlags, TraceId};
+use crate::model::value::{floor_char_boundary, Packed, Value, ValueRef};
 
 /// Attributes a span record holds.
 pub const MAX_ATTRS: usize = 8;

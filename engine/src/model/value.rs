@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 ///
 /// A `&'static str` ([`Value::str`], or `From<&'static str>`) is stored as a reference. A string
 /// that is not `'static` goes in through [`Value::copied`]: its bytes are copied into the span
-/// record, up to the record's string budget (see [`crate::record::ARENA_BYTES`]); what does not
+/// record, up to the record's string budget (see [`crate::model::record::ARENA_BYTES`]); what does not
 /// fit is cut at a character boundary and counted in `truncated_strings`.
 ///
 /// # Examples
@@ -152,7 +152,7 @@ union Payload {
 /// (A Rust enum of `&'static str` and the scalar kinds would take 24.)
 #[derive(Clone, Copy)]
 #[repr(C)]
-pub struct Packed {
+pub(crate) struct Packed {
     payload: Payload,
     len: u32,
     tag: Tag,

@@ -12,7 +12,7 @@
 //! stack so that its children know their parent was not sampled.
 
 use crate::error::Error;
-use crate::ids::TraceId;
+use crate::model::ids::TraceId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Root {

@@ -37,9 +37,9 @@ use super::resource::Resource;
 use super::span::{plan, put_span, Plan};
 use super::wire::{bytes_len, len_delimited, put_bytes, put_len_prefix, Cursor};
 use crate::clock::Calibration;
-use crate::drain::Sink;
+use crate::drain::sink::Sink;
 use crate::error::Error;
-use crate::record::SpanRecord;
+use crate::model::record::SpanRecord;
 
 /// Scopes besides the primary one that one request can carry.
 pub const EXTRA_SCOPES: usize = 3;

@@ -27,15 +27,16 @@
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 
+use super::lane::LaneClaim;
+use super::pool::Pool;
+use crate::clock::Clock;
 use crate::config::MAX_DEPTH;
-use crate::engine::Shared;
-use crate::ids::{IdGenerator, SpanContext, SpanId, TraceFlags, TraceId};
-use crate::lane::LaneClaim;
-use crate::record::{Loss, ParentKind, SpanRecord};
-use crate::span::Span;
-use crate::stats::bump;
-use crate::sync::{Arc, Ordering};
-use crate::value::Value;
+use crate::error::Error;
+use crate::model::ids::{IdGenerator, SpanContext, SpanId, TraceFlags, TraceId};
+use crate::model::record::{Loss, ParentKind, SpanRecord};
+use crate::model::value::Value;
+use crate::stats::{bump, LaneCounters};
+use crate::sync::{Arc, AtomicU64};
 
 /// Where a new span takes its parent from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +46,7 @@ pub enum Parent {
     /// No parent: start a new trace even if a span is open.
     Root,
     /// An explicit parent, typically from another process's `traceparent`
-    /// ([`crate::traceparent::parse`]).
+    /// ([`crate::produce::traceparent::parse`]).
     Context(SpanContext),
 }
 
@@ -79,6 +80,17 @@ const NO_FRAME: Frame = Frame {
     recording: false,
 };
 
+/// The depth of a span that got no frame (the producer's stack was full).
+pub(crate) const UNTRACKED: usize = usize::MAX;
+
+/// A span just started by [`Producer::open`]: its frame, and whether it records.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Opened {
+    /// The frame's depth, or [`UNTRACKED`].
+    pub(crate) depth: usize,
+    pub(crate) recording: bool,
+}
+
 /// `Inner::in_ring` when no span is being built in the ring.
 const NOT_IN_RING: usize = usize::MAX;
 
@@ -100,7 +112,7 @@ struct Inner {
 ///
 /// # Examples
 /// ```
-/// use ringspan::{Engine, EngineConfig, sink::Discard};
+/// use ringspan::{Discard, Engine, EngineConfig};
 /// let engine = Engine::start(EngineConfig::default().rings(1).ring_capacity(64), Discard::default()).unwrap();
 /// let producer = engine.producer().unwrap();
 /// {
@@ -113,7 +125,7 @@ struct Inner {
 /// assert_eq!(totals.delivered, 2);
 /// ```
 pub struct Producer {
-    shared: Arc<Shared>,
+    pool: Arc<Pool>,
     inner: UnsafeCell<Inner>,
     /// The core this producer pinned its thread to, released on drop.
     core: Option<usize>,
@@ -130,11 +142,11 @@ impl std::fmt::Debug for Producer {
 }
 
 impl Producer {
-    pub(crate) fn new(shared: Arc<Shared>, claim: Option<LaneClaim>, core: Option<usize>) -> Self {
+    fn new(pool: Arc<Pool>, claim: Option<LaneClaim>, core: Option<usize>) -> Self {
         let salt = claim.as_ref().map_or(0, |c| c.lane.salt);
-        let scope = shared.scope;
+        let scope = pool.scope;
         Producer {
-            shared,
+            pool,
             inner: UnsafeCell::new(Inner {
                 in_ring: NOT_IN_RING,
                 claim,
@@ -148,17 +160,50 @@ impl Producer {
         }
     }
 
+    /// See `Engine::pin`.
+    pub(crate) fn pinned(pool: &Arc<Pool>, core: usize) -> Result<Producer, Error> {
+        if pool.is_shutting_down() {
+            return Err(Error::shut_down());
+        }
+        pool.take_core(core)?;
+        let Some(claim) = pool.claim_lane() else {
+            pool.release_core(core);
+            return Err(Error::no_free_ring(pool.lanes.len()));
+        };
+        if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+            pool.release_core(core);
+            return Err(Error::pin_failed(core));
+        }
+        Ok(Producer::new(Arc::clone(pool), Some(claim), Some(core)))
+    }
+
+    /// See `Engine::producer`.
+    pub(crate) fn unpinned(pool: &Arc<Pool>) -> Result<Producer, Error> {
+        if pool.is_shutting_down() {
+            return Err(Error::shut_down());
+        }
+        match pool.claim_lane() {
+            Some(claim) => Ok(Producer::new(Arc::clone(pool), Some(claim), None)),
+            None => Err(Error::no_free_ring(pool.lanes.len())),
+        }
+    }
+
+    /// A producer that owns no ring (see `Engine::detached_producer`).
+    pub(crate) fn detached(pool: &Arc<Pool>) -> Producer {
+        Producer::new(Arc::clone(pool), None, None)
+    }
+
     /// Runs `f` on the mutable state.
     #[inline(always)]
-    fn with<R>(&self, f: impl FnOnce(&mut Inner, &Shared) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut Inner, &Pool) -> R) -> R {
         // SAFETY: `Producer` is `!Sync` and `!Send`, so only this thread reaches `inner`; no
         // method calls `with` from inside `f`, and `f` never runs user code, so this is the only
         // reference to `inner` while it lives.
-        f(unsafe { &mut *self.inner.get() }, &self.shared)
+        f(unsafe { &mut *self.inner.get() }, &self.pool)
     }
 
-    pub(crate) fn shared_state(&self) -> &Shared {
-        &self.shared
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     /// Whether this producer owns a ring. A detached producer (made when the pool was
@@ -191,23 +236,10 @@ impl Producer {
         })
     }
 
-    /// Starts a span with a static name, child of the innermost open span (or a root).
-    #[inline]
-    pub fn span(&self, name: &'static str) -> Span<'_> {
-        self.start(Value::str(name), Parent::Current)
-    }
-
-    /// Starts a span whose name is copied into the record (see [`crate::record::ARENA_BYTES`]).
-    #[inline]
-    pub fn span_copied(&self, name: &str) -> Span<'_> {
-        self.start(Value::copied(name), Parent::Current)
-    }
-
-    /// Starts a span with an explicit choice of parent. `name` should be a string
-    /// ([`Value::str`] or [`Value::copied`]); any other value gives a non-string name, which
-    /// the drain reads as empty.
-    #[inline]
-    pub fn start(&self, name: Value<'_>, parent: Parent) -> Span<'_> {
+    /// Opens a span: pushes its frame and, if it records, begins its record. The guard that
+    /// `guard.rs` wraps around the result ends it.
+    #[inline(always)]
+    pub(crate) fn open(&self, name: Value<'_>, parent: Parent) -> Opened {
         self.with(|inner, shared| {
             // (trace words, parent span word, parent flags, parent is remote)
             let parent = match parent {
@@ -234,7 +266,10 @@ impl Producer {
                 if sampled {
                     inner.count_dropped(shared, |c| &c.dropped_too_deep);
                 }
-                return Span::untracked(self);
+                return Opened {
+                    depth: UNTRACKED,
+                    recording: false,
+                };
             }
             let recording = sampled && inner.claim.is_some();
             inner.stack[depth] = Frame {
@@ -245,12 +280,16 @@ impl Producer {
                 recording,
             };
             inner.depth = depth + 1;
+            let not_recording = Opened {
+                depth,
+                recording: false,
+            };
             if !sampled {
-                return Span::new(self, depth, false);
+                return not_recording;
             }
             if inner.claim.is_none() {
                 shared.count_no_ring();
-                return Span::new(self, depth, false);
+                return not_recording;
             }
             let (parent_span, parent_kind) = match parent {
                 None => (0, ParentKind::None),
@@ -269,7 +308,7 @@ impl Producer {
             // SAFETY: frame `depth` was free until now, so no span guard uses its record, and
             // no other reference into the records is alive.
             let Some(rec) = (unsafe { inner.record(depth) }) else {
-                return Span::new(self, depth, false);
+                return not_recording;
             };
             rec.begin(
                 trace,
@@ -283,17 +322,16 @@ impl Producer {
             let mut loss = Loss::default();
             rec.set_name(name, &mut loss);
             inner.count_loss(loss);
-            Span::new(self, depth, true)
+            Opened {
+                depth,
+                recording: true,
+            }
         })
     }
 
     /// Runs `f` on the scratch record of the recording span at `depth`.
     #[inline(always)]
-    pub(crate) fn edit(
-        &self,
-        depth: usize,
-        f: impl FnOnce(&mut SpanRecord, &mut Loss, &crate::clock::Clock),
-    ) {
+    pub(crate) fn edit(&self, depth: usize, f: impl FnOnce(&mut SpanRecord, &mut Loss, &Clock)) {
         self.with(|inner, shared| {
             // SAFETY: the frame at `depth` belongs to the one span guard calling us, and `with`
             // holds no other reference into the records.
@@ -347,7 +385,7 @@ impl Inner {
     /// Stamps the end of the recording span at `depth` and hands it to the ring: publishes the
     /// slot it was built in, or copies it there from scratch, or counts it as dropped.
     #[inline(always)]
-    fn publish(&mut self, depth: usize, shared: &Shared) {
+    fn publish(&mut self, depth: usize, shared: &Pool) {
         let in_ring = self.in_ring == depth;
         // SAFETY: `depth` is a recording span's frame, and no other reference is alive.
         let Some(rec) = (unsafe { self.record(depth) }) else {
@@ -362,9 +400,7 @@ impl Inner {
         let Some(claim) = &mut self.claim else { return };
         let counters = &claim.lane.counters;
         bump(&counters.recorded, 1);
-        // Relaxed: the flag only decides how this span is counted; a span that slips in as
-        // shutdown begins is still drained or counted by the drain.
-        if shared.shutting_down.load(Ordering::Relaxed) {
+        if shared.is_shutting_down() {
             // A slot reserved for the span is simply never published.
             bump(&counters.dropped_shutdown, 1);
         } else if in_ring {
@@ -411,11 +447,7 @@ impl Inner {
     }
 
     /// Counts one sampled span dropped at start: recorded and dropped for the given reason.
-    fn count_dropped(
-        &self,
-        shared: &Shared,
-        reason: impl FnOnce(&crate::stats::LaneCounters) -> &crate::sync::AtomicU64,
-    ) {
+    fn count_dropped(&self, shared: &Pool, reason: impl FnOnce(&LaneCounters) -> &AtomicU64) {
         match &self.claim {
             Some(claim) => {
                 bump(&claim.lane.counters.recorded, 1);
@@ -441,7 +473,7 @@ impl Inner {
 impl Drop for Producer {
     fn drop(&mut self) {
         if let Some(core) = self.core {
-            self.shared.release_core(core);
+            self.pool.release_core(core);
         }
         // Span guards borrow the producer, so a frame still open here belongs to a guard that
         // was leaked (`mem::forget`): that span will never end. Count it rather than lose it.

@@ -9,14 +9,14 @@ use std::cell::UnsafeCell;
 use crossbeam_utils::CachePadded;
 
 use crate::config::MAX_DEPTH;
-use crate::record::SpanRecord;
+use crate::model::record::SpanRecord;
 use crate::ring::{Ring, RingConsumer, RingProducer};
 use crate::stats::LaneCounters;
 use crate::sync::Arc;
 
 /// One ring of the pool, its counters and its producer's scratch records.
 pub(crate) struct Lane {
-    pub(crate) ring: Arc<Ring<SpanRecord>>,
+    pub(crate) ring: Ring<SpanRecord>,
     /// Written only by the producer holding the ring's claim.
     pub(crate) counters: CachePadded<LaneCounters>,
     /// One record per open-span depth. A span is built here and copied into the ring when it

@@ -12,6 +12,10 @@
 //! path, 405 for another method, 413 for a body over 64 MiB (before or after gzip), 415 for
 //! another content type or encoding (`application/json` is not supported).
 
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+mod error;
 mod scan;
 mod service;
 
@@ -28,7 +32,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 
-use crate::error::Error;
+pub use error::Error;
 
 /// What the receiver keeps of the requests it accepts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -151,6 +155,7 @@ pub enum Fault {
 
 /// What the receiver has seen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReceiverCounts {
     /// Requests answered with 2xx.
     pub requests: u64,
@@ -223,12 +228,12 @@ fn add(c: &AtomicU64, n: u64) {
 ///
 /// # Examples
 /// ```
-/// use ringspan_transport::{Fault, Receiver, ReceiverConfig};
+/// use ringspan_receiver::{Fault, Receiver, ReceiverConfig};
 /// let receiver = Receiver::start(ReceiverConfig::default())?;
 /// assert!(receiver.endpoint().starts_with("http://127.0.0.1:"));
 /// // The next two requests get 503 with Retry-After: 1.
 /// receiver.inject(Fault::Status { code: 503, retry_after: Some("1".into()) }, 2);
-/// # Ok::<(), ringspan_transport::Error>(())
+/// # Ok::<(), ringspan_receiver::Error>(())
 /// ```
 pub struct Receiver {
     addr: SocketAddr,

@@ -11,61 +11,24 @@
 //! strategies are for a drain that shares its core (with the exporter, say), and a 2 us busy
 //! wait after every thin pass would keep that core busy at any load.
 //!
-//! # Flush and shutdown handshake
-//! Requesters bump `requested` (AcqRel) and wake the drain; the drain, on seeing a new value,
-//! notes every ring's current `tail` as a target, drains until each ring's `head` reaches its
-//! target, flushes the sink and publishes the request number in `completed` (Release), which
-//! the requester waits for (Acquire). Spans pushed before the request are thus in the sink
-//! when the wait ends, and spans pushed during it cannot keep it waiting forever.
-//! Shutdown is a last flush request: the drain finishes it (or runs out of time at the
-//! deadline, discarding and counting what is left), sets `exited` and returns.
+//! # Flush and shutdown
+//! See `handshake.rs`: the drain serves flush requests by draining every ring up to the
+//! positions it saw when the request arrived, and exits after the final one.
 //!
 //! Nothing here allocates after start: the per-ring targets are a vector sized once.
 
 use std::time::Duration;
 
+use crossbeam_utils::CachePadded;
+
+use super::handshake::Handshake;
+use super::sink::Sink;
 use crate::clock::Calibration;
 use crate::config::IdleStrategy;
-use crate::engine::Shared;
-use crate::record::SpanRecord;
+use crate::model::record::SpanRecord;
 use crate::ring::RingConsumer;
-use crate::stats::bump;
-use crate::sync::{park_timeout, yield_now, Arc, AtomicBool, AtomicU64, Ordering};
-
-/// Where finished spans go. The OTLP encoder implements this; so do test sinks.
-///
-/// Both methods run on the drain thread, so they must not block for long: a sink that cannot
-/// take more right now returns a short count from [`Sink::accept`], and the spans wait in
-/// their ring (where new spans are dropped and counted once it is full).
-pub trait Sink: Send + 'static {
-    /// Offered finished spans in ring order; returns how many of the first ones it took
-    /// (`0..=spans.len()`). `clock` converts their tick times to Unix nanoseconds.
-    fn accept(&mut self, spans: &[SpanRecord], clock: &Calibration) -> usize;
-
-    /// Ends a batch: everything accepted since the last flush should go out now.
-    fn flush(&mut self, clock: &Calibration);
-
-    /// How many of the spans taken since the last call the sink dropped instead of
-    /// delivering (for the OTLP sink: spans too large for any request). The drain counts them
-    /// as `dropped.too_large` rather than delivered. The default is none.
-    fn take_dropped(&mut self) -> u64 {
-        0
-    }
-}
-
-impl<S: Sink + ?Sized> Sink for Box<S> {
-    fn accept(&mut self, spans: &[SpanRecord], clock: &Calibration) -> usize {
-        (**self).accept(spans, clock)
-    }
-
-    fn flush(&mut self, clock: &Calibration) {
-        (**self).flush(clock)
-    }
-
-    fn take_dropped(&mut self) -> u64 {
-        (**self).take_dropped()
-    }
-}
+use crate::stats::{bump, DrainCounters};
+use crate::sync::{park_timeout, yield_now, Arc};
 
 /// How often the drain refreshes the clock calibration.
 const CALIBRATION_PERIOD: Duration = Duration::from_secs(1);
@@ -78,24 +41,19 @@ const LOW_WATER: usize = 32;
 /// one line transfer per ring per 2 us, and delays a span by at most as much.
 const BACKOFF: Duration = Duration::from_micros(2);
 
-/// Shared state of the flush/shutdown handshake.
-#[derive(Debug, Default)]
-pub(crate) struct Control {
-    /// Flush requests made so far (requesters `fetch_add`, AcqRel).
-    pub(crate) requested: AtomicU64,
-    /// The highest request the drain has completed (drain stores, Release).
-    pub(crate) completed: AtomicU64,
-    /// Set by `shutdown` (Release) before its final flush request.
-    pub(crate) stop: AtomicBool,
-    /// Shutdown deadline, in ns since the engine's start (0 = none yet).
-    pub(crate) deadline_ns: AtomicU64,
-    /// Set by the drain (Release) as its last act.
-    pub(crate) exited: AtomicBool,
+/// What the drain is told at start (from the engine's configuration).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DrainSettings {
+    pub(crate) max_batch: usize,
+    pub(crate) schedule_delay: Duration,
+    pub(crate) idle: IdleStrategy,
 }
 
 /// The drain thread's state.
 pub(crate) struct Drain {
-    shared: Arc<Shared>,
+    settings: DrainSettings,
+    handshake: Arc<Handshake>,
+    counters: Arc<CachePadded<DrainCounters>>,
     consumers: Vec<RingConsumer<SpanRecord>>,
     sink: Box<dyn Sink>,
     calibration: Calibration,
@@ -117,7 +75,9 @@ pub(crate) struct Drain {
 
 impl Drain {
     pub(crate) fn new(
-        shared: Arc<Shared>,
+        settings: DrainSettings,
+        handshake: Arc<Handshake>,
+        counters: Arc<CachePadded<DrainCounters>>,
         consumers: Vec<RingConsumer<SpanRecord>>,
         sink: Box<dyn Sink>,
         calibration: Calibration,
@@ -125,7 +85,9 @@ impl Drain {
         let targets = vec![0; consumers.len()];
         let now = calibration.clock().now();
         let mut drain = Drain {
-            shared,
+            settings,
+            handshake,
+            counters,
             consumers,
             sink,
             calibration,
@@ -144,7 +106,7 @@ impl Drain {
 
     fn convert_durations(&mut self) {
         let cal = &self.calibration;
-        self.delay_ticks = cal.ticks_for(self.shared.config.schedule_delay);
+        self.delay_ticks = cal.ticks_for(self.settings.schedule_delay);
         self.calibration_ticks = cal.ticks_for(CALIBRATION_PERIOD);
         self.backoff_ticks = cal.ticks_for(BACKOFF);
     }
@@ -163,14 +125,12 @@ impl Drain {
             if self.pending > 0 && now.wrapping_sub(self.pending_since) >= self.delay_ticks {
                 self.flush_sink();
             }
-            if self.shared.control.stop.load(Ordering::Acquire) && self.serving.is_none() {
-                // `shutdown` makes its final request before it sets `stop`, so a drain that
-                // sees `stop` also sees that request: once nothing is being served and
-                // `completed` reached `requested`, the final flush is done (or timed out).
-                let requested = self.shared.control.requested.load(Ordering::Acquire);
-                if self.shared.control.completed.load(Ordering::Relaxed) >= requested {
-                    break;
-                }
+            // `shutdown` makes its final request before it sets `stop`, so a drain that sees
+            // `stop` also sees that request: once nothing is being served and every request
+            // is complete, the final flush is done (or timed out).
+            if self.serving.is_none() && self.handshake.stopping() && self.handshake.all_complete()
+            {
+                break;
             }
             if now.wrapping_sub(self.last_calibration) >= self.calibration_ticks {
                 self.calibration.refresh();
@@ -188,14 +148,13 @@ impl Drain {
             self.flush_sink();
         }
         self.discard_leftovers();
-        // Release pairs with the Acquire in `Engine::shutdown`: our last counter updates are
-        // visible to whoever sees `exited`.
-        self.shared.control.exited.store(true, Ordering::Release);
+        // Our last counter updates are visible to whoever sees this.
+        self.handshake.mark_exited();
     }
 
     /// One visit of every ring; returns the spans moved into the sink.
     fn pass(&mut self) -> usize {
-        let max_batch = self.shared.config.max_batch;
+        let max_batch = self.settings.max_batch;
         let mut moved = 0;
         for i in 0..self.consumers.len() {
             let consumer = &mut self.consumers[i];
@@ -213,12 +172,12 @@ impl Drain {
             let taken = taken.min(offered);
             chunk.commit(taken);
             if taken < offered {
-                bump(&self.shared.drain_counters.sink_stalls, 1);
+                bump(&self.counters.sink_stalls, 1);
             }
             if taken > 0 {
                 let lost = self.sink.take_dropped().min(taken as u64);
-                bump(&self.shared.drain_counters.delivered, taken as u64 - lost);
-                bump(&self.shared.drain_counters.dropped_too_large, lost);
+                bump(&self.counters.delivered, taken as u64 - lost);
+                bump(&self.counters.dropped_too_large, lost);
                 if self.pending == 0 {
                     self.pending_since = self.calibration.clock().now();
                 }
@@ -234,7 +193,7 @@ impl Drain {
 
     fn flush_sink(&mut self) {
         self.sink.flush(&self.calibration);
-        bump(&self.shared.drain_counters.flushes, 1);
+        bump(&self.counters.flushes, 1);
         self.pending = 0;
     }
 
@@ -242,15 +201,12 @@ impl Drain {
     /// reached its target.
     fn serve_flush_requests(&mut self) {
         if self.serving.is_none() {
-            let control = &self.shared.control;
-            // Acquire pairs with the requester's AcqRel `fetch_add`: spans it pushed before
-            // asking are covered by the `tail` values read below.
-            let requested = control.requested.load(Ordering::Acquire);
-            if requested > control.completed.load(Ordering::Relaxed) {
+            if let Some(requested) = self.handshake.new_request() {
                 for (target, consumer) in self.targets.iter_mut().zip(&self.consumers) {
-                    // Relaxed is enough: a push that happened before the request happened
-                    // before the Acquire above, so coherence shows us at least its `tail`.
-                    *target = consumer.ring().pushed();
+                    // Relaxed (inside `pushed`) is enough: a push that happened before the
+                    // request happened before `new_request`'s Acquire, so coherence shows us
+                    // at least its `tail`.
+                    *target = consumer.pushed();
                 }
                 self.serving = Some(requested);
             }
@@ -260,8 +216,8 @@ impl Drain {
             .targets
             .iter()
             .zip(&self.consumers)
-            .all(|(&target, consumer)| consumer.ring().popped().wrapping_sub(target) as isize >= 0);
-        let late = self.past_deadline();
+            .all(|(&target, consumer)| consumer.popped().wrapping_sub(target) as isize >= 0);
+        let late = self.handshake.past_deadline();
         if done || late {
             if self.pending > 0 {
                 self.flush_sink();
@@ -270,40 +226,31 @@ impl Drain {
                 self.discard_leftovers();
             }
             self.serving = None;
-            // Release pairs with the requester's Acquire load: the sink flush above happened
-            // before the requester returns.
-            self.shared
-                .control
-                .completed
-                .store(request, Ordering::Release);
+            // The sink flush above happens before the requester returns.
+            self.handshake.complete(request);
         }
-    }
-
-    fn past_deadline(&self) -> bool {
-        let deadline = self.shared.control.deadline_ns.load(Ordering::Relaxed);
-        deadline != 0 && self.shared.elapsed_ns() >= deadline
     }
 
     /// At shutdown: counts whatever is still in the rings as dropped and frees it.
     fn discard_leftovers(&mut self) {
-        if !self.shared.control.stop.load(Ordering::Acquire) {
+        if !self.handshake.stopping() {
             return;
         }
         for consumer in &mut self.consumers {
             let chunk = consumer.read_chunk(usize::MAX);
             let n = chunk.len();
             chunk.commit(n);
-            bump(&self.shared.drain_counters.dropped_shutdown, n as u64);
+            bump(&self.counters.dropped_shutdown, n as u64);
         }
     }
 
     fn idle(&self) {
-        match self.shared.config.idle {
+        match self.settings.idle {
             IdleStrategy::Spin => self.pause(),
             IdleStrategy::Yield => yield_now(),
             // During shutdown, park briefly: the one `unpark` from `shutdown` is spent, and a
             // long park would outlast its deadline while a refusing sink holds spans back.
-            IdleStrategy::Park(d) if self.shared.control.stop.load(Ordering::Relaxed) => {
+            IdleStrategy::Park(d) if self.handshake.stopping() => {
                 park_timeout(d.min(Duration::from_millis(1)))
             }
             IdleStrategy::Park(d) => park_timeout(d),

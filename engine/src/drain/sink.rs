@@ -1,0 +1,73 @@
+//! Where the drain hands spans: the [`Sink`] trait, and [`Discard`], a sink that counts and
+//! throws away. The OTLP encoder (`crate::otlp`) is the real one.
+
+use crate::clock::Calibration;
+use crate::model::record::SpanRecord;
+use crate::sync::{Arc, AtomicU64, Ordering};
+
+/// Where finished spans go. The OTLP encoder implements this; so do test sinks.
+///
+/// Both methods run on the drain thread, so they must not block for long: a sink that cannot
+/// take more right now returns a short count from [`Sink::accept`], and the spans wait in
+/// their ring (where new spans are dropped and counted once it is full).
+pub trait Sink: Send + 'static {
+    /// Offered finished spans in ring order; returns how many of the first ones it took
+    /// (`0..=spans.len()`). `clock` converts their tick times to Unix nanoseconds.
+    fn accept(&mut self, spans: &[SpanRecord], clock: &Calibration) -> usize;
+
+    /// Ends a batch: everything accepted since the last flush should go out now.
+    fn flush(&mut self, clock: &Calibration);
+
+    /// How many of the spans taken since the last call the sink dropped instead of
+    /// delivering (for the OTLP sink: spans too large for any request). The drain counts them
+    /// as `dropped.too_large` rather than delivered. The default is none.
+    fn take_dropped(&mut self) -> u64 {
+        0
+    }
+}
+
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn accept(&mut self, spans: &[SpanRecord], clock: &Calibration) -> usize {
+        (**self).accept(spans, clock)
+    }
+
+    fn flush(&mut self, clock: &Calibration) {
+        (**self).flush(clock)
+    }
+
+    fn take_dropped(&mut self) -> u64 {
+        (**self).take_dropped()
+    }
+}
+
+/// Takes every span and throws it away, counting spans and flushes. For benchmarks and for
+/// measuring the engine without an exporter.
+#[derive(Debug, Default, Clone)]
+pub struct Discard {
+    spans: Arc<AtomicU64>,
+    flushes: Arc<AtomicU64>,
+}
+
+impl Discard {
+    /// Spans accepted so far (readable from any thread through a clone).
+    pub fn spans(&self) -> u64 {
+        self.spans.load(Ordering::Relaxed)
+    }
+
+    /// Flushes seen so far.
+    pub fn flushes(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
+    }
+}
+
+impl Sink for Discard {
+    fn accept(&mut self, spans: &[SpanRecord], _clock: &Calibration) -> usize {
+        // Relaxed: a statistic, read by other threads for reporting only.
+        self.spans.fetch_add(spans.len() as u64, Ordering::Relaxed);
+        spans.len()
+    }
+
+    fn flush(&mut self, _clock: &Calibration) {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,6 @@
+//! The span model shared by every stage: ids, attribute values and the fixed-size record a
+//! ring slot holds. Producers write it, the drain and the encoders read it.
+
+pub(crate) mod ids;
+pub(crate) mod record;
+pub(crate) mod value;

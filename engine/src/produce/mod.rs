@@ -1,0 +1,23 @@
+//! The hot-thread side: what a thread holds to record spans, and the pool it draws its ring
+//! from.
+//!
+//! - `pool.rs`: the fixed pool of lanes and the settings every producer reads (sampler,
+//!   clock, scope), with core pinning and the shutdown flag;
+//! - `lane.rs`: one ring of the pool with its counters and scratch records;
+//! - `producer.rs`: a thread's [`Producer`] and its stack of open spans;
+//! - `guard.rs`: the [`Span`] guard and the calls that start one;
+//! - `local.rs`: producers claimed lazily for threads that are not pinned;
+//! - `sampler.rs` and `traceparent.rs`: the head sampler and W3C trace context.
+//!
+//! Nothing here reaches the drain: a span leaves this stage through its lane's ring.
+//!
+//! [`Producer`]: crate::Producer
+//! [`Span`]: crate::Span
+
+pub(crate) mod guard;
+pub(crate) mod lane;
+pub(crate) mod local;
+pub(crate) mod pool;
+pub(crate) mod producer;
+pub(crate) mod sampler;
+pub(crate) mod traceparent;

@@ -1,0 +1,118 @@
+//! The pool producers draw from: a fixed array of lanes (one ring each), the settings every
+//! producer reads, the core-pinning table and the shutdown flag.
+//!
+//! Built once by the engine at start; producers hold an `Arc` of it. Nothing here allocates
+//! after start.
+
+use crossbeam_utils::CachePadded;
+
+use super::lane::{Lane, LaneClaim};
+use super::sampler::Sampler;
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::model::record::SpanRecord;
+use crate::ring::RingConsumer;
+use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
+
+/// Core ids `pin` and `drain_core` accept: `0..MAX_CORES`, Linux's `CPU_SETSIZE`, the limit of
+/// the affinity calls underneath.
+pub(crate) const MAX_CORES: usize = 1024;
+
+/// What the producers of one engine share.
+pub(crate) struct Pool {
+    /// Tells engines apart in thread-local producer caches.
+    pub(crate) id: u64,
+    pub(crate) sampler: Sampler,
+    pub(crate) scope: &'static str,
+    pub(crate) clock: Clock,
+    pub(crate) lanes: Box<[Arc<Lane>]>,
+    /// `core_taken[c]` is true while a producer is pinned to core `c` (`c < MAX_CORES`).
+    core_taken: Box<[AtomicBool]>,
+    /// Set once shutdown begins; read by producers at every span end, so it sits on its own
+    /// line that is written once.
+    shutting_down: CachePadded<AtomicBool>,
+    /// Sampled spans of threads that got no ring (shared `fetch_add`, only on that path).
+    no_ring: CachePadded<AtomicU64>,
+}
+
+impl Pool {
+    /// Allocates `rings` lanes of `capacity` slots; returns the pool with the rings'
+    /// consumers, for the drain.
+    pub(crate) fn new(
+        id: u64,
+        rings: usize,
+        capacity: usize,
+        sampler: Sampler,
+        scope: &'static str,
+        clock: Clock,
+    ) -> (Arc<Pool>, Vec<RingConsumer<SpanRecord>>) {
+        let (lanes, consumers): (Vec<_>, Vec<_>) = (0..rings)
+            .map(|i| Lane::new(capacity, id << 32 | i as u64))
+            .unzip();
+        let pool = Pool {
+            id,
+            sampler,
+            scope,
+            clock,
+            lanes: lanes.into_boxed_slice(),
+            core_taken: (0..MAX_CORES).map(|_| AtomicBool::new(false)).collect(),
+            shutting_down: CachePadded::new(AtomicBool::new(false)),
+            no_ring: CachePadded::new(AtomicU64::new(0)),
+        };
+        (Arc::new(pool), consumers)
+    }
+
+    /// Bytes of span memory the lanes preallocated.
+    pub(crate) fn bytes(&self) -> usize {
+        self.lanes.iter().map(|l| l.bytes()).sum()
+    }
+
+    pub(crate) fn count_no_ring(&self) {
+        // Relaxed: a statistic; many threads add, the snapshot only needs a recent value.
+        self.no_ring.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sampled spans of threads that had no ring, so far.
+    pub(crate) fn no_ring(&self) -> u64 {
+        self.no_ring.load(Ordering::Relaxed)
+    }
+
+    /// Whether shutdown has begun. Relaxed: the flag only decides how a span is counted; a
+    /// span that slips in as shutdown begins is still drained or counted by the drain.
+    #[inline(always)]
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+
+    /// From now on, spans that end are counted as `dropped.shutdown` and no producer is
+    /// handed out.
+    pub(crate) fn begin_shutdown(&self) {
+        // Relaxed: see `is_shutting_down`.
+        self.shutting_down.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn release_core(&self, core: usize) {
+        // Relaxed: the flag guards exclusivity only (the CAS in `pin` is atomic); no data is
+        // published through it.
+        self.core_taken[core].store(false, Ordering::Relaxed);
+    }
+
+    /// A free lane, claimed; `None` when every lane is taken.
+    pub(crate) fn claim_lane(&self) -> Option<LaneClaim> {
+        self.lanes.iter().find_map(Lane::try_claim)
+    }
+
+    /// Marks `core` as having a pinned producer (undone by `release_core`).
+    ///
+    /// # Errors
+    /// The core does not exist, or a live producer is pinned to it.
+    pub(crate) fn take_core(&self, core: usize) -> Result<(), Error> {
+        let Some(flag) = self.core_taken.get(core) else {
+            return Err(Error::no_such_core(core));
+        };
+        // Relaxed: see `release_core`.
+        flag.compare_exchange(false, true, Ordering::Relaxed, Ordering::Relaxed)
+            .map(|_| ())
+            .map_err(|_| Error::core_taken(core))
+    }
+}
