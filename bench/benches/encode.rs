@@ -12,7 +12,6 @@
 
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -24,48 +23,13 @@ use opentelemetry_proto::tonic::trace::v1::{
 use prost::Message;
 use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink, Resource, ResourceValue};
 use ringspan::Calibration;
-use ringspan::{Engine, EngineConfig, Sink, SpanRecord, Status, Value, ValueRef};
+use ringspan::{SpanRecord, Status, ValueRef};
+use ringspan_bench::ours;
 
 const BATCH: usize = 512;
 
-/// Copies every drained record (records are plain `Copy` data) and keeps the calibration.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<(Vec<SpanRecord>, Option<Calibration>)>>);
-
-impl Sink for Capture {
-    fn accept(&mut self, spans: &[SpanRecord], clock: &Calibration) -> usize {
-        let mut c = self.0.lock().unwrap();
-        c.0.extend_from_slice(spans);
-        c.1 = Some(clock.clone());
-        spans.len()
-    }
-    fn flush(&mut self, _clock: &Calibration) {}
-}
-
-/// A batch as an instrumented service would record it.
 fn batch() -> (Vec<SpanRecord>, Calibration) {
-    let capture = Capture::default();
-    let engine = Engine::start(
-        EngineConfig::default().rings(1).ring_capacity(1024),
-        capture.clone(),
-    )
-    .unwrap();
-    let p = engine.producer().unwrap();
-    let user = String::from("account-7781");
-    for i in 0..BATCH as i64 {
-        let mut s = p.span("order.match");
-        s.set_attrs(&[
-            ("order.id", Value::i64(i)),
-            ("order.qty", Value::f64(100.0)),
-            ("order.side", Value::str("buy")),
-            ("account", Value::copied(&user)),
-        ]);
-        s.add_event("matched", &[("fill.qty", Value::i64(100))]);
-    }
-    drop(p);
-    engine.shutdown(Duration::from_secs(5)).unwrap();
-    let mut c = capture.0.lock().unwrap();
-    (std::mem::take(&mut c.0), c.1.take().unwrap())
+    ours::drained_batch(BATCH)
 }
 
 struct Last(Arc<Mutex<Vec<u8>>>);

@@ -5,6 +5,7 @@
 //! roots here end every `SPANS_PER_ROOT` spans (as a request would), and the flat-out bench
 //! is kept short; `record_paced` is the fair figure.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -83,15 +84,18 @@ impl Drop for Root {
     }
 }
 
-/// One span: start with 4 properties, end. fastrace properties are strings.
+/// One span: start with 4 properties, end, set up as a careful fastrace user writes it:
+/// fastrace properties are `Cow<'static, str>`, so the three static values are passed
+/// borrowed and only the dynamic one (the order id) is formatted. (Formatting all four with
+/// `to_string`, as this peer did before, made fastrace about 2.5x slower than its users see.)
 #[inline(always)]
 pub fn record_one(i: i64) {
     let _span = LocalSpan::enter_with_local_parent("order.match").with_properties(|| {
         [
-            ("order.id", i.to_string()),
-            ("order.qty", "100".to_string()),
-            ("order.side", "buy".to_string()),
-            ("order.aggressive", "true".to_string()),
+            ("order.id", Cow::Owned(i.to_string())),
+            ("order.qty", Cow::Borrowed("100")),
+            ("order.side", Cow::Borrowed("buy")),
+            ("order.aggressive", Cow::Borrowed("true")),
         ]
     });
 }

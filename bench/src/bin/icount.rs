@@ -1,0 +1,115 @@
+//! The workloads of the instruction-count gate (`bench/icount.py`), one per run:
+//!
+//! - `record`: the bench span (start, 4 attributes in one call, end) on a sampled producer;
+//! - `unsampled`: the same span under an always-off sampler;
+//! - `encode`: the `encode` bench's batch of 512 drained spans through the `OtlpSink`.
+//!
+//! Each workload warms up, then runs its measured loop inside one `#[no_mangle]` function
+//! (`icount_measure_record` for both recording workloads, `icount_measure_encode`) that callgrind is told to count (`--toggle-collect`), so the
+//! count is the instructions of that loop alone, deterministic whatever else the machine does.
+//! The ring holds every span of a run, so the producer never finds it full and never takes the
+//! drop path whatever the drain thread does meanwhile; the run asserts that afterwards.
+//!
+//! Usage: `ringspan-icount <record|unsampled|encode> <iterations>`; prints
+//! `<workload> <iterations> <units per iteration>` for the script.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink, Resource};
+use ringspan::{Calibration, Discard, Engine, EngineConfig, IdleStrategy, Producer, Sampler};
+use ringspan::{Sink, SpanRecord};
+use ringspan_bench::ours::{drained_batch, record_one};
+
+const WARMUP: i64 = 256;
+const BATCH: usize = 512;
+
+#[no_mangle]
+#[inline(never)]
+fn icount_measure_record(p: &Producer, n: i64) {
+    for i in 0..n {
+        record_one(p, black_box(i));
+    }
+}
+
+#[no_mangle]
+#[inline(never)]
+fn icount_measure_encode(
+    sink: &mut OtlpSink<Discarding>,
+    records: &[SpanRecord],
+    cal: &Calibration,
+    n: i64,
+) {
+    for _ in 0..n {
+        sink.accept(black_box(records), cal);
+        sink.flush(cal);
+    }
+}
+
+/// Drops each request at once, handing its buffer back to the pool.
+struct Discarding;
+
+impl Exporter for Discarding {
+    fn export(&mut self, request: EncodedRequest) {
+        black_box(request.bytes());
+    }
+}
+
+fn record(sampler: Sampler, n: i64, measure: fn(&Producer, i64)) {
+    let total = (WARMUP + n) as usize;
+    let config = EngineConfig::default()
+        .rings(1)
+        .ring_capacity((total + 1).next_power_of_two())
+        .sampler(sampler)
+        .idle(IdleStrategy::Yield);
+    let engine = Engine::start(config, Discard::default()).expect("engine starts");
+    let p = engine.producer().expect("a ring");
+    for i in 0..WARMUP {
+        record_one(&p, i);
+    }
+    measure(&p, n);
+    drop(p);
+    let snap = engine.shutdown(Duration::from_secs(30)).expect("shutdown");
+    assert_eq!(
+        snap.dropped.total(),
+        0,
+        "a dropped span would change the count"
+    );
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let workload = args.next().unwrap_or_default();
+    let n: i64 = args
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("usage: ringspan-icount <record|unsampled|encode> <iterations>");
+    let units = match workload.as_str() {
+        "record" => {
+            record(Sampler::default(), n, icount_measure_record);
+            1
+        }
+        "unsampled" => {
+            record(
+                Sampler::parent_based(Sampler::always_off()),
+                n,
+                icount_measure_record,
+            );
+            1
+        }
+        "encode" => {
+            let (records, cal) = drained_batch(BATCH);
+            let config = OtlpConfig::default()
+                .resource(Resource::new("bench"))
+                .max_spans(BATCH);
+            let mut sink = OtlpSink::new(config, Discarding).expect("sink");
+            assert_eq!(sink.accept(&records, &cal), BATCH);
+            sink.flush(&cal);
+            icount_measure_encode(&mut sink, &records, &cal, n);
+            assert_eq!(sink.stats().spans_encoded(), (n as u64 + 1) * BATCH as u64);
+            BATCH
+        }
+        other => panic!("unknown workload {other:?}: record, unsampled or encode"),
+    };
+    println!("{workload} {n} {units}");
+}
