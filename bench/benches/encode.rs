@@ -23,7 +23,7 @@ use opentelemetry_proto::tonic::trace::v1::{
 use prost::Message;
 use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink, Resource, ResourceValue};
 use ringspan::Calibration;
-use ringspan::{SpanRecord, Status, ValueRef};
+use ringspan::{Sink, SpanRecord, Status, ValueRef};
 use ringspan_bench::ours;
 
 const BATCH: usize = 512;
