@@ -26,23 +26,27 @@ pub struct Args {
     pub json: Option<String>,
     /// An external OTLP/HTTP endpoint (base URL) instead of the embedded receiver.
     pub endpoint: Option<String>,
-    /// Also run the same workload through another library.
-    pub compare: Option<Compare>,
+    /// Also run the same workload through these (in this order, after ringspan).
+    pub compare: Vec<Compare>,
     /// Where to write the latency plot (SVG).
     pub plot: Option<String>,
 }
 
-/// A library to compare with.
+/// Something to run the same schedule through, next to ringspan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compare {
     /// opentelemetry_sdk's BatchSpanProcessor with opentelemetry-otlp's HTTP exporter.
     Otel,
+    /// An empty recording call on the same schedule and cores: the machine's own latency
+    /// (clock reads, the schedule's spin, the hypervisor's pauses), to read ringspan's tail
+    /// against.
+    Null,
 }
 
 pub const USAGE: &str = "\
 usage: ringspan-perf [--producers N] [--cores LIST] [--drain-core C] [--duration SECS]
                      [--rate SPANS_PER_SEC_PER_PRODUCER|max] [--attrs K] [--ring-capacity N] [--batch N]
-                     [--json PATH] [--endpoint URL] [--compare otel] [--plot PATH]";
+                     [--json PATH] [--endpoint URL] [--compare null,otel] [--plot PATH]";
 
 fn bad(flag: &str, value: &str, why: &str) -> String {
     format!("invalid {flag} {value:?}: {why}\n{USAGE}")
@@ -62,7 +66,7 @@ impl Args {
             batch: 512,
             json: None,
             endpoint: None,
-            compare: None,
+            compare: Vec::new(),
             plot: None,
         };
         let mut it = args.into_iter();
@@ -130,8 +134,18 @@ impl Args {
                     }
                     a.endpoint = Some(value);
                 }
-                "--compare" if value == "otel" => a.compare = Some(Compare::Otel),
-                "--compare" => return Err(bad(&flag, &value, "the one peer built in is otel")),
+                "--compare" => {
+                    for name in value.split(',') {
+                        let c = match name.trim() {
+                            "otel" => Compare::Otel,
+                            "null" => Compare::Null,
+                            _ => return Err(bad(&flag, &value, "expected otel, null or both")),
+                        };
+                        if !a.compare.contains(&c) {
+                            a.compare.push(c);
+                        }
+                    }
+                }
                 _ => return Err(bad(&flag, &value, "unknown option")),
             }
         }
@@ -161,9 +175,11 @@ mod tests {
         );
         assert_eq!(a.duration, Duration::from_millis(500));
         let a = parse("--compare otel --endpoint http://c:4318 --plot /tmp/p.svg").unwrap();
-        assert_eq!(a.compare, Some(Compare::Otel));
+        assert_eq!(a.compare, vec![Compare::Otel]);
         assert_eq!(a.endpoint.as_deref(), Some("http://c:4318"));
         assert_eq!(a.plot.as_deref(), Some("/tmp/p.svg"));
+        let a = parse("--compare null,otel --compare null").unwrap();
+        assert_eq!(a.compare, vec![Compare::Null, Compare::Otel]);
     }
 
     #[test]

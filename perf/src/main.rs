@@ -2,12 +2,15 @@
 //! OTLP encoder -> HTTP exporter -> an OTLP/HTTP endpoint (the embedded receiver by default),
 //! and reports throughput delivered, record latency percentiles, drops by reason, allocations
 //! per span, memory and CPU time per thread role. With `--compare otel` it runs the same
-//! workload through opentelemetry_sdk and prints both side by side. See `perf/README.md`.
+//! workload through opentelemetry_sdk and prints both side by side; with `--compare null` it
+//! runs the schedule with an empty call, to read ringspan's tail against the machine's. See
+//! `perf/README.md`.
 //!
 //! Exit status: 0 when every span is accounted for, 1 when ringspan's counts disagree
 //! (a span unaccounted for is a bug), 2 for bad options or a failed start.
 
 mod args;
+mod null_run;
 mod otel_run;
 mod plot;
 mod procfs;
@@ -97,10 +100,14 @@ fn run(mut args: args::Args) -> Result<bool, String> {
         &target,
     )?];
     let ok = reports[0].identity.is_ok();
-    if args.compare == Some(args::Compare::Otel) {
-        reports.push(otel_run::run(&args, &cal, &cores, &target)?);
+    let mut null = None;
+    for c in &args.compare {
+        match c {
+            args::Compare::Otel => reports.push(otel_run::run(&args, &cal, &cores, &target)?),
+            args::Compare::Null => null = Some(null_run::run(&args, &cal, &cores)),
+        }
     }
-    report::print_table(&header, &reports);
+    report::print_table(&header, &reports, null.as_ref());
     if let Some(path) = &args.json {
         let mut json = reports[0].json();
         let obj = json.as_object_mut().expect("an object");
@@ -115,11 +122,21 @@ fn run(mut args: args::Args) -> Result<bool, String> {
         if let Some(peer) = reports.get(1) {
             obj.insert("compare".into(), peer.json());
         }
+        if let Some(null) = &null {
+            if let serde_json::Value::Object(fields) = report::null_json(null, &reports[0]) {
+                obj.extend(fields);
+            }
+        }
         let text = serde_json::to_string_pretty(&json).expect("a JSON value serialises");
         std::fs::write(path, text + "\n").map_err(|e| format!("writing {path}: {e}"))?;
     }
     if let Some(path) = &args.plot {
-        plot::write(path, &header_title(&args), &reports)?;
+        let mut series: Vec<(&str, &hdrhistogram::Histogram<u64>)> =
+            reports.iter().map(|r| (r.library, &r.histogram)).collect();
+        if let Some(null) = &null {
+            series.push(("null (empty call)", &null.histogram));
+        }
+        plot::write(path, &header_title(&args), &series)?;
         println!("  plot written to {path}");
     }
     if !ok {

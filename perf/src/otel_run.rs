@@ -130,6 +130,7 @@ pub fn run(
         exported,
         rejected: 0,
         dropped_by_reason: dropped,
+        background_cpu: phase.cpu_of("OpenTelemetry.T") + phase.cpu_of("reqwest-"),
         seconds: args.duration.as_secs_f64(),
         histogram: phase.histogram(),
         allocs_per_span: phase.allocs_per_span(),

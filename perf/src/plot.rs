@@ -5,7 +5,7 @@
 
 use plotters::prelude::*;
 
-use crate::report::LibReport;
+use hdrhistogram::Histogram;
 
 const COLORS: [RGBColor; 3] = [
     RGBColor(0, 114, 178),
@@ -14,9 +14,8 @@ const COLORS: [RGBColor; 3] = [
 ];
 
 /// The curve: `(1 / (1 - q), ns)` points from the histogram's quantile iterator.
-fn curve(r: &LibReport) -> Vec<(f64, f64)> {
-    r.histogram
-        .iter_quantiles(2)
+fn curve(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+    h.iter_quantiles(2)
         .map(|v| {
             let q = v.quantile_iterated_to().min(0.999_999);
             (1.0 / (1.0 - q), v.value_iterated_to().max(1) as f64)
@@ -34,8 +33,9 @@ fn human_ns(ns: f64) -> String {
     }
 }
 
-pub fn write(path: &str, title: &str, reports: &[LibReport]) -> Result<(), String> {
-    let curves: Vec<_> = reports.iter().map(curve).collect();
+/// Writes one curve per `(label, histogram)`.
+pub fn write(path: &str, title: &str, series: &[(&str, &Histogram<u64>)]) -> Result<(), String> {
+    let curves: Vec<_> = series.iter().map(|(_, h)| curve(h)).collect();
     let y_max = curves.iter().flatten().map(|p| p.1).fold(10.0, f64::max) * 2.0;
     let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
     let err = |e: &dyn std::fmt::Display| format!("plotting to {path}: {e}");
@@ -60,12 +60,12 @@ pub fn write(path: &str, title: &str, reports: &[LibReport]) -> Result<(), Strin
         })
         .draw()
         .map_err(|e| err(&e))?;
-    for (i, (r, points)) in reports.iter().zip(curves).enumerate() {
+    for (i, (&(label, _), points)) in series.iter().zip(curves).enumerate() {
         let color = COLORS[i % COLORS.len()];
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(|e| err(&e))?
-            .label(r.library)
+            .label(label)
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
             });

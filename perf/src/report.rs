@@ -3,6 +3,8 @@
 use hdrhistogram::Histogram;
 use serde_json::{json, Map, Value};
 
+use crate::null_run::NullReport;
+
 /// One library's run.
 pub struct LibReport {
     /// `ringspan` or `opentelemetry_sdk`.
@@ -24,6 +26,9 @@ pub struct LibReport {
     pub preallocated: Option<u64>,
     /// CPU seconds by thread role.
     pub cpu: Map<String, Value>,
+    /// CPU seconds of the library's background threads (what moves spans off the producers:
+    /// drain + exporter for ringspan, batch processor + HTTP client for opentelemetry_sdk).
+    pub background_cpu: f64,
     /// Library-specific figures (requests, bytes, retries...).
     pub extra: Map<String, Value>,
     /// Whether every span is accounted for, and how that was checked.
@@ -36,6 +41,11 @@ impl LibReport {
             .values()
             .filter_map(Value::as_u64)
             .sum()
+    }
+
+    /// Background CPU nanoseconds per delivered span.
+    pub fn background_ns_per_span(&self) -> Option<f64> {
+        (self.exported > 0).then(|| self.background_cpu * 1e9 / self.exported as f64)
     }
 
     pub fn json(&self) -> Value {
@@ -67,6 +77,7 @@ impl LibReport {
                 "max": self.rss_steady.iter().max(),
             },
             "cpu_seconds": self.cpu,
+            "background_cpu_ns_per_delivered_span": self.background_ns_per_span(),
             "identity": match &self.identity {
                 Ok(how) => json!({"holds": true, "how": how}),
                 Err(why) => json!({"holds": false, "why": why}),
@@ -79,40 +90,104 @@ impl LibReport {
     }
 }
 
-/// Prints the reports side by side, one column per library.
-pub fn print_table(header: &str, reports: &[LibReport]) {
+/// The latency percentiles the table and the JSON report.
+const QUANTILES: [(&str, &str, f64); 4] = [
+    ("p50", "p50", 0.5),
+    ("p99", "p99", 0.99),
+    ("p99.9", "p999", 0.999),
+    ("p99.99", "p9999", 0.9999),
+];
+
+/// The null workload's percentiles, and by how much `r`'s exceed them (ns, signed).
+pub fn null_json(null: &NullReport, r: &LibReport) -> Value {
+    let mut record = Map::new();
+    let mut over = Map::new();
+    for (_, key, q) in QUANTILES {
+        let n = null.histogram.value_at_quantile(q);
+        record.insert(key.into(), n.into());
+        over.insert(
+            key.into(),
+            (r.histogram.value_at_quantile(q) as i64 - n as i64).into(),
+        );
+    }
+    record.insert("max".into(), null.histogram.max().into());
+    record.insert("samples".into(), null.histogram.len().into());
+    json!({
+        "null": {"spans": (null.spans), "record_ns": record},
+        "record_ns_over_null": over,
+    })
+}
+
+/// Prints the reports side by side, one column per library; the null workload, when it ran,
+/// is a last column with its latency only, and a row gives ringspan's excess over it.
+pub fn print_table(header: &str, reports: &[LibReport], null: Option<&NullReport>) {
     println!("{header}");
-    let row = |name: &str, cells: Vec<String>| {
+    // `null_cell` fills the null column: `None` prints a dash.
+    let row = |name: &str, cells: Vec<String>, null_cell: Option<String>| {
         print!("  {name:<22}");
         for c in cells {
-            print!(" {c:>26}");
+            print!(" {c:>20}");
+        }
+        if null.is_some() {
+            print!(" {:>20}", null_cell.unwrap_or_else(|| "-".to_owned()));
         }
         println!();
     };
     let each = |f: &dyn Fn(&LibReport) -> String| reports.iter().map(f).collect::<Vec<_>>();
-    row("", each(&|r| r.library.to_owned()));
-    row("spans recorded", each(&|r| r.recorded.to_string()));
-    row("spans exported", each(&|r| r.exported.to_string()));
-    row("spans rejected", each(&|r| r.rejected.to_string()));
-    row("spans dropped", each(&|r| r.dropped().to_string()));
+    row(
+        "",
+        each(&|r| r.library.to_owned()),
+        Some("null (empty call)".to_owned()),
+    );
+    row(
+        "spans recorded",
+        each(&|r| r.recorded.to_string()),
+        null.map(|n| format!("{} calls", n.spans)),
+    );
+    row("spans exported", each(&|r| r.exported.to_string()), None);
+    row("spans rejected", each(&|r| r.rejected.to_string()), None);
+    row("spans dropped", each(&|r| r.dropped().to_string()), None);
     row(
         "delivered per sec",
         each(&|r| format!("{:.0}", r.exported as f64 / r.seconds)),
+        None,
     );
-    for (label, q) in [
-        ("record ns p50", 0.5),
-        ("record ns p99", 0.99),
-        ("record ns p99.9", 0.999),
-    ] {
+    for (label, _, q) in QUANTILES {
         row(
-            label,
+            &format!("record ns {label}"),
             each(&|r| r.histogram.value_at_quantile(q).to_string()),
+            null.map(|n| n.histogram.value_at_quantile(q).to_string()),
         );
     }
-    row("record ns max", each(&|r| r.histogram.max().to_string()));
+    row(
+        "record ns max",
+        each(&|r| r.histogram.max().to_string()),
+        null.map(|n| n.histogram.max().to_string()),
+    );
+    if let (Some(n), Some(ours)) = (null, reports.first()) {
+        let over = |q: f64| {
+            ours.histogram.value_at_quantile(q) as i64 - n.histogram.value_at_quantile(q) as i64
+        };
+        println!(
+            "  {:<22} {:+} / {:+} / {:+} ns at p50 / p99 / p99.9",
+            format!("{} over null", ours.library),
+            over(0.5),
+            over(0.99),
+            over(0.999)
+        );
+    }
+    row(
+        "background ns/span",
+        each(&|r| {
+            r.background_ns_per_span()
+                .map_or("-".to_owned(), |ns| format!("{ns:.0}"))
+        }),
+        None,
+    );
     row(
         "allocs per span",
         each(&|r| format!("{:.4}", r.allocs_per_span)),
+        None,
     );
     row(
         "RSS MB start -> end",
@@ -123,6 +198,7 @@ pub fn print_table(header: &str, reports: &[LibReport]) {
                 r.rss_end as f64 / 1e6
             )
         }),
+        None,
     );
     row(
         "RSS MB after warm-up",
@@ -134,6 +210,7 @@ pub fn print_table(header: &str, reports: &[LibReport]) {
                 mb(r.rss_steady.iter().max())
             )
         }),
+        None,
     );
     for r in reports {
         println!("  {}:", r.library);

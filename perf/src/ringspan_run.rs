@@ -170,6 +170,7 @@ pub fn run(
         exported: report.exported,
         rejected: report.rejected,
         dropped_by_reason: dropped,
+        background_cpu: phase.cpu_of("ringspan-drain") + phase.cpu_of("ringspan-export"),
         seconds: args.duration.as_secs_f64(),
         histogram: phase.histogram(),
         allocs_per_span: phase.allocs_per_span(),

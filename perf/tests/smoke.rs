@@ -1,11 +1,12 @@
 //! The harness end to end, briefly: it runs against the embedded receiver, writes the JSON
 //! report with the keys the README promises and the SVG plot, and its accounting holds, for
-//! ringspan and for the opentelemetry_sdk comparison.
+//! ringspan and for the opentelemetry_sdk comparison, and the null workload's latency stands
+//! beside ringspan's.
 
 use std::process::Command;
 
 #[test]
-fn a_short_run_reports_every_span_and_compares_with_otel() {
+fn a_short_run_reports_every_span_and_compares_with_otel_and_null() {
     let dir = std::env::temp_dir().join(format!("ringspan-perf-smoke-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (json, svg) = (dir.join("report.json"), dir.join("plot.svg"));
@@ -16,7 +17,7 @@ fn a_short_run_reports_every_span_and_compares_with_otel() {
             "--rate",
             "50000",
             "--compare",
-            "otel",
+            "null,otel",
             "--json",
         ])
         .arg(&json)
@@ -44,6 +45,9 @@ fn a_short_run_reports_every_span_and_compares_with_otel() {
         "rss_bytes_start",
         "rss_bytes_end",
         "cpu_seconds",
+        "background_cpu_ns_per_delivered_span",
+        "null",
+        "record_ns_over_null",
     ] {
         assert!(r.get(key).is_some(), "missing {key} in {r}");
     }
@@ -60,7 +64,27 @@ fn a_short_run_reports_every_span_and_compares_with_otel() {
     let peer = &r["compare"];
     assert_eq!(peer["library"], "opentelemetry_sdk");
     assert!(peer["spans_exported"].as_u64().unwrap() > 0, "{peer}");
+    assert!(
+        r["background_cpu_ns_per_delivered_span"].as_f64().unwrap() > 0.0,
+        "{r}"
+    );
+    // The null workload ran the same schedule: about as many calls, each timed the same way.
+    let null_calls = r["null"]["spans"].as_u64().unwrap();
+    assert!(null_calls > recorded / 2, "{r}");
+    for q in ["p50", "p99", "p999"] {
+        let null_ns = r["null"]["record_ns"][q].as_i64().unwrap();
+        let ours = r["record_ns"][q].as_i64().unwrap();
+        assert!(null_ns > 0, "null.record_ns.{q}");
+        assert_eq!(
+            r["record_ns_over_null"][q].as_i64().unwrap(),
+            ours - null_ns
+        );
+    }
+    assert!(
+        stdout.contains("null (empty call)") && stdout.contains("ringspan over null"),
+        "{stdout}"
+    );
     let plot = std::fs::read_to_string(&svg).unwrap();
-    assert!(plot.contains("<svg") && plot.contains("opentelemetry_sdk"));
+    assert!(plot.contains("<svg") && plot.contains("opentelemetry_sdk") && plot.contains("null"));
     let _ = std::fs::remove_dir_all(&dir);
 }
