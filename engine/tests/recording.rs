@@ -240,6 +240,91 @@ fn unsampled_spans_write_nothing_and_children_follow_the_parent() {
 }
 
 #[test]
+fn an_unsampled_span_makes_its_ids_when_asked_and_keeps_them() {
+    let (engine, sink) = start(small().sampler(Sampler::parent_based(Sampler::always_off())));
+    let p = engine.producer().unwrap();
+    {
+        let root = p.span("root");
+        let child = p.span("child");
+        let grandchild = p.span("grandchild");
+        // Asked from the bottom up: the trace id is made once, at the root, for all three.
+        let g = grandchild.context();
+        let (c, r) = (child.context(), root.context());
+        assert_eq!((g.trace_id, c.trace_id), (r.trace_id, r.trace_id));
+        assert!(!r.trace_id.is_zero() && !r.span_id.is_zero());
+        assert_ne!(g.span_id, c.span_id);
+        assert_ne!(c.span_id, r.span_id);
+        // Stable: every later answer agrees, the traceparent included.
+        assert_eq!(grandchild.context(), g);
+        assert_eq!(p.current_context(), Some(g));
+        assert_eq!(
+            root.traceparent().as_str(),
+            format!("00-{}-{}-00", r.trace_id, r.span_id)
+        );
+    }
+    // A new root is a new trace.
+    let other = p.span("other");
+    let first = other.context();
+    drop(other);
+    let again = p.span("again");
+    assert_ne!(again.context().trace_id, first.trace_id);
+    drop(again);
+    drop(p);
+    let snap = engine.shutdown(T).unwrap();
+    assert_eq!((snap.recorded, sink.take().len()), (0, 0));
+}
+
+#[test]
+fn a_sampled_child_of_an_unsampled_parent_names_the_parent_it_was_shown() {
+    // Not parent-based: every span is sampled on its own, so a child may record under a
+    // parent that did not; it must carry the ids the parent's context reports.
+    let (engine, sink) = start(small().sampler(Sampler::always_on()));
+    let p = engine.producer().unwrap();
+    let remote_unsampled =
+        parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00").unwrap();
+    {
+        let parent = p.start(Value::str("parent"), Parent::Context(remote_unsampled));
+        assert!(parent.is_recording());
+        let _child = p.span("child");
+    }
+    drop(p);
+    engine.shutdown(T).unwrap();
+    let spans = sink.take();
+    let by = |n: &str| spans.iter().find(|s| s.name == n).unwrap().clone();
+    let (parent, child) = (by("parent"), by("child"));
+    assert_eq!(parent.trace_id, remote_unsampled.trace_id);
+    assert_eq!(parent.parent, Some(remote_unsampled.span_id));
+    assert_eq!(child.parent, Some(parent.span_id));
+    assert_eq!(child.trace_id, parent.trace_id);
+}
+
+#[test]
+fn a_ratio_sampler_decides_per_trace_and_children_follow() {
+    let sampler = Sampler::parent_based(Sampler::trace_id_ratio(0.5).unwrap());
+    let (engine, sink) = start(small().sampler(sampler));
+    let p = engine.producer().unwrap();
+    let mut sampled_roots = 0;
+    for _ in 0..200 {
+        let root = p.span("root");
+        let child = p.span("child");
+        let (r, c) = (root.context(), child.context());
+        assert_eq!(r.trace_id, c.trace_id);
+        assert_eq!(r.flags.is_sampled(), c.flags.is_sampled());
+        assert_eq!(root.is_recording(), r.flags.is_sampled());
+        assert_eq!(
+            sampler.should_sample(None, &r.trace_id),
+            r.flags.is_sampled()
+        );
+        sampled_roots += usize::from(root.is_recording());
+    }
+    drop(p);
+    let snap = engine.shutdown(T).unwrap();
+    assert!((50..150).contains(&sampled_roots), "{sampled_roots} of 200");
+    assert_eq!(sink.take().len(), 2 * sampled_roots);
+    assert!(snap.is_balanced(), "{snap:?}");
+}
+
+#[test]
 fn too_deep_is_dropped_and_counted() {
     let (engine, sink) = start(small());
     let p = engine.producer().unwrap();

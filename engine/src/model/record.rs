@@ -261,7 +261,9 @@ impl SpanRecord {
     /// Copies `s` into `arena` after its first `*used` bytes, cutting it at a char boundary
     /// if it does not fit. (Takes the two fields, not `self`, so that callers can hold a slot of
     /// `attrs` or `events` at the same time.)
-    #[inline]
+    /// Out of line: most values are scalars or static strings, and inlining the copy into
+    /// every setter made the common path longer for all of them.
+    #[inline(never)]
     fn copy_str(arena: &mut [u8; ARENA_BYTES], used: &mut u16, s: &str, loss: &mut Loss) -> Packed {
         let at = usize::from(*used);
         let n = floor_char_boundary(s, ARENA_BYTES - at);
@@ -324,8 +326,10 @@ impl SpanRecord {
             };
         }
         self.header.n_attrs = (n + take) as u8;
-        let dropped = (attrs.len() - take) as u32;
-        self.header.dropped_attrs = self.header.dropped_attrs.saturating_add(dropped);
+        if take < attrs.len() {
+            let dropped = (attrs.len() - take) as u32;
+            self.header.dropped_attrs = self.header.dropped_attrs.saturating_add(dropped);
+        }
     }
 
     /// Appends an event with its attributes, or counts it as dropped when the record is full.

@@ -31,7 +31,7 @@ pub struct Value<'a> {
 
 impl fmt::Debug for Value<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.packed.tag {
+        match self.packed.tag() {
             // SAFETY: a Borrowed cell lives only inside a `Value<'a>`, whose borrow keeps the
             // string alive.
             Tag::Borrowed => write!(f, "Value({:?})", unsafe { self.packed.borrowed_str() }),
@@ -148,14 +148,27 @@ union Payload {
     ptr: *const u8,
 }
 
-/// A stored string or value in 16 bytes (an implementation detail of [`Value`] and records): 8 bytes of payload, a 32-bit length and a tag.
-/// (A Rust enum of `&'static str` and the scalar kinds would take 24.)
+/// A stored string or value in 16 bytes (an implementation detail of [`Value`] and records):
+/// 8 bytes of payload, then one word holding a 32-bit length and the tag above it. (A Rust
+/// enum of `&'static str` and the scalar kinds would take 24.)
+///
+/// Two whole words, with no padding, so that building one is two 8-byte stores and copying
+/// one (caller's array -> ring slot) is two 8-byte loads and stores: a layout with a separate
+/// length and tag byte had the copy done field by field, padding included, with narrower
+/// loads stalling on the wider stores that had just written them.
 #[derive(Clone, Copy)]
 #[repr(C)]
 pub(crate) struct Packed {
     payload: Payload,
-    len: u32,
-    tag: Tag,
+    /// `len | (tag as u64) << TAG_SHIFT`.
+    meta: u64,
+}
+
+const TAG_SHIFT: u32 = 32;
+
+#[inline(always)]
+const fn meta(len: u32, tag: Tag) -> u64 {
+    len as u64 | (tag as u64) << TAG_SHIFT
 }
 
 // SAFETY: the only pointer a `Packed` holds comes from a `&'static str`, immutable data that any
@@ -169,15 +182,15 @@ impl PartialEq for Packed {
         // SAFETY: every constructor initialises all 8 payload bytes, and any 8 bytes are a
         // valid `u64`; comparing bits compares pointers by address, as intended.
         let (a, b) = unsafe { (self.payload.bits, other.payload.bits) };
-        self.tag == other.tag && self.len == other.len && a == b
+        self.meta == other.meta && a == b
     }
 }
 
 impl fmt::Debug for Packed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Packed")
-            .field("tag", &self.tag)
-            .field("len", &self.len)
+            .field("tag", &self.tag())
+            .field("len", &self.len())
             .finish()
     }
 }
@@ -185,16 +198,32 @@ impl fmt::Debug for Packed {
 impl Packed {
     pub(crate) const EMPTY: Packed = Packed {
         payload: Payload { bits: 0 },
-        len: 0,
-        tag: Tag::Empty,
+        meta: meta(0, Tag::Empty),
     };
+
+    #[inline(always)]
+    pub(crate) fn tag(&self) -> Tag {
+        match (self.meta >> TAG_SHIFT) as u8 {
+            1 => Tag::I64,
+            2 => Tag::F64,
+            3 => Tag::Bool,
+            4 => Tag::Static,
+            5 => Tag::Inline,
+            6 => Tag::Borrowed,
+            _ => Tag::Empty,
+        }
+    }
+
+    #[inline(always)]
+    fn len(&self) -> u32 {
+        self.meta as u32
+    }
 
     #[inline(always)]
     pub(crate) const fn scalar(tag: Tag, bits: u64) -> Packed {
         Packed {
             payload: Payload { bits },
-            len: 0,
-            tag,
+            meta: meta(0, tag),
         }
     }
 
@@ -216,8 +245,7 @@ impl Packed {
         let s = clamp_len(s);
         Packed {
             payload: Payload { ptr: s.as_ptr() },
-            len: s.len() as u32,
-            tag,
+            meta: meta(s.len() as u32, tag),
         }
     }
 
@@ -228,21 +256,21 @@ impl Packed {
     /// still be alive.
     #[inline(always)]
     unsafe fn pointed_str<'s>(&self) -> &'s str {
-        debug_assert!(matches!(self.tag, Tag::Static | Tag::Borrowed));
+        debug_assert!(matches!(self.tag(), Tag::Static | Tag::Borrowed));
         // SAFETY: such cells are only built by `pointing_at` from a `&str`, pointer and length
         // unchanged (`clamp_len` cuts at a char boundary), and the caller vouches that it is
         // alive; so this rebuilds that same valid string.
         unsafe {
             std::str::from_utf8_unchecked(std::slice::from_raw_parts(
                 self.payload.ptr,
-                self.len as usize,
+                self.len() as usize,
             ))
         }
     }
 
     #[inline(always)]
     pub(crate) fn is_borrowed(&self) -> bool {
-        self.tag == Tag::Borrowed
+        self.meta >> TAG_SHIFT == Tag::Borrowed as u64
     }
 
     /// The string of a Borrowed cell.
@@ -252,7 +280,7 @@ impl Packed {
     /// while the [`Value<'a>`] holding the cell is).
     #[inline(always)]
     pub(crate) unsafe fn borrowed_str<'s>(&self) -> &'s str {
-        debug_assert!(self.tag == Tag::Borrowed);
+        debug_assert!(self.tag() == Tag::Borrowed);
         // SAFETY: the caller's promise, as `pointed_str` needs it.
         unsafe { self.pointed_str() }
     }
@@ -263,15 +291,14 @@ impl Packed {
             payload: Payload {
                 bits: offset as u64,
             },
-            len: len as u32,
-            tag: Tag::Inline,
+            meta: meta(len as u32, Tag::Inline),
         }
     }
 
     /// The `&'static str` of a Static cell; `None` for any other cell.
     #[inline]
     pub(crate) fn as_static(&self) -> Option<&'static str> {
-        match self.tag {
+        match self.tag() {
             // SAFETY: a Static cell points at a `&'static str`, alive for good.
             Tag::Static => Some(unsafe { self.pointed_str() }),
             _ => None,
@@ -282,14 +309,14 @@ impl Packed {
     /// non-string cell.
     #[inline]
     pub(crate) fn as_str<'r>(&self, arena: &'r [u8]) -> &'r str {
-        match self.tag {
+        match self.tag() {
             // SAFETY: a Static cell points at a `&'static str`, alive for good.
             Tag::Static => unsafe { self.pointed_str() },
             Tag::Inline => {
                 // SAFETY: Inline cells are only built by `Arena::copy_str`; `bits` is the
                 // variant written there.
                 let off = unsafe { self.payload.bits } as usize;
-                let bytes = &arena[off..off + self.len as usize];
+                let bytes = &arena[off..off + self.len() as usize];
                 debug_assert!(std::str::from_utf8(bytes).is_ok());
                 // SAFETY: `copy_str` copied a prefix of a `&str` that ends on a char boundary
                 // into exactly these bytes, and records copy their arena with the cells.
@@ -306,7 +333,7 @@ impl Packed {
             // SAFETY: called only for scalar tags, whose cells `scalar` built with `bits` set.
             unsafe { self.payload.bits }
         };
-        match self.tag {
+        match self.tag() {
             Tag::I64 => ValueRef::I64(bits() as i64),
             Tag::F64 => ValueRef::F64(f64::from_bits(bits())),
             Tag::Bool => ValueRef::Bool(bits() != 0),

@@ -6,7 +6,23 @@
 //!
 //! Recording a span costs: one clock read and a few stores at start, a 32-byte store per
 //! attribute, and at the end one clock read and one release store. No allocation, no lock, no
-//! syscall, no shared read-modify-write. When the ring is full the span is dropped and counted.
+//! syscall, no shared read-modify-write, and no line another thread writes: the sampler, the
+//! clock and the scope are copied into the producer, the slot being built is kept as a
+//! pointer, and the shutdown flag is read only on the ring-full path (see "Shutdown"). When the
+//! ring is full the span is dropped and counted.
+//!
+//! # Unsampled spans and lazy ids
+//! A span the sampler drops only pushes a frame (so that its children know their parent was
+//! not sampled) and draws no ids: its trace and span ids are made the first time something
+//! asks for them ([`crate::Span::context`], a `traceparent`, a child that is sampled after
+//! all under a non-parent-based sampler), then kept, so every later answer agrees. A frame
+//! without a trace id yet inherits it from the local parent frame it records.
+//!
+//! # Shutdown
+//! Spans that end after shutdown began are published as usual: the drain delivers them while
+//! it still runs, and once it has exited the engine counts whatever is left in a ring as
+//! `dropped.shutdown`. A span that finds the ring full counts as `dropped.shutdown` rather
+//! than `ring_full` once shutdown began.
 //!
 //! # Where an open span lives
 //! The innermost open span is built in place, in the ring's next free slot (reserved, not yet
@@ -29,6 +45,7 @@ use std::marker::PhantomData;
 
 use super::lane::LaneClaim;
 use super::pool::Pool;
+use super::sampler::Sampler;
 use crate::clock::Clock;
 use crate::config::MAX_DEPTH;
 use crate::error::Error;
@@ -50,35 +67,36 @@ pub enum Parent {
     Context(SpanContext),
 }
 
-/// One open span on the producer's stack. Ids are kept as words (see `TraceId::words`).
+/// One open span on the producer's stack. Ids are kept as words (see `TraceId::words`); a zero
+/// id has not been drawn yet (see "Unsampled spans and lazy ids").
 #[derive(Clone, Copy, Debug)]
 struct Frame {
+    /// `[0, 0]` until known; then inherited from `parent`, or drawn for a root.
     trace: [u64; 2],
+    /// 0 until drawn.
     span: u64,
+    /// Depth of the local parent frame, or [`NO_PARENT`] (a root, or an explicit parent
+    /// whose trace id is already in `trace`).
+    parent: u8,
     flags: u8,
     open: bool,
     /// Whether it will be exported (sampled, with a ring): counted if it is abandoned.
     recording: bool,
 }
 
-impl Frame {
-    fn context(&self) -> SpanContext {
-        SpanContext {
-            trace_id: TraceId::from_words(self.trace),
-            span_id: SpanId::from_word(self.span),
-            flags: TraceFlags(self.flags),
-            is_remote: false,
-        }
-    }
-}
+/// `Frame::parent` of a frame that inherits nothing.
+const NO_PARENT: u8 = u8::MAX;
 
 const NO_FRAME: Frame = Frame {
     trace: [0; 2],
     span: 0,
+    parent: NO_PARENT,
     flags: 0,
     open: false,
     recording: false,
 };
+
+const _: () = assert!(MAX_DEPTH < NO_PARENT as usize);
 
 /// The depth of a span that got no frame (the producer's stack was full).
 pub(crate) const UNTRACKED: usize = usize::MAX;
@@ -97,8 +115,11 @@ const NOT_IN_RING: usize = usize::MAX;
 /// The producer's mutable state, reachable only through [`Producer::with`].
 struct Inner {
     /// Depth of the span being built in the ring's next free slot, or [`NOT_IN_RING`]. While
-    /// set, `claim.ring.has_room()` has returned true and nothing was published since.
+    /// set, `claim.ring.has_room()` has returned true and nothing was published since, and
+    /// `slot` points at that slot.
     in_ring: usize,
+    /// The ring slot the span at `in_ring` is built in (dangling while `in_ring` is unset).
+    slot: *mut SpanRecord,
     /// `None` for a detached producer (the pool had no free ring).
     claim: Option<LaneClaim>,
     ids: IdGenerator,
@@ -106,6 +127,15 @@ struct Inner {
     depth: usize,
     stack: [Frame; MAX_DEPTH],
     scope: &'static str,
+    /// Copies of the pool's settings, so that recording reads no shared line.
+    sampler: Sampler,
+    clock: Clock,
+    /// `sampler` decides "not sampled" for a root without looking at its trace id.
+    roots_unsampled: bool,
+    /// `sampler` decides "sampled" for a root without looking at its trace id.
+    roots_sampled: bool,
+    /// `sampler` follows the parent's `sampled` flag.
+    follows_parent: bool,
 }
 
 /// A thread's recording handle. See the module docs.
@@ -144,16 +174,23 @@ impl std::fmt::Debug for Producer {
 impl Producer {
     fn new(pool: Arc<Pool>, claim: Option<LaneClaim>, core: Option<usize>) -> Self {
         let salt = claim.as_ref().map_or(0, |c| c.lane.salt);
-        let scope = pool.scope;
+        let (scope, sampler, clock) = (pool.scope, pool.sampler, pool.clock);
         Producer {
             pool,
             inner: UnsafeCell::new(Inner {
                 in_ring: NOT_IN_RING,
+                slot: std::ptr::NonNull::dangling().as_ptr(),
                 claim,
                 ids: IdGenerator::new(salt),
                 depth: 0,
                 stack: [NO_FRAME; MAX_DEPTH],
                 scope,
+                sampler,
+                clock,
+                roots_unsampled: sampler.decide_without_trace(None) == Some(false),
+                roots_sampled: sampler.decide_without_trace(None) == Some(true),
+                follows_parent: sampler.decide_without_trace(Some(false)) == Some(false)
+                    && sampler.decide_without_trace(Some(true)) == Some(true),
             }),
             core,
             _not_send_sync: PhantomData,
@@ -224,15 +261,27 @@ impl Producer {
 
     /// The context of the innermost open span, if any (to build a `traceparent`).
     pub fn current_context(&self) -> Option<SpanContext> {
-        self.with(|inner, _| inner.current().map(Frame::context))
+        self.with(|inner, _| inner.current().map(|d| inner.context(d)))
     }
 
     /// The context of the span at `depth`, or of the innermost open span for a depth past the
     /// stack (an untracked span).
     pub(crate) fn frame_context(&self, depth: usize) -> SpanContext {
-        self.with(|inner, _| match inner.stack.get(depth) {
-            Some(frame) => frame.context(),
-            None => inner.current().unwrap_or(&NO_FRAME).context(),
+        self.with(|inner, _| {
+            let depth = if depth < inner.depth {
+                Some(depth)
+            } else {
+                inner.current()
+            };
+            match depth {
+                Some(d) => inner.context(d),
+                None => SpanContext {
+                    trace_id: TraceId([0; 16]),
+                    span_id: SpanId([0; 8]),
+                    flags: TraceFlags(0),
+                    is_remote: false,
+                },
+            }
         })
     }
 
@@ -240,104 +289,78 @@ impl Producer {
     /// `guard.rs` wraps around the result ends it.
     #[inline(always)]
     pub(crate) fn open(&self, name: Value<'_>, parent: Parent) -> Opened {
-        self.with(|inner, shared| {
-            // (trace words, parent span word, parent flags, parent is remote)
-            let parent = match parent {
-                Parent::Current => inner.current().map(|f| (f.trace, f.span, f.flags, false)),
-                Parent::Root => None,
-                Parent::Context(cx) => Some((
-                    cx.trace_id.words(),
-                    cx.span_id.word(),
-                    cx.flags.0,
-                    cx.is_remote,
-                )),
-            };
-            let trace = match parent {
-                Some((t, ..)) => t,
-                None => inner.ids.trace_words(),
-            };
-            let sampled = shared
-                .sampler
-                .should_sample_words(parent.map(|(_, _, f, _)| f & 1 == 1), trace);
-            let flags = parent.map_or(0, |(_, _, f, _)| f & !1) | u8::from(sampled);
-            let span = inner.ids.span_word();
+        self.with(|inner, pool| {
             let depth = inner.depth;
             if depth == MAX_DEPTH {
-                if sampled {
-                    inner.count_dropped(shared, |c| &c.dropped_too_deep);
-                }
-                return Opened {
-                    depth: UNTRACKED,
-                    recording: false,
-                };
+                return inner.too_deep(pool, parent);
             }
-            let recording = sampled && inner.claim.is_some();
-            inner.stack[depth] = Frame {
-                trace,
-                span,
-                flags,
-                open: true,
-                recording,
+            // The common cases first, decided from two cached flags and the parent frame's
+            // sampled bit, without a trace id.
+            if let Parent::Current = parent {
+                match inner.current() {
+                    None if inner.roots_unsampled => {
+                        return inner.push_unsampled(depth, [0; 2], NO_PARENT, 0)
+                    }
+                    None if inner.roots_sampled => {
+                        let trace = inner.ids.trace_words();
+                        return inner.begin(pool, depth, name, trace, NO_PARENT, 1, None);
+                    }
+                    Some(d) if inner.follows_parent => {
+                        let Frame {
+                            trace, span, flags, ..
+                        } = inner.stack[d];
+                        if flags & 1 == 0 {
+                            return inner.push_unsampled(depth, [0; 2], d as u8, flags);
+                        }
+                        // A sampled frame drew its ids when it started.
+                        let parent = Some((span, ParentKind::Local));
+                        return inner.begin(pool, depth, name, trace, d as u8, flags, parent);
+                    }
+                    _ => {}
+                }
+            }
+            // Everything else: an explicit parent, or a sampler that needs the trace id.
+            let (parent_frame, parent_flags, parent_cx) = match parent {
+                Parent::Current => match inner.current() {
+                    Some(d) => (d as u8, Some(inner.stack[d].flags), None),
+                    None => (NO_PARENT, None, None),
+                },
+                Parent::Root => (NO_PARENT, None, None),
+                Parent::Context(cx) => (NO_PARENT, Some(cx.flags.0), Some(cx)),
             };
-            inner.depth = depth + 1;
-            let not_recording = Opened {
-                depth,
-                recording: false,
+            let parent_sampled = parent_flags.map(|f| f & 1 == 1);
+            let mut trace = parent_cx.map_or([0; 2], |cx| cx.trace_id.words());
+            let sampled = match inner.sampler.decide_without_trace(parent_sampled) {
+                Some(decided) => decided,
+                None => {
+                    trace = inner.trace_for(parent_frame, trace);
+                    inner.sampler.should_sample_words(parent_sampled, trace)
+                }
             };
+            let flags = parent_flags.map_or(0, |f| f & !1) | u8::from(sampled);
             if !sampled {
-                return not_recording;
+                return inner.push_unsampled(depth, trace, parent_frame, flags);
             }
-            if inner.claim.is_none() {
-                shared.count_no_ring();
-                return not_recording;
-            }
-            let (parent_span, parent_kind) = match parent {
-                None => (0, ParentKind::None),
-                Some((_, p, _, true)) => (p, ParentKind::Remote),
-                Some((_, p, _, false)) => (p, ParentKind::Local),
+            let trace = inner.trace_for(parent_frame, trace);
+            let parent = match (parent_cx, parent_frame) {
+                (Some(cx), _) if cx.is_remote => Some((cx.span_id.word(), ParentKind::Remote)),
+                (Some(cx), _) => Some((cx.span_id.word(), ParentKind::Local)),
+                (None, NO_PARENT) => None,
+                (None, p) => Some((inner.span_of(usize::from(p)), ParentKind::Local)),
             };
-            inner.evict();
-            if let Some(claim) = &mut inner.claim {
-                if claim.ring.has_room() {
-                    inner.in_ring = depth;
-                    // The slot after this one is most likely the next span's: start fetching
-                    // the lines a span with a few attributes fills (header, four attributes).
-                    claim.ring.prefetch(1, 4);
-                }
-            }
-            // SAFETY: frame `depth` was free until now, so no span guard uses its record, and
-            // no other reference into the records is alive.
-            let Some(rec) = (unsafe { inner.record(depth) }) else {
-                return not_recording;
-            };
-            rec.begin(
-                trace,
-                span,
-                parent_span,
-                parent_kind,
-                TraceFlags(flags),
-                inner.scope,
-                shared.clock.now(),
-            );
-            let mut loss = Loss::default();
-            rec.set_name(name, &mut loss);
-            inner.count_loss(loss);
-            Opened {
-                depth,
-                recording: true,
-            }
+            inner.begin(pool, depth, name, trace, parent_frame, flags, parent)
         })
     }
 
-    /// Runs `f` on the scratch record of the recording span at `depth`.
+    /// Runs `f` on the record of the recording span at `depth`.
     #[inline(always)]
     pub(crate) fn edit(&self, depth: usize, f: impl FnOnce(&mut SpanRecord, &mut Loss, &Clock)) {
-        self.with(|inner, shared| {
+        self.with(|inner, _| {
             // SAFETY: the frame at `depth` belongs to the one span guard calling us, and `with`
             // holds no other reference into the records.
             if let Some(rec) = unsafe { inner.record(depth) } {
                 let mut loss = Loss::default();
-                f(rec, &mut loss, &shared.clock);
+                f(rec, &mut loss, &inner.clock);
                 inner.count_loss(loss);
             }
         })
@@ -346,11 +369,16 @@ impl Producer {
     /// Ends the span at `depth`: publishes it if it is recording, and pops its frame.
     #[inline(always)]
     pub(crate) fn finish(&self, depth: usize, recording: bool) {
-        self.with(|inner, shared| {
+        self.with(|inner, pool| {
             if recording {
-                inner.publish(depth, shared);
+                inner.publish(depth, pool);
             }
             inner.stack[depth].open = false;
+            // The usual case: the top frame ends, and the one below is still open.
+            if depth + 1 == inner.depth && (depth == 0 || inner.stack[depth - 1].open) {
+                inner.depth = depth;
+                return;
+            }
             while inner.depth > 0 && !inner.stack[inner.depth - 1].open {
                 inner.depth -= 1;
             }
@@ -359,6 +387,94 @@ impl Producer {
 }
 
 impl Inner {
+    /// Pushes the frame of a span that is not sampled: nothing drawn, nothing written; the
+    /// frame only carries the decision down to its children.
+    #[inline(always)]
+    fn push_unsampled(&mut self, depth: usize, trace: [u64; 2], parent: u8, flags: u8) -> Opened {
+        self.stack[depth] = Frame {
+            trace,
+            span: 0,
+            parent,
+            flags: flags & !1,
+            open: true,
+            recording: false,
+        };
+        self.depth = depth + 1;
+        Opened {
+            depth,
+            recording: false,
+        }
+    }
+
+    /// Pushes the frame of a sampled span and begins its record (in the ring's next free slot
+    /// when there is one, else in scratch). `parent` is the parent's span id and kind.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn begin(
+        &mut self,
+        pool: &Pool,
+        depth: usize,
+        name: Value<'_>,
+        trace: [u64; 2],
+        parent_frame: u8,
+        flags: u8,
+        parent: Option<(u64, ParentKind)>,
+    ) -> Opened {
+        let span = self.ids.span_word();
+        let recording = self.claim.is_some();
+        self.stack[depth] = Frame {
+            trace,
+            span,
+            parent: parent_frame,
+            flags,
+            open: true,
+            recording,
+        };
+        self.depth = depth + 1;
+        let not_recording = Opened {
+            depth,
+            recording: false,
+        };
+        if !recording {
+            pool.count_no_ring();
+            return not_recording;
+        }
+        self.evict();
+        if let Some(claim) = &mut self.claim {
+            if let Ok(slot) = claim.ring.stage() {
+                self.slot = slot;
+                self.in_ring = depth;
+                // The slot after this one is most likely the next span's: start fetching the
+                // lines a span with a few attributes fills (header, four attributes).
+                claim.ring.prefetch(1, 4);
+            }
+        }
+        let start = self.clock.now();
+        let scope = self.scope;
+        // SAFETY: frame `depth` was free until now, so no span guard uses its record, and no
+        // other reference into the records is alive.
+        let Some(rec) = (unsafe { self.record(depth) }) else {
+            return not_recording;
+        };
+        let (parent_span, parent_kind) = parent.unwrap_or((0, ParentKind::None));
+        rec.begin(
+            trace,
+            span,
+            parent_span,
+            parent_kind,
+            TraceFlags(flags),
+            scope,
+            start,
+        );
+        let mut loss = Loss::default();
+        rec.set_name(name, &mut loss);
+        self.count_loss(loss);
+        Opened {
+            depth,
+            recording: true,
+        }
+    }
+
     /// The record of the recording span at `depth`: the ring slot if it is being built there,
     /// else its scratch record.
     ///
@@ -372,9 +488,10 @@ impl Inner {
     unsafe fn record(&self, depth: usize) -> Option<&mut SpanRecord> {
         let claim = self.claim.as_ref()?;
         Some(if self.in_ring == depth {
-            // SAFETY: `in_ring` is set only while `has_room` holds (see its doc), and the
-            // caller holds no other reference.
-            unsafe { claim.ring.next_slot() }
+            // SAFETY: `slot` is the staged slot while `in_ring` is set: free (the ring's
+            // `stage` found it so), unpublished (every publish or push first clears or evicts
+            // `in_ring`), and the caller holds no other reference.
+            unsafe { &mut *self.slot }
         } else {
             // SAFETY: the claim makes the scratch records ours; the caller holds no other
             // reference.
@@ -385,13 +502,13 @@ impl Inner {
     /// Stamps the end of the recording span at `depth` and hands it to the ring: publishes the
     /// slot it was built in, or copies it there from scratch, or counts it as dropped.
     #[inline(always)]
-    fn publish(&mut self, depth: usize, shared: &Pool) {
+    fn publish(&mut self, depth: usize, pool: &Pool) {
         let in_ring = self.in_ring == depth;
         // SAFETY: `depth` is a recording span's frame, and no other reference is alive.
         let Some(rec) = (unsafe { self.record(depth) }) else {
             return;
         };
-        rec.set_end(shared.clock.now());
+        rec.set_end(self.clock.now());
         if in_ring {
             self.in_ring = NOT_IN_RING;
         } else {
@@ -400,13 +517,11 @@ impl Inner {
         let Some(claim) = &mut self.claim else { return };
         let counters = &claim.lane.counters;
         bump(&counters.recorded, 1);
-        if shared.is_shutting_down() {
-            // A slot reserved for the span is simply never published.
-            bump(&counters.dropped_shutdown, 1);
-        } else if in_ring {
-            // SAFETY: `in_ring` was set only after `has_room` returned true, and nothing was
-            // published since (every publish or push first clears or evicts it).
-            unsafe { claim.ring.publish_next() };
+        if in_ring {
+            // The slot `stage` handed out is still free: only this producer publishes, and it
+            // has not since `in_ring` was set.
+            let published = claim.ring.publish_staged();
+            debug_assert!(published.is_ok());
         } else {
             // SAFETY: the span's scratch record; no other reference is alive, and the slot
             // written is different memory.
@@ -416,7 +531,13 @@ impl Inner {
                 .push_with(|slot| rec.copy_used_into(slot))
                 .is_err()
             {
-                bump(&counters.dropped_ring_full, 1);
+                // The slow path may read the shared flag: after shutdown, a full ring is the
+                // shutdown's loss, not the drain's.
+                if pool.is_shutting_down() {
+                    bump(&counters.dropped_shutdown, 1);
+                } else {
+                    bump(&counters.dropped_ring_full, 1);
+                }
             }
         }
     }
@@ -429,31 +550,103 @@ impl Inner {
             return;
         }
         let Some(claim) = &self.claim else { return };
-        // SAFETY: `in_ring` is set, so `has_room` holds for the slot; the slot and the scratch
-        // record are different memory, and no other reference to either is alive.
-        unsafe {
-            claim
-                .ring
-                .next_slot()
-                .copy_used_into(claim.lane.scratch(self.in_ring))
-        };
+        // SAFETY: `in_ring` is set, so `slot` is the staged slot, free and unpublished; the
+        // slot and the scratch record are different memory, and no other reference to either
+        // is alive.
+        unsafe { (*self.slot).copy_used_into(claim.lane.scratch(self.in_ring)) };
         self.in_ring = NOT_IN_RING;
     }
 
-    /// The innermost open frame.
+    /// The depth of the innermost open frame. Frames above the last open one are popped as
+    /// soon as they close, so it is the top one.
     #[inline(always)]
-    fn current(&self) -> Option<&Frame> {
-        self.stack[..self.depth].iter().rev().find(|f| f.open)
+    fn current(&self) -> Option<usize> {
+        let top = self.depth.checked_sub(1)?;
+        debug_assert!(self.stack[top].open);
+        Some(top)
+    }
+
+    /// The trace id of a new span: `known` if it came with an explicit parent, else its local
+    /// parent's (`parent`, drawn there first if need be), else a fresh one.
+    #[inline]
+    fn trace_for(&mut self, parent: u8, known: [u64; 2]) -> [u64; 2] {
+        if known != [0; 2] {
+            known
+        } else if parent == NO_PARENT {
+            self.ids.trace_words()
+        } else {
+            self.trace_of(usize::from(parent))
+        }
+    }
+
+    /// The trace id of the frame at `depth`, drawn (and kept) if it has none yet: inherited
+    /// from its local parent frame, or fresh for a root. A parent frame outlives its open
+    /// children on the stack, so the chain is intact.
+    fn trace_of(&mut self, depth: usize) -> [u64; 2] {
+        let frame = self.stack[depth];
+        if frame.trace != [0; 2] {
+            return frame.trace;
+        }
+        let trace = if frame.parent == NO_PARENT {
+            self.ids.trace_words()
+        } else {
+            debug_assert!(usize::from(frame.parent) < depth);
+            self.trace_of(usize::from(frame.parent))
+        };
+        self.stack[depth].trace = trace;
+        trace
+    }
+
+    /// The span id of the frame at `depth`, drawn (and kept) if it has none yet.
+    fn span_of(&mut self, depth: usize) -> u64 {
+        if self.stack[depth].span == 0 {
+            self.stack[depth].span = self.ids.span_word();
+        }
+        self.stack[depth].span
+    }
+
+    /// The context of the frame at `depth`, drawing its ids if they were not yet.
+    fn context(&mut self, depth: usize) -> SpanContext {
+        let trace = self.trace_of(depth);
+        let span = self.span_of(depth);
+        SpanContext {
+            trace_id: TraceId::from_words(trace),
+            span_id: SpanId::from_word(span),
+            flags: TraceFlags(self.stack[depth].flags),
+            is_remote: false,
+        }
+    }
+
+    /// A span that found the stack full: untracked, and counted as `too_deep` if it would have
+    /// been sampled (the parent's flag decides for parent-based samplers; otherwise the trace
+    /// of the innermost open span is asked).
+    #[cold]
+    fn too_deep(&mut self, pool: &Pool, parent: Parent) -> Opened {
+        let (parent_sampled, trace) = match parent {
+            Parent::Current => match self.current() {
+                Some(d) => (Some(self.stack[d].flags & 1 == 1), self.trace_of(d)),
+                None => (None, self.ids.trace_words()),
+            },
+            Parent::Root => (None, self.ids.trace_words()),
+            Parent::Context(cx) => (Some(cx.flags.is_sampled()), cx.trace_id.words()),
+        };
+        if self.sampler.should_sample_words(parent_sampled, trace) {
+            self.count_dropped(pool, |c| &c.dropped_too_deep);
+        }
+        Opened {
+            depth: UNTRACKED,
+            recording: false,
+        }
     }
 
     /// Counts one sampled span dropped at start: recorded and dropped for the given reason.
-    fn count_dropped(&self, shared: &Pool, reason: impl FnOnce(&LaneCounters) -> &AtomicU64) {
+    fn count_dropped(&self, pool: &Pool, reason: impl FnOnce(&LaneCounters) -> &AtomicU64) {
         match &self.claim {
             Some(claim) => {
                 bump(&claim.lane.counters.recorded, 1);
                 bump(reason(&claim.lane.counters), 1);
             }
-            None => shared.count_no_ring(),
+            None => pool.count_no_ring(),
         }
     }
 

@@ -102,6 +102,24 @@ impl Sampler {
         self.should_sample_words(parent_sampled, trace_id.words())
     }
 
+    /// The decision for a span whose parent's `sampled` flag is `parent_sampled`, when it can
+    /// be made without a trace id (every sampler but a ratio at the root); `None` means "ask
+    /// [`Sampler::should_sample_words`] with the trace id". This is what lets an unsampled
+    /// span draw no ids at all.
+    #[inline(always)]
+    pub(crate) fn decide_without_trace(&self, parent_sampled: Option<bool>) -> Option<bool> {
+        if self.parent_based {
+            if let Some(sampled) = parent_sampled {
+                return Some(sampled);
+            }
+        }
+        match self.root {
+            Root::On => Some(true),
+            Root::Off => Some(false),
+            Root::Threshold(_) => None,
+        }
+    }
+
     /// [`Sampler::should_sample`] for a trace id held as words (see `TraceId::words`).
     #[inline(always)]
     pub(crate) fn should_sample_words(
