@@ -355,6 +355,33 @@ fn each_scope_gets_one_scope_spans() {
 }
 
 #[test]
+fn spans_and_events_of_every_length_size_match_prost() {
+    // The one-pass writer reserves two bytes for a span's length and one for an event's, and
+    // moves the body when the length takes another size: bodies under 128 bytes, of 128 to
+    // 16383, and of 16 KiB or more, for spans and for events, in one request.
+    static LONG: &str = include_str!("otlp.rs");
+    assert!(LONG.len() > 20_000);
+    let (mid, big) = (&LONG[..200], &LONG[..20_000]);
+    let s = setup(OtlpConfig::default());
+    let p = s.engine.producer().unwrap();
+    drop(p.span("s")); // a body under 128 bytes
+    p.span("mid").set_attr("text", mid); // 128..16383
+    p.span("big").set_attr("text", big); // 16 KiB and more
+    p.span("events")
+        .add_event("short", &[])
+        .add_event("mid", &[("text", Value::str(mid))]);
+    p.span("big-event")
+        .add_event("big", &[("text", Value::str(big))]);
+    let decoded = one_request(&s); // byte for byte against prost
+    let spans = &decoded.resource_spans[0].scope_spans[0].spans;
+    assert_eq!(spans.len(), 5);
+    assert_eq!(
+        spans[2].attributes[0].value,
+        Some(pb_value(ValueRef::Str(big)))
+    );
+}
+
+#[test]
 fn requests_respect_max_spans_and_max_bytes() {
     for (config, limit_spans, limit_bytes) in [
         (OtlpConfig::default().max_spans(7), 7, usize::MAX),

@@ -481,6 +481,36 @@ impl SpanRecord {
         self.header.scope.as_static().unwrap_or("")
     }
 
+    /// Whether two attributes of the span, or of one of its events, share a key (the
+    /// encoder then deduplicates them). Compares the stored cells, which seldom needs a
+    /// string's bytes.
+    #[inline]
+    pub(crate) fn keys_repeat(&self) -> bool {
+        fn repeat(attrs: &[Attr], arena: &[u8]) -> bool {
+            // Equal keys have equal lengths: a mask of the lengths seen settles the usual case
+            // (keys of distinct lengths) in a few instructions per key; only a shared length
+            // takes the pairwise comparison.
+            let mut lengths = 0u64;
+            let mut shared = false;
+            for a in attrs {
+                let bit = 1u64 << (a.key.str_len() % 64);
+                shared |= lengths & bit != 0;
+                lengths |= bit;
+            }
+            shared
+                && attrs.iter().enumerate().any(|(i, a)| {
+                    attrs[..i]
+                        .iter()
+                        .any(|seen| seen.key.same_str(&a.key, arena))
+                })
+        }
+        let arena = &self.arena[..];
+        repeat(&self.attrs[..usize::from(self.header.n_attrs)], arena)
+            || self.events[..usize::from(self.header.n_events)]
+                .iter()
+                .any(|e| repeat(&e.attrs[..usize::from(e.n_attrs)], arena))
+    }
+
     /// The attributes, in the order they were set.
     pub fn attributes(&self) -> impl ExactSizeIterator<Item = (&str, ValueRef<'_>)> + Clone + '_ {
         let arena = &self.arena;

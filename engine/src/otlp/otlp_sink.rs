@@ -34,7 +34,7 @@ use prost::bytes::BufMut;
 use prost::encoding::{encoded_len_varint, key_len};
 
 use super::resource::Resource;
-use super::span::{plan, put_span, Plan};
+use super::span::{plan, put_span, write_span, Plan};
 use super::wire::{bytes_len, len_delimited, put_bytes, put_len_prefix, Cursor};
 use crate::clock::Calibration;
 use crate::drain::sink::Sink;
@@ -47,6 +47,9 @@ pub const EXTRA_SCOPES: usize = 3;
 const LEN_MAX: usize = 5;
 /// How many records ahead `accept` prefetches.
 const PREFETCH_AHEAD: usize = 2;
+/// The lines of a record it prefetches: the header and four attributes, what a common span
+/// uses (the events and the arena are rarer, and fetched on demand).
+const PREFETCH_LINES: usize = 4;
 
 /// OTLP's request cap.
 pub const OTLP_MAX_BYTES: usize = 64 << 20;
@@ -395,6 +398,40 @@ impl<E: Exporter> OtlpSink<E> {
         true
     }
 
+    /// The one-pass path (see `span.rs`): writes `r` into the open request when its scope is
+    /// the request's primary one and it fits under the request's caps with the keys it has.
+    /// `false` leaves the request as it was, for the exact path.
+    #[inline]
+    fn try_write(&mut self, r: &SpanRecord, clock: &Calibration) -> bool {
+        let Some(open) = self.open.as_mut() else {
+            return false;
+        };
+        // The staged spans count towards `max_spans` too; with none staged (the usual
+        // case), that sum is not needed.
+        if open.spans + 1 > self.max_spans
+            || r.scope_static() != open.scope
+            || (self.staged.iter().any(|s| s.spans > 0)
+                && open.spans + self.staged.iter().map(|s| s.spans).sum::<usize>()
+                    >= self.max_spans)
+        {
+            return false;
+        }
+        let at = open.buf.len();
+        let room = self.max_bytes.saturating_sub(open.bound);
+        let spare = open.buf.spare_capacity_mut();
+        let room = room.min(spare.len());
+        let mut w = Cursor::uninit(&mut spare[..room]);
+        let Some(n) = write_span(r, clock, &mut w) else {
+            return false;
+        };
+        // SAFETY: the cursor initialised the first `n` bytes of the spare capacity (its
+        // `written()`, and it did not overflow), which `set_len` now takes in.
+        unsafe { open.buf.set_len(at + n) };
+        open.bound += n;
+        open.spans += 1;
+        true
+    }
+
     /// Finishes the open request and hands it to the exporter.
     fn finish(&mut self) {
         let Some(mut open) = self.open.take() else {
@@ -462,7 +499,10 @@ impl<E: Exporter> Sink for OtlpSink<E> {
             // the cache (perf showed two thirds of the drain's time on those loads): ask for
             // a record a few ahead now, so its lines arrive while this one is encoded.
             if let Some(next) = spans.get(taken + PREFETCH_AHEAD) {
-                crate::prefetch::for_read(next, usize::MAX);
+                crate::prefetch::for_read(next, PREFETCH_LINES);
+            }
+            if self.try_write(r, clock) {
+                continue;
             }
             let plan = plan(r, clock);
             let field = len_delimited(2, plan.len);

@@ -15,8 +15,16 @@
 //! and cuts copies at character boundaries), so every protobuf `string` field we write is
 //! valid UTF-8 and no replacement is ever needed.
 //!
-//! A [`Plan`] reads what takes work once (keys deduplicated, times converted, nested sizes
-//! summed); sizing and writing both work from it.
+//! Two writers produce the same bytes:
+//! - [`write_span`], the one the sink uses for almost every span, writes in one pass: the
+//!   `Span` field's length is a two-byte placeholder patched at the end, an event's a
+//!   one-byte one (a body whose length takes another size is moved by the difference),
+//!   nested `KeyValue` and `AnyValue` lengths are computed in closed form from the value, and
+//!   nothing is sized twice. It gives up (and the caller discards what it wrote) when the
+//!   span does not fit the room it is given or repeats a key.
+//! - [`plan`] + [`put_span`], the exact two-pass writer, for those: repeated keys (which are
+//!   deduplicated), and spans at a request's size cap, where the sink needs the exact size
+//!   to decide where the request ends.
 
 use prost::bytes::BufMut;
 
@@ -26,7 +34,7 @@ use crate::model::value::ValueRef;
 
 use super::wire::{
     bytes_len, fixed32_len, fixed64_len, key_value_len, len_delimited, put_bytes, put_fixed32,
-    put_fixed64, put_key_value, put_len_prefix, put_varint, varint_len,
+    put_fixed64, put_key_value, put_len_prefix, put_varint, varint_len, Cursor,
 };
 
 /// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK`.
@@ -193,4 +201,72 @@ pub(crate) fn put_span(r: &SpanRecord, plan: &Plan<'_>, buf: &mut impl BufMut) {
         }
     }
     put_fixed32(16, plan.flags, buf);
+}
+
+/// Writes `attrs` as `KeyValue` fields `tag`.
+#[inline(always)]
+fn put_attrs<'r>(
+    tag: u32,
+    attrs: impl Iterator<Item = (&'r str, ValueRef<'r>)>,
+    w: &mut Cursor<'_>,
+) {
+    for (k, v) in attrs {
+        put_key_value(tag, k, v, w);
+    }
+}
+
+/// Writes the `Span` field (tag 2 of `ScopeSpans`: key, length, body) for `r` in one pass and
+/// returns the bytes written; `None` when it did not fit in `w` or a key repeats, and then
+/// what it wrote is to be discarded (the exact path, [`plan`] + [`put_span`], takes over).
+///
+/// The bytes are exactly those of `put_len_prefix(2, plan.len)` + [`put_span`]: lengths are
+/// placeholders patched once their bodies are written (two bytes for the span, one for an
+/// event, which fit most), and a body whose length needs another size is moved by the
+/// difference.
+#[inline]
+pub(crate) fn write_span(r: &SpanRecord, cal: &Calibration, w: &mut Cursor<'_>) -> Option<usize> {
+    if r.keys_repeat() {
+        return None;
+    }
+    let field_start = w.written();
+    w.put_u8(0x12);
+    w.put_u8(0);
+    w.put_u8(0);
+    let body_start = w.written();
+    put_bytes(1, &r.trace_id().0, w);
+    put_bytes(2, &r.span_id().0, w);
+    if let Some(p) = r.parent_span_id() {
+        put_bytes(4, &p.0, w);
+    }
+    put_bytes(5, r.name().as_bytes(), w);
+    put_varint(6, r.kind() as u64, w);
+    put_fixed64(7, cal.to_unix_nanos(r.start_ticks()), w);
+    put_fixed64(8, cal.to_unix_nanos(r.end_ticks()), w);
+    put_attrs(9, r.attributes(), w);
+    put_varint(10, u64::from(r.dropped_attributes_count()), w);
+    for e in r.events() {
+        w.put_u8(0x5a); // field 11, length-delimited
+        w.put_u8(0);
+        let event_start = w.written();
+        put_fixed64(1, cal.to_unix_nanos(e.time_ticks()), w);
+        put_bytes(2, e.name().as_bytes(), w);
+        put_attrs(3, e.attributes(), w);
+        put_varint(4, u64::from(e.dropped_attributes_count()), w);
+        w.patch_len(event_start, 1);
+    }
+    put_varint(12, u64::from(r.dropped_events_count()), w);
+    let status = r.status();
+    if status != Status::Unset {
+        put_len_prefix(15, status_body(status), w);
+        if let Status::Error(msg) = status {
+            put_bytes(2, msg.as_bytes(), w);
+        }
+        put_varint(3, if status == Status::Ok { 1 } else { 2 }, w);
+    }
+    let flags = u32::from(r.trace_flags().0)
+        | HAS_IS_REMOTE
+        | if r.parent_is_remote() { IS_REMOTE } else { 0 };
+    put_fixed32(16, flags, w);
+    w.patch_len(body_start, 2);
+    (!w.overflowed()).then(|| w.written() - field_start)
 }

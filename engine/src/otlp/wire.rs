@@ -6,40 +6,99 @@
 //! fields holding their default (0, "", empty bytes) are omitted; members of a `oneof` and
 //! present sub-messages are always written; fields go out in ascending tag order.
 
+use std::mem::MaybeUninit;
+
 use prost::bytes::BufMut;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
 
 use crate::model::value::ValueRef;
 
-/// A write cursor over an already-initialised byte slice, for prost's encoding functions.
+/// A write cursor over a byte slice that may not be initialised yet (a `Vec`'s spare
+/// capacity, say), for prost's encoding functions.
 ///
 /// `&mut [u8]` and `Vec<u8>` also implement `BufMut`, but through generic chunk handling that
 /// costs tens of instructions per byte written; here `put_u8` is a store and an increment,
-/// and `put_slice` one copy.
+/// and `put_slice` one copy (for the short keys and values spans carry, a pair of overlapping
+/// word moves instead of a call into `memcpy`).
 pub(crate) struct Cursor<'a> {
-    buf: &'a mut [u8],
+    buf: &'a mut [MaybeUninit<u8>],
     pos: usize,
+    /// A write did not fit (it wrote nothing). Sticky: the caller discards everything the
+    /// cursor wrote (see [`Cursor::overflowed`]).
+    overflowed: bool,
 }
 
 impl<'a> Cursor<'a> {
+    /// A cursor over initialised bytes.
     pub(crate) fn new(buf: &'a mut [u8]) -> Self {
-        Cursor { buf, pos: 0 }
+        // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and a cursor only ever writes
+        // initialised bytes, so the slice stays initialised for its owner.
+        let buf = unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
+        Cursor {
+            buf,
+            pos: 0,
+            overflowed: false,
+        }
     }
 
-    /// Bytes written so far.
+    /// A cursor over bytes that need not be initialised; what it writes is (see
+    /// [`Cursor::written`]).
+    pub(crate) fn uninit(buf: &'a mut [MaybeUninit<u8>]) -> Self {
+        Cursor {
+            buf,
+            pos: 0,
+            overflowed: false,
+        }
+    }
+
+    /// Whether a write did not fit (then what was written is not the intended bytes).
+    pub(crate) fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// Bytes written so far: the first `written()` bytes of the slice are initialised.
     pub(crate) fn written(&self) -> usize {
         self.pos
+    }
+
+    /// Patches the length of a length-delimited body that starts at `body_start`, for
+    /// which `reserved` placeholder bytes were written just before it, and ends here: writes
+    /// the length as a varint, moving the body by the difference when the varint is shorter
+    /// or longer than the placeholder. A body that would move past the end overflows.
+    #[inline(always)]
+    pub(crate) fn patch_len(&mut self, body_start: usize, reserved: usize) {
+        if self.overflowed {
+            return;
+        }
+        let body = self.pos - body_start;
+        let at = body_start - reserved;
+        let need = encoded_len_varint(body as u64);
+        if need != reserved {
+            if at + need + body > self.buf.len() {
+                self.overflowed = true;
+                return;
+            }
+            self.buf
+                .copy_within(body_start..body_start + body, at + need);
+        }
+        self.pos = at;
+        encode_varint(body as u64, self);
+        self.pos = at + need + body;
     }
 }
 
 // SAFETY: `chunk_mut` hands out exactly the unwritten tail of `buf`, `advance_mut` moves over
-// bytes of it (all initialised: the slice is a `&mut [u8]`), and `remaining_mut` is the tail's
-// length, as the trait requires. Writes past the end panic (slice bounds) and never go out of
-// bounds; callers size the slice exactly first.
+// bytes of it that the caller initialised (as the trait requires of it), and `remaining_mut`
+// is the tail's length (0 once overflowed). Writes that do not fit write nothing and set
+// `overflowed`; nothing is ever written out of bounds.
 unsafe impl BufMut for Cursor<'_> {
     #[inline(always)]
     fn remaining_mut(&self) -> usize {
-        self.buf.len() - self.pos
+        if self.overflowed {
+            0
+        } else {
+            self.buf.len() - self.pos
+        }
     }
 
     #[inline(always)]
@@ -49,19 +108,66 @@ unsafe impl BufMut for Cursor<'_> {
 
     #[inline(always)]
     fn chunk_mut(&mut self) -> &mut prost::bytes::buf::UninitSlice {
-        prost::bytes::buf::UninitSlice::new(&mut self.buf[self.pos..])
+        prost::bytes::buf::UninitSlice::uninit(&mut self.buf[self.pos..])
     }
 
     #[inline(always)]
     fn put_u8(&mut self, n: u8) {
-        self.buf[self.pos] = n;
-        self.pos += 1;
+        // A write after an overflow may still land (in bounds); what the cursor wrote is
+        // discarded anyway once `overflowed` is set.
+        match self.buf.get_mut(self.pos) {
+            Some(b) => {
+                *b = MaybeUninit::new(n);
+                self.pos += 1;
+            }
+            None => self.overflowed = true,
+        }
     }
 
     #[inline(always)]
     fn put_slice(&mut self, src: &[u8]) {
-        self.buf[self.pos..self.pos + src.len()].copy_from_slice(src);
-        self.pos += src.len();
+        let n = src.len();
+        match self.buf.get_mut(self.pos..self.pos + n) {
+            Some(dst) => {
+                copy_short(src, dst);
+                self.pos += n;
+            }
+            None => self.overflowed = true,
+        }
+    }
+}
+
+/// Copies `src` into `dst` (of the same length): overlapping word moves for up to 16 bytes,
+/// a plain copy beyond.
+#[inline(always)]
+fn copy_short(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
+    let n = src.len();
+    assert_eq!(n, dst.len());
+    let (s, d) = (src.as_ptr(), dst.as_mut_ptr().cast::<u8>());
+    if n > 16 {
+        // SAFETY: `src` and `dst` are distinct slices (one shared, one exclusive) of `n` bytes.
+        unsafe { std::ptr::copy_nonoverlapping(s, d, n) };
+    } else if n >= 8 {
+        // SAFETY: both ranges `[0, 8)` and `[n - 8, n)` lie within the `n` bytes of `src` and
+        // of `dst` (checked equal above); unaligned reads and writes of plain bytes.
+        unsafe {
+            let head = s.cast::<u64>().read_unaligned();
+            let tail = s.add(n - 8).cast::<u64>().read_unaligned();
+            d.cast::<u64>().write_unaligned(head);
+            d.add(n - 8).cast::<u64>().write_unaligned(tail);
+        }
+    } else if n >= 4 {
+        // SAFETY: as above with 4-byte words: `[0, 4)` and `[n - 4, n)` are within `n` bytes.
+        unsafe {
+            let head = s.cast::<u32>().read_unaligned();
+            let tail = s.add(n - 4).cast::<u32>().read_unaligned();
+            d.cast::<u32>().write_unaligned(head);
+            d.add(n - 4).cast::<u32>().write_unaligned(tail);
+        }
+    } else {
+        for (d, &b) in dst.iter_mut().zip(src) {
+            *d = MaybeUninit::new(b);
+        }
     }
 }
 
@@ -215,9 +321,11 @@ pub(crate) fn key_value_len(key: &str, v: ValueRef<'_>) -> usize {
 /// Writes a `KeyValue` as field `tag` of the enclosing message.
 #[inline(always)]
 pub(crate) fn put_key_value(tag: u32, key: &str, v: ValueRef<'_>, buf: &mut impl BufMut) {
-    put_len_prefix(tag, key_value_len(key, v), buf);
+    let value = any_value_len(v);
+    let kv = bytes_len(1, key.as_bytes()) + len_delimited(2, value);
+    put_len_prefix(tag, kv, buf);
     put_bytes(1, key.as_bytes(), buf);
-    put_len_prefix(2, any_value_len(v), buf);
+    put_len_prefix(2, value, buf);
     put_any_value(v, buf);
 }
 
@@ -239,6 +347,19 @@ mod tests {
             let mut buf = Vec::new();
             put_key_value(9, "k", v, &mut buf);
             assert_eq!(buf.len(), len_delimited(9, key_value_len("k", v)), "{v:?}");
+        }
+        for n in 0..40 {
+            let src: Vec<u8> = (0..n as u8).collect();
+            let mut dst = vec![0xffu8; n + 2];
+            let mut w = Cursor::new(&mut dst[1..n + 1]);
+            w.put_slice(&src);
+            assert_eq!(w.written(), n);
+            assert_eq!(&dst[1..n + 1], &src[..], "copy of {n} bytes");
+            assert_eq!(
+                (dst[0], dst[n + 1]),
+                (0xff, 0xff),
+                "neighbours of {n} bytes"
+            );
         }
         let mut buf = Vec::new();
         put_fixed64(7, 0, &mut buf);
