@@ -53,7 +53,7 @@ pub fn run(
         .rings(cores.len())
         .ring_capacity(args.ring_capacity)
         .max_batch(args.batch)
-        .idle(IdleStrategy::Park(Duration::from_micros(50)));
+        .idle(IdleStrategy::Park(Duration::from_micros(200)));
     if let Some(c) = drain_core {
         config.engine = config.engine.drain_core(c);
     }
