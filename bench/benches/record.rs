@@ -1,7 +1,9 @@
 //! `record/*`: the cost of recording one span (start, 4 attributes, end) on a pinned core,
 //! next to the floor: two timestamp reads, a 128-byte slot written into a preallocated ring
 //! and one release store, drained by a thread on another core exactly as ringspan's drain
-//! does. `record_unsampled/ringspan`: the same code under an always-off sampler.
+//! does. `record/ringspan_dynamic`: the same span with its name and one value copied into the
+//! record (strings that are not `'static`). `record_unsampled/ringspan`: the bench span under
+//! an always-off sampler.
 //!
 //! Run: `cargo bench -p ringspan-bench --bench record`. The producer runs on the last core, the
 //! drain (or the floor's consumer) spins on the first. Before timing, each setup checks that
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ringspan::Ring;
-use ringspan::Sampler;
+use ringspan::{Sampler, Value};
 use ringspan_bench::cores;
 use ringspan_bench::ours::{engine, producer, record_one, CAPACITY};
 
@@ -102,6 +104,45 @@ fn record(c: &mut Criterion) {
     );
 }
 
+fn record_dynamic(c: &mut Criterion) {
+    let engine = engine(Sampler::default());
+    let p = producer(&engine);
+    let name = String::from("order.match");
+    let venue = String::from("XNAS");
+    let one = |i: i64| {
+        let mut span = p.span_copied(&name);
+        span.set_attrs(&[
+            ("order.id", Value::i64(i)),
+            ("order.qty", Value::f64(100.0)),
+            ("order.side", Value::str("buy")),
+            ("venue", Value::copied(&venue)),
+        ]);
+    };
+    for i in 0..1_000_000 {
+        one(i);
+    }
+    engine.flush(Duration::from_secs(10)).expect("flush");
+    let warm = engine.snapshot();
+    assert!(
+        warm.delivered >= 990_000 && warm.is_balanced() && warm.truncated_strings == 0,
+        "the drain does not keep up: {warm:?}"
+    );
+    let mut i = 0;
+    c.benchmark_group("record")
+        .bench_function("ringspan_dynamic", |b| {
+            b.iter(|| {
+                i += 1;
+                one(black_box(i));
+            })
+        });
+    drop(p);
+    let snap = engine.shutdown(Duration::from_secs(10)).expect("shutdown");
+    eprintln!(
+        "record/ringspan_dynamic: recorded {} delivered {} dropped {:?}",
+        snap.recorded, snap.delivered, snap.dropped
+    );
+}
+
 fn record_unsampled(c: &mut Criterion) {
     let engine = engine(Sampler::parent_based(Sampler::always_off()));
     let p = producer(&engine);
@@ -118,5 +159,5 @@ fn record_unsampled(c: &mut Criterion) {
     assert_eq!(snap.recorded, 0, "unsampled spans must not be recorded");
 }
 
-criterion_group!(benches, floor, record, record_unsampled);
+criterion_group!(benches, floor, record, record_dynamic, record_unsampled);
 criterion_main!(benches);
