@@ -188,10 +188,11 @@ impl Engine {
         self.handshake.flush(&self.drain_thread, timeout)
     }
 
-    /// Stops recording, drains every ring into the sink (until `timeout` runs out), flushes
-    /// the sink, stops the drain thread and returns the final accounting. Spans that end after
-    /// this began, and spans still in a ring at the deadline, are counted as
-    /// `dropped.shutdown`. Calling it again returns the same accounting.
+    /// Stops handing out producers, drains every ring into the sink (until `timeout` runs
+    /// out), flushes the sink, stops the drain thread and returns the final accounting. Spans
+    /// that end while the drain still runs may still be delivered; spans still in a ring when
+    /// it exits (at the deadline, or ended after it) are counted as `dropped.shutdown`.
+    /// Calling it again returns the same accounting.
     ///
     /// # Errors
     /// [`Error::is_timeout`] if the drain thread did not exit within the deadline plus a

@@ -70,6 +70,11 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(unreachable_pub)]
 
+// Stored values keep a pointer or 64 bits in one 8-byte cell (`model/value.rs`), and ids
+// travel as machine words: a 32-bit target would leave half of a pointer cell uninitialised.
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("ringspan needs a 64-bit target");
+
 mod clock;
 mod config;
 mod drain;

@@ -108,7 +108,13 @@ unsafe impl BufMut for Cursor<'_> {
 
     #[inline(always)]
     fn chunk_mut(&mut self) -> &mut prost::bytes::buf::UninitSlice {
-        prost::bytes::buf::UninitSlice::uninit(&mut self.buf[self.pos..])
+        // Empty exactly when `remaining_mut` is 0, as `BufMut` asks.
+        let end = if self.overflowed {
+            self.pos
+        } else {
+            self.buf.len()
+        };
+        prost::bytes::buf::UninitSlice::uninit(&mut self.buf[self.pos..end])
     }
 
     #[inline(always)]

@@ -28,8 +28,8 @@ pub(crate) struct Pool {
     pub(crate) lanes: Box<[Arc<Lane>]>,
     /// `core_taken[c]` is true while a producer is pinned to core `c` (`c < MAX_CORES`).
     core_taken: Box<[AtomicBool]>,
-    /// Set once shutdown begins; read by producers at every span end, so it sits on its own
-    /// line that is written once.
+    /// Set once shutdown begins. Producers read it only when a ring is full (and when a
+    /// producer is handed out); it sits on its own line that is written once.
     shutting_down: CachePadded<AtomicBool>,
     /// Sampled spans of threads that got no ring (shared `fetch_add`, only on that path).
     no_ring: CachePadded<AtomicU64>,
@@ -84,8 +84,9 @@ impl Pool {
         self.shutting_down.load(Ordering::Relaxed)
     }
 
-    /// From now on, spans that end are counted as `dropped.shutdown` and no producer is
-    /// handed out.
+    /// From now on no producer is handed out, and a span that finds its ring full counts as
+    /// `dropped.shutdown`. (Spans that end are still published; what the drain does not take
+    /// before it exits is counted as `dropped.shutdown` by the engine's snapshot.)
     pub(crate) fn begin_shutdown(&self) {
         // Relaxed: see `is_shutting_down`.
         self.shutting_down.store(true, Ordering::Relaxed);

@@ -287,8 +287,35 @@ impl Producer {
 
     /// Opens a span: pushes its frame and, if it records, begins its record. The guard that
     /// `guard.rs` wraps around the result ends it.
+    ///
+    /// The unsampled child (or root) of the current span is decided and pushed here, inlined
+    /// into the caller: a few instructions, no call. Everything else is [`Producer::open_any`].
     #[inline(always)]
     pub(crate) fn open(&self, name: Value<'_>, parent: Parent) -> Opened {
+        let unsampled = self.with(|inner, _| {
+            let depth = inner.depth;
+            let Parent::Current = parent else {
+                return None;
+            };
+            let (unsampled, parent, flags) = match inner.current() {
+                None => (inner.roots_unsampled, NO_PARENT, 0),
+                Some(d) => {
+                    let flags = inner.stack[d].flags;
+                    (inner.follows_parent && flags & 1 == 0, d as u8, flags)
+                }
+            };
+            (unsampled && depth < MAX_DEPTH)
+                .then(|| inner.push_unsampled(depth, [0; 2], parent, flags))
+        });
+        match unsampled {
+            Some(opened) => opened,
+            None => self.open_any(name, parent),
+        }
+    }
+
+    /// [`Producer::open`] for every case but the inlined one.
+    #[inline(never)]
+    fn open_any(&self, name: Value<'_>, parent: Parent) -> Opened {
         self.with(|inner, pool| {
             let depth = inner.depth;
             if depth == MAX_DEPTH {
@@ -369,10 +396,10 @@ impl Producer {
     /// Ends the span at `depth`: publishes it if it is recording, and pops its frame.
     #[inline(always)]
     pub(crate) fn finish(&self, depth: usize, recording: bool) {
-        self.with(|inner, pool| {
-            if recording {
-                inner.publish(depth, pool);
-            }
+        if recording {
+            self.publish(depth);
+        }
+        self.with(|inner, _| {
             inner.stack[depth].open = false;
             // The usual case: the top frame ends, and the one below is still open.
             if depth + 1 == inner.depth && (depth == 0 || inner.stack[depth - 1].open) {
@@ -383,6 +410,15 @@ impl Producer {
                 inner.depth -= 1;
             }
         })
+    }
+}
+
+impl Producer {
+    /// Publishes the recording span at `depth` (out of line: the unsampled end is inlined
+    /// into the guard's drop, this is not).
+    #[inline(never)]
+    fn publish(&self, depth: usize) {
+        self.with(|inner, pool| inner.publish(depth, pool));
     }
 }
 

@@ -322,7 +322,7 @@ impl<T> RingProducer<T> {
     /// an open span there); nothing is visible to the consumer until
     /// [`RingProducer::publish_staged`]. The slot holds whatever was there before (a value
     /// already read, or the fill value). [`Full`] when no slot is free.
-    #[inline]
+    #[inline(always)]
     pub fn stage(&mut self) -> Result<&mut T, Full> {
         if self.room(1) == 0 {
             return Err(Full);
@@ -334,7 +334,7 @@ impl<T> RingProducer<T> {
 
     /// Publishes the slot [`RingProducer::stage`] handed out, with what it holds now.
     /// [`Full`] (and nothing published) when no slot is free.
-    #[inline]
+    #[inline(always)]
     pub fn publish_staged(&mut self) -> Result<(), Full> {
         if self.room(1) == 0 {
             return Err(Full);
