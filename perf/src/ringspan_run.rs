@@ -160,7 +160,7 @@ pub fn run(
     Ok(LibReport {
         library: "ringspan",
         setup: format!(
-            "Pipeline: {} ring(s) x {} slots, {} spans per request, drain parks 50 us when idle, OTLP/HTTP to {}",
+            "Pipeline: {} ring(s) x {} slots, {} spans per request, drain parks 200 us when idle, OTLP/HTTP to {}",
             cores.len(),
             args.ring_capacity,
             args.batch,
