@@ -103,8 +103,6 @@ pub(crate) struct Plan<'r> {
     end: u64,
     attrs: Attrs<'r, MAX_ATTRS>,
     events: [Option<EventPlan<'r>>; MAX_EVENTS],
-    status_body: usize,
-    flags: u32,
     /// Body size of the `Span` message.
     pub(crate) len: usize,
 }
@@ -136,9 +134,7 @@ pub(crate) fn plan<'r>(r: &'r SpanRecord, cal: &Calibration) -> Plan<'r> {
     }
     let status = r.status();
     let status_body = status_body(status);
-    let flags = u32::from(r.trace_flags().0)
-        | HAS_IS_REMOTE
-        | if r.parent_is_remote() { IS_REMOTE } else { 0 };
+    let flags = span_flags(r);
     let len = bytes_len(1, &r.trace_id().0)
         + bytes_len(2, &r.span_id().0)
         + r.parent_span_id().map_or(0, |p| bytes_len(4, &p.0))
@@ -161,14 +157,18 @@ pub(crate) fn plan<'r>(r: &'r SpanRecord, cal: &Calibration) -> Plan<'r> {
         end,
         attrs,
         events,
-        status_body,
-        flags,
         len,
     }
 }
 
-/// Writes the body of the `Span` message for `r` (exactly `plan.len` bytes).
-pub(crate) fn put_span(r: &SpanRecord, plan: &Plan<'_>, buf: &mut impl BufMut) {
+/// The `Span.flags` field for `r`.
+fn span_flags(r: &SpanRecord) -> u32 {
+    u32::from(r.trace_flags().0) | HAS_IS_REMOTE | if r.parent_is_remote() { IS_REMOTE } else { 0 }
+}
+
+/// Writes the fields both writers start with: ids, name, kind and the two times.
+#[inline(always)]
+fn put_head(r: &SpanRecord, start: u64, end: u64, buf: &mut impl BufMut) {
     put_bytes(1, &r.trace_id().0, buf);
     put_bytes(2, &r.span_id().0, buf);
     if let Some(p) = r.parent_span_id() {
@@ -176,8 +176,28 @@ pub(crate) fn put_span(r: &SpanRecord, plan: &Plan<'_>, buf: &mut impl BufMut) {
     }
     put_bytes(5, r.name().as_bytes(), buf);
     put_varint(6, r.kind() as u64, buf);
-    put_fixed64(7, plan.start, buf);
-    put_fixed64(8, plan.end, buf);
+    put_fixed64(7, start, buf);
+    put_fixed64(8, end, buf);
+}
+
+/// Writes the fields both writers end with: the dropped-events count, the status and flags.
+#[inline(always)]
+fn put_tail(r: &SpanRecord, buf: &mut impl BufMut) {
+    put_varint(12, u64::from(r.dropped_events_count()), buf);
+    let status = r.status();
+    if status != Status::Unset {
+        put_len_prefix(15, status_body(status), buf);
+        if let Status::Error(msg) = status {
+            put_bytes(2, msg.as_bytes(), buf);
+        }
+        put_varint(3, if status == Status::Ok { 1 } else { 2 }, buf);
+    }
+    put_fixed32(16, span_flags(r), buf);
+}
+
+/// Writes the body of the `Span` message for `r` (exactly `plan.len` bytes).
+pub(crate) fn put_span(r: &SpanRecord, plan: &Plan<'_>, buf: &mut impl BufMut) {
+    put_head(r, plan.start, plan.end, buf);
     plan.attrs.put(9, buf);
     put_varint(10, u64::from(r.dropped_attributes_count()), buf);
     for (e, ep) in r.events().zip(plan.events.iter().flatten()) {
@@ -187,20 +207,7 @@ pub(crate) fn put_span(r: &SpanRecord, plan: &Plan<'_>, buf: &mut impl BufMut) {
         ep.attrs.put(3, buf);
         put_varint(4, u64::from(e.dropped_attributes_count()), buf);
     }
-    put_varint(12, u64::from(r.dropped_events_count()), buf);
-    match r.status() {
-        Status::Unset => {}
-        Status::Ok => {
-            put_len_prefix(15, plan.status_body, buf);
-            put_varint(3, 1, buf);
-        }
-        Status::Error(msg) => {
-            put_len_prefix(15, plan.status_body, buf);
-            put_bytes(2, msg.as_bytes(), buf);
-            put_varint(3, 2, buf);
-        }
-    }
-    put_fixed32(16, plan.flags, buf);
+    put_tail(r, buf);
 }
 
 /// Writes `attrs` as `KeyValue` fields `tag`.
@@ -233,15 +240,11 @@ pub(crate) fn write_span(r: &SpanRecord, cal: &Calibration, w: &mut Cursor<'_>) 
     w.put_u8(0);
     w.put_u8(0);
     let body_start = w.written();
-    put_bytes(1, &r.trace_id().0, w);
-    put_bytes(2, &r.span_id().0, w);
-    if let Some(p) = r.parent_span_id() {
-        put_bytes(4, &p.0, w);
-    }
-    put_bytes(5, r.name().as_bytes(), w);
-    put_varint(6, r.kind() as u64, w);
-    put_fixed64(7, cal.to_unix_nanos(r.start_ticks()), w);
-    put_fixed64(8, cal.to_unix_nanos(r.end_ticks()), w);
+    let (start, end) = (
+        cal.to_unix_nanos(r.start_ticks()),
+        cal.to_unix_nanos(r.end_ticks()),
+    );
+    put_head(r, start, end, w);
     put_attrs(9, r.attributes(), w);
     put_varint(10, u64::from(r.dropped_attributes_count()), w);
     for e in r.events() {
@@ -254,19 +257,7 @@ pub(crate) fn write_span(r: &SpanRecord, cal: &Calibration, w: &mut Cursor<'_>) 
         put_varint(4, u64::from(e.dropped_attributes_count()), w);
         w.patch_len(event_start, 1);
     }
-    put_varint(12, u64::from(r.dropped_events_count()), w);
-    let status = r.status();
-    if status != Status::Unset {
-        put_len_prefix(15, status_body(status), w);
-        if let Status::Error(msg) = status {
-            put_bytes(2, msg.as_bytes(), w);
-        }
-        put_varint(3, if status == Status::Ok { 1 } else { 2 }, w);
-    }
-    let flags = u32::from(r.trace_flags().0)
-        | HAS_IS_REMOTE
-        | if r.parent_is_remote() { IS_REMOTE } else { 0 };
-    put_fixed32(16, flags, w);
+    put_tail(r, w);
     w.patch_len(body_start, 2);
     (!w.overflowed()).then(|| w.written() - field_start)
 }
