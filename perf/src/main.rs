@@ -3,8 +3,8 @@
 //! and reports throughput delivered, record latency percentiles, drops by reason, allocations
 //! per span, memory and CPU time per thread role. With `--compare otel` it runs the same
 //! workload through opentelemetry_sdk and prints both side by side; with `--compare null` it
-//! runs the schedule with an empty call, to read ringspan's tail against the machine's. See
-//! `perf/README.md`.
+//! interleaves timed empty calls with ringspan's spans, to read ringspan's tail against the
+//! machine's. See `perf/README.md`.
 //!
 //! Exit status: 0 when every span is accounted for, 1 when ringspan's counts disagree
 //! (a span unaccounted for is a bug), 2 for bad options or a failed start.
@@ -100,14 +100,11 @@ fn run(mut args: args::Args) -> Result<bool, String> {
         &target,
     )?];
     let ok = reports[0].identity.is_ok();
-    let mut null = None;
-    for c in &args.compare {
-        match c {
-            args::Compare::Otel => reports.push(otel_run::run(&args, &cal, &cores, &target)?),
-            args::Compare::Null => null = Some(null_run::run(&args, &cal, &cores)),
-        }
+    if args.compare.contains(&args::Compare::Otel) {
+        reports.push(otel_run::run(&args, &cal, &cores, &target)?);
     }
-    report::print_table(&header, &reports, null.as_ref());
+    let null = reports[0].null.as_ref();
+    report::print_table(&header, &reports, null);
     if let Some(path) = &args.json {
         let mut json = reports[0].json();
         let obj = json.as_object_mut().expect("an object");
@@ -122,7 +119,7 @@ fn run(mut args: args::Args) -> Result<bool, String> {
         if let Some(peer) = reports.get(1) {
             obj.insert("compare".into(), peer.json());
         }
-        if let Some(null) = &null {
+        if let Some(null) = null {
             if let serde_json::Value::Object(fields) = report::null_json(null, &reports[0]) {
                 obj.extend(fields);
             }
@@ -133,7 +130,7 @@ fn run(mut args: args::Args) -> Result<bool, String> {
     if let Some(path) = &args.plot {
         let mut series: Vec<(&str, &hdrhistogram::Histogram<u64>)> =
             reports.iter().map(|r| (r.library, &r.histogram)).collect();
-        if let Some(null) = &null {
+        if let Some(null) = null {
             series.push(("null (empty call)", &null.histogram));
         }
         plot::write(path, &header_title(&args), &series)?;

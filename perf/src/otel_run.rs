@@ -70,6 +70,7 @@ pub fn run(
         args,
         cal,
         cores,
+        false,
         || ALLOC.allocations(),
         |_, core| {
             if let Some(c) = core {
@@ -131,6 +132,7 @@ pub fn run(
         rejected: 0,
         dropped_by_reason: dropped,
         background_cpu: phase.cpu_of("OpenTelemetry.T") + phase.cpu_of("reqwest-"),
+        null: None,
         seconds: args.duration.as_secs_f64(),
         histogram: phase.histogram(),
         allocs_per_span: phase.allocs_per_span(),

@@ -26,6 +26,8 @@ pub struct LibReport {
     pub preallocated: Option<u64>,
     /// CPU seconds by thread role.
     pub cpu: Map<String, Value>,
+    /// The null workload interleaved with this run (`--compare null`; ringspan's run only).
+    pub null: Option<NullReport>,
     /// CPU seconds of the library's background threads (what moves spans off the producers:
     /// drain + exporter for ringspan, batch processor + HTTP client for opentelemetry_sdk).
     pub background_cpu: f64,

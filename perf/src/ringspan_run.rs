@@ -9,7 +9,8 @@ use ringspan::{IdleStrategy, Producer, Value};
 use ringspan_transport::{Pipeline, PipelineConfig};
 use serde_json::{json, Map, Value as Json};
 
-use crate::args::Args;
+use crate::args::{Args, Compare};
+use crate::null_run::NullReport;
 use crate::report::LibReport;
 use crate::target::Target;
 use crate::workload::{self, KEYS};
@@ -74,6 +75,7 @@ pub fn run(
         args,
         cal,
         cores,
+        args.compare.contains(&Compare::Null),
         || ALLOC.allocations(),
         |_, core| {
             let producer = match core {
@@ -171,6 +173,7 @@ pub fn run(
         rejected: report.rejected,
         dropped_by_reason: dropped,
         background_cpu: phase.cpu_of("ringspan-drain") + phase.cpu_of("ringspan-export"),
+        null: phase.null().map(|(spans, histogram)| NullReport { spans, histogram }),
         seconds: args.duration.as_secs_f64(),
         histogram: phase.histogram(),
         allocs_per_span: phase.allocs_per_span(),

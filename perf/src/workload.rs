@@ -1,6 +1,13 @@
 //! The workload every library runs: producer threads, each on its own core, recording spans
 //! on a fixed schedule (or flat out), timing a sample of them with the TSC into an HDR
 //! histogram. The library only supplies "record one span".
+//!
+//! The null workload (`--compare null`) is interleaved with it: one slot of the schedule in
+//! every [`SAMPLE_EVERY`], half-way between two timed spans, times an empty call instead of
+//! recording a span, into a histogram of its own. Both histograms so sample the same core at
+//! the same moments, with the same clock reads and the same spin on the schedule, and the
+//! difference between them is what recording costs. (Two runs one after the other said
+//! nothing at p99.9 on a VM whose pauses change from one minute to the next.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Barrier;
@@ -25,17 +32,34 @@ pub const KEYS: [&str; 8] = [
 ];
 
 /// One in this many spans is timed (two clock reads would otherwise dominate).
-const SAMPLE_EVERY: u64 = 16;
+pub const SAMPLE_EVERY: u64 = 16;
+/// The slot, within each `SAMPLE_EVERY`, that times the empty call of the null workload.
+const NULL_SLOT: u64 = SAMPLE_EVERY / 2;
+
+/// The empty recording call of the null workload: out of line, so that it costs a call, as
+/// a recorder does.
+#[inline(never)]
+fn record_nothing(n: u64) {
+    std::hint::black_box(n);
+}
 
 /// A histogram with the bounds every run uses (1 ns to 60 s, 3 significant digits).
 pub fn histogram() -> Histogram<u64> {
     Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds")
 }
 
+/// A histogram, if `wanted` (allocated before the run starts).
+fn histogram_if(wanted: bool) -> Option<Histogram<u64>> {
+    wanted.then(histogram)
+}
+
 /// What one producer thread did.
 pub struct ProducerRun {
+    /// Spans recorded (the null workload's slots not included).
     pub spans: u64,
     pub histogram: Histogram<u64>,
+    /// The interleaved null workload's calls and latency, when it ran.
+    pub null: Option<(u64, Histogram<u64>)>,
     pub cpu_seconds: f64,
 }
 
@@ -54,18 +78,22 @@ pub struct Phase {
 }
 
 /// Runs one producer: waits at `start`, then calls `record(n)` on schedule until the
-/// duration is over. Counts its spans into `progress` every 256.
+/// duration is over (with `null`, one slot in [`SAMPLE_EVERY`] times an empty call instead).
+/// Counts its spans into `progress` every 256 slots.
 fn drive(
     args: &Args,
     cal: &Calibration,
     start: &Barrier,
     progress: &AtomicU64,
+    null: bool,
     mut record: impl FnMut(u64),
 ) -> ProducerRun {
     let clock = *cal.clock();
     let ns = |ticks: u64| (ticks as f64 * cal.ns_per_tick()) as u64;
     let interval = args.rate.map(|r| cal.ticks_for(Duration::from_secs(1)) / r);
     let mut histogram = histogram();
+    let mut null_histogram = histogram_if(null);
+    let (mut spans, mut reported) = (0u64, 0u64);
     start.wait();
     let t_start = clock.now();
     let t_end = t_start + cal.ticks_for(args.duration);
@@ -78,39 +106,59 @@ fn drive(
             }
             at
         });
-        if n % SAMPLE_EVERY == 0 {
+        let slot = n % SAMPLE_EVERY;
+        if slot == 0 || (slot == NULL_SLOT && null_histogram.is_some()) {
             let t0 = clock.now();
-            record(n);
+            if slot == 0 {
+                record(n);
+            } else {
+                record_nothing(n);
+            }
             let t1 = clock.now();
             // Paced: from the scheduled start, so a stall also counts against the spans that
             // waited behind it (no coordinated omission).
             let from = scheduled.map_or(t0, |s| s.min(t0));
-            let _ = histogram.record(ns(t1.saturating_sub(from)).max(1));
+            let latency = ns(t1.saturating_sub(from)).max(1);
+            match (&mut null_histogram, slot) {
+                (Some(h), NULL_SLOT) => {
+                    let _ = h.record(latency);
+                }
+                _ => {
+                    let _ = histogram.record(latency);
+                    spans += 1;
+                }
+            }
         } else {
             record(n);
+            spans += 1;
         }
         n += 1;
         if n % 256 == 0 {
             // Relaxed: a progress statistic read by the main thread.
-            progress.fetch_add(256, Ordering::Relaxed);
+            progress.fetch_add(spans - reported, Ordering::Relaxed);
+            reported = spans;
             if clock.now() >= t_end {
                 break;
             }
         }
     }
+    let null_calls = n - spans;
     ProducerRun {
-        spans: n,
+        spans,
         histogram,
+        null: null_histogram.map(|h| (null_calls, h)),
         cpu_seconds: procfs::own_cpu_seconds(),
     }
 }
 
 /// Runs `args.producers` threads (`perf-prod{i}`) on `cores`. On each, `setup(i, core)` makes
-/// the library's recorder (pinning the thread is its job); then the schedule runs.
+/// the library's recorder (pinning the thread is its job); then the schedule runs, with the
+/// null workload interleaved if `null`.
 pub fn run<R: FnMut(u64)>(
     args: &Args,
     cal: &Calibration,
     cores: &[Option<usize>],
+    null: bool,
     allocations: impl Fn() -> u64,
     setup: impl Fn(usize, Option<usize>) -> R + Sync,
 ) -> Phase {
@@ -127,7 +175,7 @@ pub fn run<R: FnMut(u64)>(
                     .name(format!("perf-prod{i}"))
                     .spawn_scoped(s, move || {
                         let record = setup(i, core);
-                        drive(args, cal, barrier, progress, record)
+                        drive(args, cal, barrier, progress, null, record)
                     })
                     .expect("spawn a producer")
             })
@@ -167,6 +215,17 @@ impl Phase {
             h.add(&r.histogram).expect("same bounds");
         }
         h
+    }
+
+    /// The interleaved null workload's calls and histogram, all producers together, if it ran.
+    pub fn null(&self) -> Option<(u64, Histogram<u64>)> {
+        let mut out: Option<(u64, Histogram<u64>)> = None;
+        for (calls, h) in self.runs.iter().filter_map(|r| r.null.as_ref()) {
+            let (total, all) = out.get_or_insert_with(|| (0, histogram()));
+            *total += calls;
+            all.add(h).expect("same bounds");
+        }
+        out
     }
 
     /// CPU seconds of the threads whose name starts with `prefix` (names are cut to 15

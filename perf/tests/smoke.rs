@@ -68,9 +68,13 @@ fn a_short_run_reports_every_span_and_compares_with_otel_and_null() {
         r["background_cpu_ns_per_delivered_span"].as_f64().unwrap() > 0.0,
         "{r}"
     );
-    // The null workload ran the same schedule: about as many calls, each timed the same way.
+    // The null workload is interleaved with the spans: one empty call in 16 slots, so about
+    // one for every 15 spans, each timed the same way.
     let null_calls = r["null"]["spans"].as_u64().unwrap();
-    assert!(null_calls > recorded / 2, "{r}");
+    assert!(
+        null_calls * 20 > recorded && null_calls * 10 < recorded,
+        "{r}"
+    );
     for q in ["p50", "p99", "p999"] {
         let null_ns = r["null"]["record_ns"][q].as_i64().unwrap();
         let ours = r["record_ns"][q].as_i64().unwrap();
