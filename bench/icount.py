@@ -26,8 +26,10 @@ TOLERANCE = 0.03
 # workload -> (function callgrind counts, iterations)
 WORKLOADS = {
     "record": ("icount_measure_record", 20000),
-    "unsampled": ("icount_measure_record", 20000),
+    "callsite": ("icount_measure_callsite", 20000),
+    "unsampled": ("icount_measure_callsite", 20000),
     "encode": ("icount_measure_encode", 40),
+    "encode_compact": ("icount_measure_encode_compact", 40),
 }
 
 

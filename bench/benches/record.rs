@@ -1,7 +1,9 @@
 //! `record/*`: the cost of recording one span (start, 4 attributes, end) on a pinned core,
 //! next to the floor: two timestamp reads, a 128-byte slot written into a preallocated ring
 //! and one release store, drained by a thread on another core exactly as ringspan's drain
-//! does. `record/ringspan_dynamic`: the same span with its name and one value copied into the
+//! does. `record/ringspan` starts the span from its callsite (a compact record);
+//! `record/ringspan_keyed` through the keyed API (`span(name)` + `set_attrs` with static keys,
+//! a full record); `record/ringspan_dynamic` with its name and one value copied into the
 //! record (strings that are not `'static`). `record_unsampled/ringspan`: the bench span under
 //! an always-off sampler.
 //!
@@ -74,11 +76,20 @@ fn floor(c: &mut Criterion) {
 }
 
 fn record(c: &mut Criterion) {
+    record_with(c, "ringspan", record_one);
+}
+
+fn record_keyed(c: &mut Criterion) {
+    record_with(c, "ringspan_keyed", ringspan_bench::ours::record_keyed);
+}
+
+/// `record/<id>`: `one` on a pinned producer, after checking the drain keeps up.
+fn record_with(c: &mut Criterion, id: &str, one: fn(&ringspan::Producer, i64)) {
     let engine = engine(Sampler::default());
     let p = producer(&engine);
     // Sanity: the drain keeps up with a flat-out producer, so we time the recording path.
     for i in 0..1_000_000 {
-        record_one(&p, i);
+        one(&p, i);
     }
     engine.flush(Duration::from_secs(10)).expect("flush");
     let warm = engine.snapshot();
@@ -90,16 +101,16 @@ fn record(c: &mut Criterion) {
         "the drain does not keep up: {warm:?}"
     );
     let mut i = 0;
-    c.benchmark_group("record").bench_function("ringspan", |b| {
+    c.benchmark_group("record").bench_function(id, |b| {
         b.iter(|| {
             i += 1;
-            record_one(&p, black_box(i));
+            one(&p, black_box(i));
         })
     });
     drop(p);
     let snap = engine.shutdown(Duration::from_secs(10)).expect("shutdown");
     eprintln!(
-        "record/ringspan: recorded {} delivered {} dropped {:?}",
+        "record/{id}: recorded {} delivered {} dropped {:?}",
         snap.recorded, snap.delivered, snap.dropped
     );
 }
@@ -159,5 +170,12 @@ fn record_unsampled(c: &mut Criterion) {
     assert_eq!(snap.recorded, 0, "unsampled spans must not be recorded");
 }
 
-criterion_group!(benches, floor, record, record_dynamic, record_unsampled);
+criterion_group!(
+    benches,
+    floor,
+    record,
+    record_keyed,
+    record_dynamic,
+    record_unsampled
+);
 criterion_main!(benches);

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ringspan::{Calibration, Discard, Sink, SpanRecord};
+use ringspan::{Calibration, Callsite, CompactRecord, Discard, Sink, SpanRecord};
 use ringspan::{Engine, EngineConfig, IdleStrategy, Producer, Sampler, Value};
 
 use crate::cores;
@@ -14,9 +14,28 @@ use crate::cores;
 /// hypervisor steals (half the CPU time was steal on the day we measured).
 pub const CAPACITY: usize = 1 << 14;
 
-/// One span as a user records it: start, 4 attributes in one call, end.
+/// The bench span's callsite: its name and keys, registered once.
+static ORDER_MATCH: Callsite = Callsite::new(
+    "order.match",
+    &["order.id", "order.qty", "order.side", "order.aggressive"],
+);
+
+/// One span as a careful user records it: started from its callsite, the 4 values in one
+/// call, end (a compact record).
 #[inline(always)]
 pub fn record_one(p: &Producer, i: i64) {
+    p.span_at(&ORDER_MATCH).set_values(&[
+        Value::i64(i),
+        Value::f64(100.0),
+        Value::str("buy"),
+        Value::bool(true),
+    ]);
+}
+
+/// The same span through the keyed API: a static name, the 4 attributes with their static
+/// keys in one call (a full record).
+#[inline(always)]
+pub fn record_keyed(p: &Producer, i: i64) {
     let mut span = p.span("order.match");
     span.set_attrs(&[
         ("order.id", Value::i64(i)),
@@ -31,6 +50,7 @@ pub fn engine(sampler: Sampler) -> Engine {
     let mut config = EngineConfig::default()
         .rings(2)
         .ring_capacity(CAPACITY)
+        .compact_capacity(CAPACITY)
         .sampler(sampler)
         .idle(IdleStrategy::Spin);
     if let Some((_, drain)) = cores() {
@@ -49,45 +69,81 @@ pub fn producer(engine: &Engine) -> Producer {
 
 /// Copies every drained record (records are plain `Copy` data) and keeps the calibration.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<(Vec<SpanRecord>, Option<Calibration>)>>);
+struct Capture(Arc<Mutex<Captured>>);
+
+#[derive(Default)]
+struct Captured {
+    full: Vec<SpanRecord>,
+    compact: Vec<CompactRecord>,
+    clock: Option<Calibration>,
+}
 
 impl Sink for Capture {
     fn accept(&mut self, spans: &[SpanRecord], clock: &Calibration) -> usize {
         let mut c = self.0.lock().unwrap();
-        c.0.extend_from_slice(spans);
-        c.1 = Some(clock.clone());
+        c.full.extend_from_slice(spans);
+        c.clock = Some(clock.clone());
+        spans.len()
+    }
+    fn accept_compact(
+        &mut self,
+        spans: &[CompactRecord],
+        _scope: &'static str,
+        clock: &Calibration,
+    ) -> usize {
+        let mut c = self.0.lock().unwrap();
+        c.compact.extend_from_slice(spans);
+        c.clock = Some(clock.clone());
         spans.len()
     }
     fn flush(&mut self, _clock: &Calibration) {}
+}
+
+/// Runs `record` on a fresh engine whose sink keeps every record, and returns what it kept.
+fn drained(ring: usize, record: impl FnOnce(&Producer)) -> Captured {
+    let capture = Capture::default();
+    let config = EngineConfig::default()
+        .rings(1)
+        .ring_capacity(ring)
+        .compact_capacity(ring);
+    let engine = Engine::start(config, capture.clone()).unwrap();
+    let p = engine.producer().unwrap();
+    record(&p);
+    drop(p);
+    engine.shutdown(Duration::from_secs(5)).unwrap();
+    let mut c = capture.0.lock().unwrap();
+    std::mem::take(&mut *c)
 }
 
 /// `n` drained records as an instrumented service records them (4 attributes, one of them a
 /// copied string, and an event), with the drain's calibration: what the `encode` bench and
 /// the instruction-count gate encode.
 pub fn drained_batch(n: usize) -> (Vec<SpanRecord>, Calibration) {
-    let capture = Capture::default();
-    let engine = Engine::start(
-        EngineConfig::default()
-            .rings(1)
-            .ring_capacity(n.next_power_of_two().max(2)),
-        capture.clone(),
-    )
-    .unwrap();
-    let p = engine.producer().unwrap();
     let user = String::from("account-7781");
-    for i in 0..n as i64 {
-        let mut s = p.span("order.match");
-        s.set_attrs(&[
-            ("order.id", Value::i64(i)),
-            ("order.qty", Value::f64(100.0)),
-            ("order.side", Value::str("buy")),
-            ("account", Value::copied(&user)),
-        ]);
-        s.add_event("matched", &[("fill.qty", Value::i64(100))]);
-    }
-    drop(p);
-    engine.shutdown(Duration::from_secs(5)).unwrap();
-    let mut c = capture.0.lock().unwrap();
-    assert_eq!(c.0.len(), n, "every span of the batch was drained");
-    (std::mem::take(&mut c.0), c.1.take().unwrap())
+    let c = drained(n.next_power_of_two().max(2), |p| {
+        for i in 0..n as i64 {
+            let mut s = p.span("order.match");
+            s.set_attrs(&[
+                ("order.id", Value::i64(i)),
+                ("order.qty", Value::f64(100.0)),
+                ("order.side", Value::str("buy")),
+                ("account", Value::copied(&user)),
+            ]);
+            s.add_event("matched", &[("fill.qty", Value::i64(100))]);
+        }
+    });
+    assert_eq!(c.full.len(), n, "every span of the batch was drained");
+    (c.full, c.clock.unwrap())
+}
+
+/// `n` drained compact records of the bench span ([`record_one`]: its callsite, 4 values),
+/// with the drain's calibration: what `encode/ringspan_compact` encodes.
+pub fn drained_compact_batch(n: usize) -> (Vec<CompactRecord>, Calibration) {
+    let c = drained(n.next_power_of_two().max(2), |p| {
+        for i in 0..n as i64 {
+            record_one(p, i);
+        }
+    });
+    assert_eq!(c.compact.len(), n, "every span of the batch was drained");
+    (c.compact, c.clock.unwrap())
 }

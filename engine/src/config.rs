@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::model::compact::CompactRecord;
 use crate::model::record::SpanRecord;
 use crate::produce::sampler::Sampler;
 
@@ -62,6 +63,7 @@ pub enum ClockChoice {
 pub struct EngineConfig {
     pub(crate) rings: usize,
     pub(crate) ring_capacity: usize,
+    pub(crate) compact_capacity: usize,
     pub(crate) sampler: Sampler,
     pub(crate) max_batch: usize,
     pub(crate) schedule_delay: Duration,
@@ -76,6 +78,7 @@ impl Default for EngineConfig {
         EngineConfig {
             rings: 8,
             ring_capacity: 8192,
+            compact_capacity: 65536,
             sampler: Sampler::default(),
             max_batch: 512,
             schedule_delay: Duration::from_secs(5),
@@ -97,6 +100,13 @@ impl EngineConfig {
     /// Slots per ring, a power of two (default 8192).
     pub fn ring_capacity(mut self, n: usize) -> Self {
         self.ring_capacity = n;
+        self
+    }
+
+    /// Slots per ring of compact records (the spans started from a [`crate::Callsite`]), a
+    /// power of two (default 65536: 8 MiB, 64 ms of spans at 1 M/s).
+    pub fn compact_capacity(mut self, n: usize) -> Self {
+        self.compact_capacity = n;
         self
     }
 
@@ -158,6 +168,13 @@ impl EngineConfig {
                 "must be a power of two, at least 2",
             ));
         }
+        if !self.compact_capacity.is_power_of_two() || self.compact_capacity < 2 {
+            return Err(Error::config(
+                "compact_capacity",
+                self.compact_capacity,
+                "must be a power of two, at least 2",
+            ));
+        }
         if self.max_batch == 0 {
             return Err(Error::config(
                 "max_batch",
@@ -185,8 +202,14 @@ impl EngineConfig {
     /// Bytes the engine preallocates for spans: every ring's slots plus every producer's stack
     /// of open spans. Nothing on the recording or drain path allocates beyond this.
     pub fn memory_budget(&self) -> usize {
-        self.rings
-            .saturating_mul(self.ring_capacity.saturating_add(MAX_DEPTH))
-            .saturating_mul(std::mem::size_of::<SpanRecord>())
+        let full = self
+            .ring_capacity
+            .saturating_add(MAX_DEPTH)
+            .saturating_mul(std::mem::size_of::<SpanRecord>());
+        let compact = self
+            .compact_capacity
+            .saturating_add(MAX_DEPTH)
+            .saturating_mul(std::mem::size_of::<CompactRecord>());
+        self.rings.saturating_mul(full.saturating_add(compact))
     }
 }

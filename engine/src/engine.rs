@@ -70,10 +70,11 @@ impl Engine {
             ClockChoice::Monotonic => Clock::monotonic(),
         };
         let calibration = Calibration::new(clock, CALIBRATION_WARMUP);
-        let (pool, consumers) = Pool::new(
+        let (pool, consumers, compact) = Pool::new(
             next_engine_id(),
             config.rings,
             config.ring_capacity,
+            config.compact_capacity,
             config.sampler,
             config.scope,
             clock,
@@ -85,12 +86,14 @@ impl Engine {
             max_batch: config.max_batch,
             schedule_delay: config.schedule_delay,
             idle: config.idle,
+            scope: config.scope,
         };
         let drain = Drain::new(
             settings,
             Arc::clone(&handshake),
             Arc::clone(&drain_counters),
             consumers,
+            compact,
             Box::new(sink),
             calibration,
         );
@@ -228,7 +231,11 @@ impl Engine {
         s.recorded = no_ring;
         for lane in self.pool.lanes.iter() {
             let c = &lane.counters;
-            s.in_rings += lane.ring.pushed().wrapping_sub(lane.ring.popped()) as u64;
+            // `popped` first: a drain popping in between can only make the later `pushed`
+            // larger, never smaller than it.
+            let popped = lane.ring.popped() as u64 + lane.compact.popped() as u64;
+            let pushed = lane.ring.pushed() as u64 + lane.compact.pushed() as u64;
+            s.in_rings += pushed.saturating_sub(popped);
             s.recorded += c.recorded.load(Ordering::Relaxed);
             s.dropped.ring_full += c.dropped_ring_full.load(Ordering::Relaxed);
             s.dropped.too_deep += c.dropped_too_deep.load(Ordering::Relaxed);

@@ -95,6 +95,8 @@ pub use drain::sink::{Discard, Sink};
 pub use engine::Engine;
 pub use env::var as env_var;
 pub use error::Error;
+pub use model::callsite::Callsite;
+pub use model::compact::{CompactRecord, MAX_CALLSITE_KEYS};
 pub use model::ids::{IdGenerator, SpanContext, SpanId, TraceFlags, TraceId};
 pub use model::record::{
     EventRef, SpanKind, SpanRecord, Status, ARENA_BYTES, MAX_ATTRS, MAX_EVENTS, MAX_EVENT_ATTRS,

@@ -1,6 +1,6 @@
 //! Zero heap allocations per span in steady state: recording (start, 4 attributes, 1 event,
-//! end), the drain, and OTLP encoding into pooled buffers, counted by a global allocator over
-//! the whole process.
+//! end; callsite spans, compact and promoted), the drain, and OTLP encoding into pooled buffers,
+//! counted by a global allocator over the whole process.
 //!
 //! This binary holds a single test so that no other test allocates while it counts.
 
@@ -26,6 +26,12 @@ fn record(p: &ringspan::Producer, n: u64, dynamic: &str) {
         ]);
         span.add_event("step", &[("at", Value::i64(1))]);
         let _child = p.span("child");
+        // A callsite span (a compact record), and one promoted to a full record.
+        p.span_at(ringspan::callsite!("compact", "i", "f"))
+            .set_values(&[Value::i64(i as i64), Value::f64(0.5)]);
+        p.span_at(ringspan::callsite!("promoted", "i"))
+            .set_values(&[Value::i64(i as i64)])
+            .add_event("step", &[]);
     }
 }
 
@@ -43,6 +49,7 @@ fn measure(sink: impl Sink) -> (u64, u64) {
     let config = EngineConfig::default()
         .rings(2)
         .ring_capacity(16384)
+        .compact_capacity(16384)
         .idle(IdleStrategy::Yield);
     let engine = Engine::start(config, sink).unwrap();
     let p = engine.producer().unwrap();
@@ -60,7 +67,7 @@ fn measure(sink: impl Sink) -> (u64, u64) {
     let delivered = snap.delivered - warm.delivered;
     // A flat-out producer can outrun the drain; those spans are dropped and counted.
     let dropped = snap.dropped.total() - warm.dropped.total();
-    assert_eq!(delivered + dropped, 200_000);
+    assert_eq!(delivered + dropped, 400_000);
     drop(p);
     engine.shutdown(Duration::from_secs(5)).unwrap();
     (allocs, delivered)
@@ -76,7 +83,7 @@ fn no_allocation_per_span_in_steady_state() {
     );
     assert_eq!(
         allocs, 0,
-        "{allocs} allocations for 200000 spans recorded and drained"
+        "{allocs} allocations for 400000 spans recorded and drained"
     );
     assert!(discard.spans() >= delivered);
 
@@ -94,6 +101,6 @@ fn no_allocation_per_span_in_steady_state() {
     );
     assert_eq!(
         allocs, 0,
-        "{allocs} allocations for 200000 spans recorded, drained and encoded"
+        "{allocs} allocations for 400000 spans recorded, drained and encoded"
     );
 }

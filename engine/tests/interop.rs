@@ -81,6 +81,20 @@ fn write_fixture_for_the_python_decoder() {
             .set_kind(SpanKind::Client)
             .set_error("timed out after 5 ms");
     }
+    // A callsite span: a compact record, encoded by the compact path.
+    let tick_id;
+    {
+        let site = ringspan::callsite!("tick", "seq", "venue", "late", "fill"; kind = SpanKind::Producer; scope = "interop.scope");
+        let mut tick = p.start_at(site, Parent::Context(remote));
+        tick_id = tick.context().span_id;
+        tick.set_values(&[
+            Value::i64(3),
+            Value::str("XNAS"),
+            Value::bool(false),
+            Value::f64(99.5),
+        ]);
+        tick.set_ok();
+    }
     drop(p);
     engine.shutdown(Duration::from_secs(5)).unwrap();
 
@@ -101,10 +115,14 @@ fn write_fixture_for_the_python_decoder() {
       "kind": 2, "flags": 769, "status": null,
       "attributes": {{"http.request.method": "GET", "http.response.status_code": 200, "negative": -42,
                       "ratio": 0.125, "cached": true, "user": "ålice ✓"}},
-      "events": [{{"name": "retry", "attributes": {{"attempt": 2, "why": "busy"}}}}]}}
+      "events": [{{"name": "retry", "attributes": {{"attempt": 2, "why": "busy"}}}}]}},
+    {{"name": "tick", "trace_id": "{trace}", "span_id": "{tick}", "parent_span_id": "{parent}",
+      "kind": 4, "flags": 769, "status": {{"code": 1, "message": ""}},
+      "attributes": {{"seq": 3, "venue": "XNAS", "late": false, "fill": 99.5}}, "events": []}}
   ]
 }}
 "#,
+        tick = hex(&tick_id.0),
         child = hex(&child_id.0),
         server = hex(&server_id.0),
         parent = hex(&remote.span_id.0),

@@ -16,8 +16,8 @@ use prost::Message;
 use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink, Resource};
 use ringspan::Calibration;
 use ringspan::{
-    ClockChoice, Engine, EngineConfig, IdleStrategy, Parent, Sink, SpanContext, SpanId, SpanKind,
-    SpanRecord, Status, TraceFlags, TraceId, Value, ValueRef,
+    callsite, ClockChoice, CompactRecord, Engine, EngineConfig, IdleStrategy, Parent, Sink,
+    SpanContext, SpanId, SpanKind, SpanRecord, Status, TraceFlags, TraceId, Value, ValueRef,
 };
 
 const T: Duration = Duration::from_secs(5);
@@ -142,6 +142,25 @@ impl Sink for Tee {
             }
         }
         self.inner.accept(spans, clock)
+    }
+    fn accept_compact(
+        &mut self,
+        spans: &[CompactRecord],
+        scope: &'static str,
+        clock: &Calibration,
+    ) -> usize {
+        {
+            let mut expected = self.expected.lock().unwrap();
+            for r in spans {
+                let full = r.to_full(scope);
+                let pb = pb_span(&full, clock);
+                match expected.iter_mut().find(|(s, _)| s == full.scope()) {
+                    Some((_, list)) => list.push(pb),
+                    None => expected.push((full.scope().to_owned(), vec![pb])),
+                }
+            }
+        }
+        self.inner.accept_compact(spans, scope, clock)
     }
     fn flush(&mut self, clock: &Calibration) {
         self.inner.flush(clock)
@@ -379,6 +398,60 @@ fn spans_and_events_of_every_length_size_match_prost() {
         spans[2].attributes[0].value,
         Some(pb_value(ValueRef::Str(big)))
     );
+}
+
+#[test]
+fn callsite_spans_encode_as_prost_would() {
+    let s = setup(OtlpConfig::default());
+    let p = s.engine.producer().unwrap();
+    let order = callsite!("order.match", "order.id", "order.qty", "order.side", "order.ok"; kind = SpanKind::Server);
+    {
+        let mut root = p.span_at(order);
+        root.set_values(&[
+            Value::i64(-7),
+            Value::f64(2.5),
+            Value::str("buy"),
+            Value::bool(true),
+        ]);
+        root.set_ok();
+        // Another scope, no values; a dynamic child; a repeated key (deduplicated); a
+        // promoted span.
+        drop(p.span_at(callsite!("lib.op"; scope = "lib.a")));
+        drop(p.span("dynamic"));
+        p.span_at(callsite!("twice", "k", "k"))
+            .set_values(&[Value::i64(1), Value::i64(2)]);
+        p.span_at(callsite!("promoted", "k"))
+            .set_values(&[Value::i64(1)])
+            .add_event("ev", &[]);
+        let remote = SpanContext {
+            trace_id: TraceId([7; 16]),
+            span_id: SpanId([9; 8]),
+            flags: TraceFlags::SAMPLED,
+            is_remote: true,
+        };
+        drop(p.start_at(callsite!("remote.child"), Parent::Context(remote)));
+    }
+    let decoded = one_request(&s); // byte for byte against prost
+    let spans: usize = decoded.resource_spans[0]
+        .scope_spans
+        .iter()
+        .map(|ss| ss.spans.len())
+        .sum();
+    assert_eq!(spans, 6);
+    let all: Vec<&PbSpan> = decoded.resource_spans[0]
+        .scope_spans
+        .iter()
+        .flat_map(|ss| &ss.spans)
+        .collect();
+    let twice = all.iter().find(|sp| sp.name == "twice").unwrap();
+    assert_eq!(twice.attributes.len(), 1, "the repeated key goes out once");
+    let root = all.iter().find(|sp| sp.name == "order.match").unwrap();
+    assert_eq!(root.attributes.len(), 4);
+    assert_eq!(root.kind, SpanKind::Server as i32);
+    assert_eq!(root.status.as_ref().map(|st| st.code), Some(1));
+    drop(p);
+    let snap = s.engine.shutdown(T).unwrap();
+    assert!(snap.is_balanced(), "{snap:?}");
 }
 
 #[test]

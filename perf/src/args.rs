@@ -18,8 +18,10 @@ pub struct Args {
     pub rate: Option<u64>,
     /// Attributes per span (0..=8).
     pub attrs: usize,
-    /// Slots per ring.
+    /// Slots per ring of full records (spans that outgrow their callsite).
     pub ring_capacity: usize,
+    /// Slots per ring of compact records (callsite spans).
+    pub compact_capacity: usize,
     /// Spans per OTLP request (and the drain's flush threshold).
     pub batch: usize,
     /// Where to write the JSON report.
@@ -45,7 +47,8 @@ pub enum Compare {
 
 pub const USAGE: &str = "\
 usage: ringspan-perf [--producers N] [--cores LIST] [--drain-core C] [--duration SECS]
-                     [--rate SPANS_PER_SEC_PER_PRODUCER|max] [--attrs K] [--ring-capacity N] [--batch N]
+                     [--rate SPANS_PER_SEC_PER_PRODUCER|max] [--attrs K] [--ring-capacity N]
+                     [--compact-capacity N] [--batch N]
                      [--json PATH] [--endpoint URL] [--compare null,otel] [--plot PATH]";
 
 fn bad(flag: &str, value: &str, why: &str) -> String {
@@ -63,6 +66,7 @@ impl Args {
             rate: Some(1_000_000),
             attrs: 4,
             ring_capacity: 1 << 14,
+            compact_capacity: 1 << 16,
             batch: 512,
             json: None,
             endpoint: None,
@@ -116,6 +120,7 @@ impl Args {
                     }
                 }
                 "--ring-capacity" => a.ring_capacity = num(&value)? as usize,
+                "--compact-capacity" => a.compact_capacity = num(&value)? as usize,
                 "--batch" => {
                     a.batch = num(&value)? as usize;
                     if !(1..=65_536).contains(&a.batch) {

@@ -1,8 +1,11 @@
 //! The workloads of the instruction-count gate (`bench/icount.py`), one per run:
 //!
-//! - `record`: the bench span (start, 4 attributes in one call, end) on a sampled producer;
-//! - `unsampled`: the same span under an always-off sampler;
-//! - `encode`: the `encode` bench's batch of 512 drained spans through the `OtlpSink`.
+//! - `record`: the bench span through the keyed API (start, 4 attributes with static keys in
+//!   one call, end) on a sampled producer;
+//! - `callsite`: the same span started from its callsite (a compact record);
+//! - `unsampled`: the callsite span under an always-off sampler;
+//! - `encode`: the `encode` bench's batch of 512 drained spans through the `OtlpSink`;
+//! - `encode_compact`: 512 compact records of the callsite span through the same sink.
 //!
 //! Each workload warms up, then runs its measured loop inside one `#[no_mangle]` function
 //! (`icount_measure_record` for both recording workloads, `icount_measure_encode`) that callgrind is told to count (`--toggle-collect`), so the
@@ -18,8 +21,8 @@ use std::time::Duration;
 
 use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink, Resource};
 use ringspan::{Calibration, Discard, Engine, EngineConfig, IdleStrategy, Producer, Sampler};
-use ringspan::{Sink, SpanRecord};
-use ringspan_bench::ours::{drained_batch, record_one};
+use ringspan::{CompactRecord, Sink, SpanRecord};
+use ringspan_bench::ours::{drained_batch, drained_compact_batch, record_keyed, record_one};
 
 const WARMUP: i64 = 256;
 const BATCH: usize = 512;
@@ -27,6 +30,14 @@ const BATCH: usize = 512;
 #[no_mangle]
 #[inline(never)]
 fn icount_measure_record(p: &Producer, n: i64) {
+    for i in 0..n {
+        record_keyed(p, black_box(i));
+    }
+}
+
+#[no_mangle]
+#[inline(never)]
+fn icount_measure_callsite(p: &Producer, n: i64) {
     for i in 0..n {
         record_one(p, black_box(i));
     }
@@ -46,6 +57,20 @@ fn icount_measure_encode(
     }
 }
 
+#[no_mangle]
+#[inline(never)]
+fn icount_measure_encode_compact(
+    sink: &mut OtlpSink<Discarding>,
+    records: &[CompactRecord],
+    cal: &Calibration,
+    n: i64,
+) {
+    for _ in 0..n {
+        sink.accept_compact(black_box(records), "ringspan", cal);
+        sink.flush(cal);
+    }
+}
+
 /// Drops each request at once, handing its buffer back to the pool.
 struct Discarding;
 
@@ -56,16 +81,18 @@ impl Exporter for Discarding {
 }
 
 fn record(sampler: Sampler, n: i64, measure: fn(&Producer, i64)) {
-    let total = (WARMUP + n) as usize;
+    let total = (2 * WARMUP + n) as usize;
     let config = EngineConfig::default()
         .rings(1)
         .ring_capacity((total + 1).next_power_of_two())
+        .compact_capacity((total + 1).next_power_of_two())
         .sampler(sampler)
         .idle(IdleStrategy::Yield);
     let engine = Engine::start(config, Discard::default()).expect("engine starts");
     let p = engine.producer().expect("a ring");
     for i in 0..WARMUP {
         record_one(&p, i);
+        record_keyed(&p, i);
     }
     measure(&p, n);
     drop(p);
@@ -83,17 +110,21 @@ fn main() {
     let n: i64 = args
         .next()
         .and_then(|v| v.parse().ok())
-        .expect("usage: ringspan-icount <record|unsampled|encode> <iterations>");
+        .expect("usage: ringspan-icount <record|callsite|unsampled|encode> <iterations>");
     let units = match workload.as_str() {
         "record" => {
             record(Sampler::default(), n, icount_measure_record);
+            1
+        }
+        "callsite" => {
+            record(Sampler::default(), n, icount_measure_callsite);
             1
         }
         "unsampled" => {
             record(
                 Sampler::parent_based(Sampler::always_off()),
                 n,
-                icount_measure_record,
+                icount_measure_callsite,
             );
             1
         }
@@ -109,7 +140,21 @@ fn main() {
             assert_eq!(sink.stats().spans_encoded(), (n as u64 + 1) * BATCH as u64);
             BATCH
         }
-        other => panic!("unknown workload {other:?}: record, unsampled or encode"),
+        "encode_compact" => {
+            let (records, cal) = drained_compact_batch(BATCH);
+            let config = OtlpConfig::default()
+                .resource(Resource::new("bench"))
+                .max_spans(BATCH);
+            let mut sink = OtlpSink::new(config, Discarding).expect("sink");
+            assert_eq!(sink.accept_compact(&records, "ringspan", &cal), BATCH);
+            sink.flush(&cal);
+            icount_measure_encode_compact(&mut sink, &records, &cal, n);
+            assert_eq!(sink.stats().spans_encoded(), (n as u64 + 1) * BATCH as u64);
+            BATCH
+        }
+        other => panic!(
+            "unknown workload {other:?}: record, callsite, unsampled, encode or encode_compact"
+        ),
     };
     println!("{workload} {n} {units}");
 }

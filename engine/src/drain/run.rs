@@ -25,6 +25,7 @@ use super::handshake::Handshake;
 use super::sink::Sink;
 use crate::clock::Calibration;
 use crate::config::IdleStrategy;
+use crate::model::compact::CompactRecord;
 use crate::model::record::SpanRecord;
 use crate::ring::RingConsumer;
 use crate::stats::{bump, DrainCounters};
@@ -47,6 +48,8 @@ pub(crate) struct DrainSettings {
     pub(crate) max_batch: usize,
     pub(crate) schedule_delay: Duration,
     pub(crate) idle: IdleStrategy,
+    /// The scope of callsite spans whose callsite names none.
+    pub(crate) scope: &'static str,
 }
 
 /// The drain thread's state.
@@ -54,10 +57,13 @@ pub(crate) struct Drain {
     settings: DrainSettings,
     handshake: Arc<Handshake>,
     counters: Arc<CachePadded<DrainCounters>>,
+    /// The lanes' rings of full records, and of compact records (the same lane at the same
+    /// index).
     consumers: Vec<RingConsumer<SpanRecord>>,
+    compact: Vec<RingConsumer<CompactRecord>>,
     sink: Box<dyn Sink>,
     calibration: Calibration,
-    /// Per-ring `tail` targets of the flush in progress.
+    /// Per-ring `tail` targets of the flush in progress (full rings, then compact rings).
     targets: Vec<usize>,
     /// The flush request being served.
     serving: Option<u64>,
@@ -79,16 +85,18 @@ impl Drain {
         handshake: Arc<Handshake>,
         counters: Arc<CachePadded<DrainCounters>>,
         consumers: Vec<RingConsumer<SpanRecord>>,
+        compact: Vec<RingConsumer<CompactRecord>>,
         sink: Box<dyn Sink>,
         calibration: Calibration,
     ) -> Self {
-        let targets = vec![0; consumers.len()];
+        let targets = vec![0; consumers.len() + compact.len()];
         let now = calibration.clock().now();
         let mut drain = Drain {
             settings,
             handshake,
             counters,
             consumers,
+            compact,
             sink,
             calibration,
             targets,
@@ -154,41 +162,39 @@ impl Drain {
 
     /// One visit of every ring; returns the spans moved into the sink.
     fn pass(&mut self) -> usize {
-        let max_batch = self.settings.max_batch;
         let mut moved = 0;
         for i in 0..self.consumers.len() {
-            let consumer = &mut self.consumers[i];
-            let room = max_batch - self.pending;
-            let chunk = consumer.read_chunk(room);
-            if chunk.is_empty() {
-                continue;
-            }
-            let (a, b) = chunk.as_slices();
-            let mut taken = self.sink.accept(a, &self.calibration);
-            if taken == a.len() && !b.is_empty() {
-                taken += self.sink.accept(b, &self.calibration);
-            }
-            let offered = chunk.len();
-            let taken = taken.min(offered);
-            chunk.commit(taken);
-            if taken < offered {
-                bump(&self.counters.sink_stalls, 1);
-            }
-            if taken > 0 {
-                let lost = self.sink.take_dropped().min(taken as u64);
-                bump(&self.counters.delivered, taken as u64 - lost);
-                bump(&self.counters.dropped_too_large, lost);
-                if self.pending == 0 {
-                    self.pending_since = self.calibration.clock().now();
-                }
-                self.pending += taken;
-                moved += taken;
-            }
-            if self.pending >= max_batch {
-                self.flush_sink();
-            }
+            let room = self.settings.max_batch - self.pending;
+            let (sink, cal) = (&mut self.sink, &self.calibration);
+            let taken = take(&mut self.consumers[i], room, &self.counters, |spans| {
+                sink.accept(spans, cal)
+            });
+            moved += self.taken(taken);
+            let room = self.settings.max_batch - self.pending;
+            let (sink, cal, scope) = (&mut self.sink, &self.calibration, self.settings.scope);
+            let taken = take(&mut self.compact[i], room, &self.counters, |spans| {
+                sink.accept_compact(spans, scope, cal)
+            });
+            moved += self.taken(taken);
         }
         moved
+    }
+
+    /// Counts `taken` spans the sink just took, and flushes it at a full batch.
+    fn taken(&mut self, taken: usize) -> usize {
+        if taken > 0 {
+            let lost = self.sink.take_dropped().min(taken as u64);
+            bump(&self.counters.delivered, taken as u64 - lost);
+            bump(&self.counters.dropped_too_large, lost);
+            if self.pending == 0 {
+                self.pending_since = self.calibration.clock().now();
+            }
+            self.pending += taken;
+        }
+        if self.pending >= self.settings.max_batch {
+            self.flush_sink();
+        }
+        taken
     }
 
     fn flush_sink(&mut self) {
@@ -202,21 +208,25 @@ impl Drain {
     fn serve_flush_requests(&mut self) {
         if self.serving.is_none() {
             if let Some(requested) = self.handshake.new_request() {
-                for (target, consumer) in self.targets.iter_mut().zip(&self.consumers) {
+                let pushed = self.consumers.iter().map(RingConsumer::pushed);
+                let pushed = pushed.chain(self.compact.iter().map(RingConsumer::pushed));
+                for (target, pushed) in self.targets.iter_mut().zip(pushed) {
                     // Relaxed (inside `pushed`) is enough: a push that happened before the
                     // request happened before `new_request`'s Acquire, so coherence shows us
                     // at least its `tail`.
-                    *target = consumer.pushed();
+                    *target = pushed;
                 }
                 self.serving = Some(requested);
             }
         }
         let Some(request) = self.serving else { return };
+        let popped = self.consumers.iter().map(RingConsumer::popped);
+        let popped = popped.chain(self.compact.iter().map(RingConsumer::popped));
         let done = self
             .targets
             .iter()
-            .zip(&self.consumers)
-            .all(|(&target, consumer)| consumer.popped().wrapping_sub(target) as isize >= 0);
+            .zip(popped)
+            .all(|(&target, popped)| popped.wrapping_sub(target) as isize >= 0);
         let late = self.handshake.past_deadline();
         if done || late {
             if self.pending > 0 {
@@ -236,12 +246,14 @@ impl Drain {
         if !self.handshake.stopping() {
             return;
         }
+        let mut left = 0;
         for consumer in &mut self.consumers {
-            let chunk = consumer.read_chunk(usize::MAX);
-            let n = chunk.len();
-            chunk.commit(n);
-            bump(&self.counters.dropped_shutdown, n as u64);
+            left += discard(consumer);
         }
+        for consumer in &mut self.compact {
+            left += discard(consumer);
+        }
+        bump(&self.counters.dropped_shutdown, left as u64);
     }
 
     fn idle(&self) {
@@ -271,4 +283,38 @@ impl Drain {
     fn pause(&self) {
         yield_now();
     }
+}
+
+/// Offers `consumer`'s ready spans (at most `room`) to `accept` as contiguous slices, frees
+/// what it took, and counts a stall when it took less; returns how many it took.
+fn take<T>(
+    consumer: &mut RingConsumer<T>,
+    room: usize,
+    counters: &DrainCounters,
+    mut accept: impl FnMut(&[T]) -> usize,
+) -> usize {
+    let chunk = consumer.read_chunk(room);
+    if chunk.is_empty() {
+        return 0;
+    }
+    let (a, b) = chunk.as_slices();
+    let mut taken = accept(a);
+    if taken == a.len() && !b.is_empty() {
+        taken += accept(b);
+    }
+    let offered = chunk.len();
+    let taken = taken.min(offered);
+    chunk.commit(taken);
+    if taken < offered {
+        bump(&counters.sink_stalls, 1);
+    }
+    taken
+}
+
+/// Frees everything in `consumer`'s ring; returns how many spans that was.
+fn discard<T>(consumer: &mut RingConsumer<T>) -> usize {
+    let chunk = consumer.read_chunk(usize::MAX);
+    let n = chunk.len();
+    chunk.commit(n);
+    n
 }

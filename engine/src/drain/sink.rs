@@ -2,6 +2,7 @@
 //! throws away. The OTLP encoder (`crate::otlp`) is the real one.
 
 use crate::clock::Calibration;
+use crate::model::compact::CompactRecord;
 use crate::model::record::SpanRecord;
 use crate::sync::{Arc, AtomicU64, Ordering};
 
@@ -14,6 +15,27 @@ pub trait Sink: Send + 'static {
     /// Offered finished spans in ring order; returns how many of the first ones it took
     /// (`0..=spans.len()`). `clock` converts their tick times to Unix nanoseconds.
     fn accept(&mut self, spans: &[SpanRecord], clock: &Calibration) -> usize;
+
+    /// Offered finished callsite spans, in ring order, as compact records; returns how many
+    /// of the first ones it took. `scope` is the scope of those whose callsite names none.
+    ///
+    /// The default turns each into a full record ([`CompactRecord::to_full`]) and offers it
+    /// to [`Sink::accept`] alone, so a sink that only reads full records sees every span;
+    /// the OTLP sink encodes compact records directly.
+    fn accept_compact(
+        &mut self,
+        spans: &[CompactRecord],
+        scope: &'static str,
+        clock: &Calibration,
+    ) -> usize {
+        for (taken, r) in spans.iter().enumerate() {
+            let full = r.to_full(scope);
+            if self.accept(std::slice::from_ref(&full), clock) == 0 {
+                return taken;
+            }
+        }
+        spans.len()
+    }
 
     /// Ends a batch: everything accepted since the last flush should go out now.
     fn flush(&mut self, clock: &Calibration);
@@ -29,6 +51,15 @@ pub trait Sink: Send + 'static {
 impl<S: Sink + ?Sized> Sink for Box<S> {
     fn accept(&mut self, spans: &[SpanRecord], clock: &Calibration) -> usize {
         (**self).accept(spans, clock)
+    }
+
+    fn accept_compact(
+        &mut self,
+        spans: &[CompactRecord],
+        scope: &'static str,
+        clock: &Calibration,
+    ) -> usize {
+        (**self).accept_compact(spans, scope, clock)
     }
 
     fn flush(&mut self, clock: &Calibration) {
@@ -63,6 +94,17 @@ impl Discard {
 impl Sink for Discard {
     fn accept(&mut self, spans: &[SpanRecord], _clock: &Calibration) -> usize {
         // Relaxed: a statistic, read by other threads for reporting only.
+        self.spans.fetch_add(spans.len() as u64, Ordering::Relaxed);
+        spans.len()
+    }
+
+    fn accept_compact(
+        &mut self,
+        spans: &[CompactRecord],
+        _scope: &'static str,
+        _clock: &Calibration,
+    ) -> usize {
+        // Relaxed: as in `accept`.
         self.spans.fetch_add(spans.len() as u64, Ordering::Relaxed);
         spans.len()
     }

@@ -64,7 +64,7 @@ pub enum SpanKind {
 }
 
 impl SpanKind {
-    fn from_u8(v: u8) -> SpanKind {
+    pub(crate) fn from_u8(v: u8) -> SpanKind {
         match v {
             1 => SpanKind::Internal,
             2 => SpanKind::Server,
@@ -330,6 +330,12 @@ impl SpanRecord {
             let dropped = (attrs.len() - take) as u32;
             self.header.dropped_attrs = self.header.dropped_attrs.saturating_add(dropped);
         }
+    }
+
+    /// Counts `n` attributes dropped before they reached the record.
+    #[inline]
+    pub(crate) fn count_dropped_attrs(&mut self, n: u32) {
+        self.header.dropped_attrs = self.header.dropped_attrs.saturating_add(n);
     }
 
     /// Appends an event with its attributes, or counts it as dropped when the record is full.

@@ -67,6 +67,14 @@ impl<'a> Value<'a> {
         Value::new(Packed::scalar(Tag::Bool, v as u64))
     }
 
+    /// The value a stored cell holds, for cells that never point into an arena (scalars and
+    /// static strings: what a compact record stores).
+    #[inline(always)]
+    pub(crate) fn from_packed(packed: Packed) -> Value<'static> {
+        debug_assert!(!matches!(packed.tag(), Tag::Inline | Tag::Borrowed));
+        Value::new(packed)
+    }
+
     /// A static string, stored as a reference (never copied).
     #[inline(always)]
     pub fn str(v: &'static str) -> Self {

@@ -34,11 +34,12 @@ use prost::bytes::BufMut;
 use prost::encoding::{encoded_len_varint, key_len};
 
 use super::resource::Resource;
-use super::span::{plan, put_span, write_span, Plan};
+use super::span::{plan, put_span, write_compact_span, write_span, Plan};
 use super::wire::{bytes_len, len_delimited, put_bytes, put_len_prefix, Cursor};
 use crate::clock::Calibration;
 use crate::drain::sink::Sink;
 use crate::error::Error;
+use crate::model::compact::CompactRecord;
 use crate::model::record::SpanRecord;
 
 /// Scopes besides the primary one that one request can carry.
@@ -423,13 +424,23 @@ impl<E: Exporter> OtlpSink<E> {
     /// `false` leaves the request as it was, for the exact path.
     #[inline]
     fn try_write(&mut self, r: &SpanRecord, clock: &Calibration) -> bool {
+        self.try_write_with(r.scope_static(), |w| write_span(r, clock, w))
+    }
+
+    /// The one-pass path for a span of `scope` that `write` writes (see `try_write`).
+    #[inline(always)]
+    fn try_write_with(
+        &mut self,
+        scope: &'static str,
+        write: impl FnOnce(&mut Cursor<'_>) -> Option<usize>,
+    ) -> bool {
         let Some(open) = self.open.as_mut() else {
             return false;
         };
         // The staged spans count towards `max_spans` too; with none staged (the usual
         // case), that sum is not needed.
         if open.spans + 1 > self.max_spans
-            || r.scope_static() != open.scope
+            || scope != open.scope
             || (self.staged.iter().any(|s| s.spans > 0)
                 && open.spans + self.staged.iter().map(|s| s.spans).sum::<usize>()
                     >= self.max_spans)
@@ -441,7 +452,7 @@ impl<E: Exporter> OtlpSink<E> {
         let spare = open.buf.spare_capacity_mut();
         let room = room.min(spare.len());
         let mut w = Cursor::uninit(&mut spare[..room]);
-        let Some(n) = write_span(r, clock, &mut w) else {
+        let Some(n) = write(&mut w) else {
             return false;
         };
         // SAFETY: the cursor initialised the first `n` bytes of the spare capacity (its
@@ -552,6 +563,32 @@ impl<E: Exporter> Sink for OtlpSink<E> {
                     spans: 0,
                     bound: reserve,
                 });
+            }
+        }
+        spans.len()
+    }
+
+    fn accept_compact(
+        &mut self,
+        spans: &[CompactRecord],
+        scope: &'static str,
+        clock: &Calibration,
+    ) -> usize {
+        for (taken, r) in spans.iter().enumerate() {
+            // As in `accept`; a compact record is two lines.
+            if let Some(next) = spans.get(taken + PREFETCH_AHEAD) {
+                crate::prefetch::for_read(next, 2);
+            }
+            let span_scope = r.callsite().scope().unwrap_or(scope);
+            if self.try_write_with(span_scope, |w| write_compact_span(r, clock, w)) {
+                continue;
+            }
+            // Everything the one-pass path leaves (no open request or no room in it, another
+            // primary scope, a repeated key): the full record's path, which opens and
+            // finishes requests, deduplicates and counts.
+            let full = r.to_full(scope);
+            if self.accept(std::slice::from_ref(&full), clock) == 0 {
+                return taken;
             }
         }
         spans.len()

@@ -29,7 +29,9 @@
 use prost::bytes::BufMut;
 
 use crate::clock::Calibration;
-use crate::model::record::{SpanRecord, Status, MAX_ATTRS, MAX_EVENTS, MAX_EVENT_ATTRS};
+use crate::model::compact::CompactRecord;
+use crate::model::ids::{SpanId, TraceFlags, TraceId};
+use crate::model::record::{SpanKind, SpanRecord, Status, MAX_ATTRS, MAX_EVENTS, MAX_EVENT_ATTRS};
 use crate::model::value::ValueRef;
 
 use super::wire::{
@@ -162,13 +164,73 @@ pub(crate) fn plan<'r>(r: &'r SpanRecord, cal: &Calibration) -> Plan<'r> {
 }
 
 /// The `Span.flags` field for `r`.
-fn span_flags(r: &SpanRecord) -> u32 {
+/// What the head and tail of a `Span` are written from: a full or a compact record.
+trait Head {
+    fn trace_id(&self) -> TraceId;
+    fn span_id(&self) -> SpanId;
+    fn parent_span_id(&self) -> Option<SpanId>;
+    fn parent_is_remote(&self) -> bool;
+    fn trace_flags(&self) -> TraceFlags;
+    fn name(&self) -> &str;
+    fn kind(&self) -> SpanKind;
+    fn status(&self) -> Status<'_>;
+    fn dropped_events_count(&self) -> u32;
+}
+
+macro_rules! head {
+    ($t:ty, $dropped_events:expr) => {
+        impl Head for $t {
+            #[inline(always)]
+            fn trace_id(&self) -> TraceId {
+                <$t>::trace_id(self)
+            }
+            #[inline(always)]
+            fn span_id(&self) -> SpanId {
+                <$t>::span_id(self)
+            }
+            #[inline(always)]
+            fn parent_span_id(&self) -> Option<SpanId> {
+                <$t>::parent_span_id(self)
+            }
+            #[inline(always)]
+            fn parent_is_remote(&self) -> bool {
+                <$t>::parent_is_remote(self)
+            }
+            #[inline(always)]
+            fn trace_flags(&self) -> TraceFlags {
+                <$t>::trace_flags(self)
+            }
+            #[inline(always)]
+            fn name(&self) -> &str {
+                <$t>::name(self)
+            }
+            #[inline(always)]
+            fn kind(&self) -> SpanKind {
+                <$t>::kind(self)
+            }
+            #[inline(always)]
+            fn status(&self) -> Status<'_> {
+                <$t>::status(self)
+            }
+            #[inline(always)]
+            fn dropped_events_count(&self) -> u32 {
+                let f: fn(&$t) -> u32 = $dropped_events;
+                f(self)
+            }
+        }
+    };
+}
+
+head!(SpanRecord, SpanRecord::dropped_events_count);
+head!(CompactRecord, |_| 0);
+
+fn span_flags(r: &impl Head) -> u32 {
     u32::from(r.trace_flags().0) | HAS_IS_REMOTE | if r.parent_is_remote() { IS_REMOTE } else { 0 }
 }
 
 /// Writes the fields both writers start with: ids, name, kind and the two times.
 #[inline(always)]
-fn put_head(r: &SpanRecord, start: u64, end: u64, buf: &mut impl BufMut) {
+fn put_head(r: &impl Head, start: u64, end: u64, buf: &mut impl BufMut) {
     put_bytes(1, &r.trace_id().0, buf);
     put_bytes(2, &r.span_id().0, buf);
     if let Some(p) = r.parent_span_id() {
@@ -182,7 +244,7 @@ fn put_head(r: &SpanRecord, start: u64, end: u64, buf: &mut impl BufMut) {
 
 /// Writes the fields both writers end with: the dropped-events count, the status and flags.
 #[inline(always)]
-fn put_tail(r: &SpanRecord, buf: &mut impl BufMut) {
+fn put_tail(r: &impl Head, buf: &mut impl BufMut) {
     put_varint(12, u64::from(r.dropped_events_count()), buf);
     let status = r.status();
     if status != Status::Unset {
@@ -257,6 +319,40 @@ pub(crate) fn write_span(r: &SpanRecord, cal: &Calibration, w: &mut Cursor<'_>) 
         put_varint(4, u64::from(e.dropped_attributes_count()), w);
         w.patch_len(event_start, 1);
     }
+    put_tail(r, w);
+    w.patch_len(body_start, 2);
+    (!w.overflowed()).then(|| w.written() - field_start)
+}
+
+/// [`write_span`] for a compact record: the callsite's name and keys, the values, no events.
+/// `None` when it does not fit or the callsite repeats a key among those set (the caller
+/// then encodes the span as a full record, which deduplicates).
+#[inline]
+pub(crate) fn write_compact_span(
+    r: &CompactRecord,
+    cal: &Calibration,
+    w: &mut Cursor<'_>,
+) -> Option<usize> {
+    let keys = &r.callsite().keys()[..r.attributes().len()];
+    let mut lengths = 0u64;
+    for k in keys {
+        let bit = 1u64 << (k.len() % 64);
+        if lengths & bit != 0 && keys.iter().filter(|seen| *seen == k).count() > 1 {
+            return None;
+        }
+        lengths |= bit;
+    }
+    let field_start = w.written();
+    w.put_u8(0x12);
+    w.put_u8(0);
+    w.put_u8(0);
+    let body_start = w.written();
+    let (start, end) = (
+        cal.to_unix_nanos(r.start_ticks()),
+        cal.to_unix_nanos(r.end_ticks()),
+    );
+    put_head(r, start, end, w);
+    put_attrs(9, r.attributes(), w);
     put_tail(r, w);
     w.patch_len(body_start, 2);
     (!w.overflowed()).then(|| w.written() - field_start)

@@ -3,8 +3,9 @@
 
 use std::fmt::{self, Write as _};
 
-use super::producer::{Opened, Parent, Producer, UNTRACKED};
+use super::producer::{Opened, Parent, Producer, What, UNTRACKED};
 use super::traceparent::{self, Traceparent};
+use crate::model::callsite::Callsite;
 use crate::model::ids::SpanContext;
 use crate::model::record::{SpanKind, ARENA_BYTES};
 use crate::model::value::{floor_char_boundary, Value};
@@ -27,7 +28,42 @@ impl Producer {
     /// the drain reads as empty.
     #[inline]
     pub fn start(&self, name: Value<'_>, parent: Parent) -> Span<'_> {
-        let Opened { depth, recording } = self.open(name, parent);
+        self.guard(self.open(What::Full(name), parent))
+    }
+
+    /// Starts a span from a [`Callsite`] (its name, kind, scope and keys), child of the
+    /// innermost open span: the fast path. While it keeps to its callsite (values for its
+    /// first [`crate::MAX_CALLSITE_KEYS`] keys given through [`Span::set_values`], scalars and
+    /// static strings), it is a 128-byte compact record; anything else set on it (another
+    /// attribute, an event, an error, a copied string) turns it into a full record, losing
+    /// nothing.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringspan::{callsite, Discard, Engine, EngineConfig, Value};
+    /// let engine = Engine::start(EngineConfig::default().rings(1).ring_capacity(64), Discard::default()).unwrap();
+    /// let p = engine.producer().unwrap();
+    /// for id in 0..3 {
+    ///     let mut span = p.span_at(callsite!("match_order", "order.id", "side"));
+    ///     span.set_values(&[Value::i64(id), Value::str("buy")]);
+    /// }
+    /// drop(p);
+    /// assert_eq!(engine.shutdown(std::time::Duration::from_secs(1)).unwrap().delivered, 3);
+    /// ```
+    #[inline]
+    pub fn span_at(&self, callsite: &'static Callsite) -> Span<'_> {
+        self.guard(self.open(What::Compact(callsite), Parent::Current))
+    }
+
+    /// [`Producer::span_at`] with an explicit choice of parent.
+    #[inline]
+    pub fn start_at(&self, callsite: &'static Callsite, parent: Parent) -> Span<'_> {
+        self.guard(self.open(What::Compact(callsite), parent))
+    }
+
+    #[inline(always)]
+    fn guard(&self, opened: Opened) -> Span<'_> {
+        let Opened { depth, recording } = opened;
         Span {
             producer: self,
             depth,
@@ -93,7 +129,26 @@ impl Span<'_> {
     #[inline]
     pub fn set_kind(&mut self, kind: SpanKind) -> &mut Self {
         if self.recording {
-            self.producer.edit(self.depth, |r, _, _| r.set_kind(kind));
+            self.producer.edit_either(
+                self.depth,
+                |c| {
+                    c.set_kind(kind);
+                    true
+                },
+                |r, _| r.set_kind(kind),
+            );
+        }
+        self
+    }
+
+    /// Sets values for the keys of the span's [`Callsite`], in order, continuing after the
+    /// values already set (see [`Producer::span_at`]). Values past the callsite's last key are
+    /// dropped and counted in `dropped_attributes_count`; on a span started without a
+    /// callsite every value is.
+    #[inline]
+    pub fn set_values(&mut self, values: &[Value<'_>]) -> &mut Self {
+        if self.recording {
+            self.producer.set_values(self.depth, values);
         }
         self
     }
@@ -139,9 +194,14 @@ impl Span<'_> {
     #[inline]
     pub fn set_ok(&mut self) -> &mut Self {
         if self.recording {
-            self.producer.edit(self.depth, |r, loss, _| {
-                r.set_status(true, Value::str(""), loss)
-            });
+            self.producer.edit_either(
+                self.depth,
+                |c| {
+                    c.set_ok();
+                    true
+                },
+                |r, loss| r.set_status(true, Value::str(""), loss),
+            );
         }
         self
     }

@@ -9,6 +9,7 @@ use std::cell::UnsafeCell;
 use crossbeam_utils::CachePadded;
 
 use crate::config::MAX_DEPTH;
+use crate::model::compact::CompactRecord;
 use crate::model::record::SpanRecord;
 use crate::ring::{Ring, RingConsumer, RingProducer};
 use crate::stats::LaneCounters;
@@ -17,6 +18,11 @@ use crate::sync::Arc;
 /// One ring of the pool, its counters and its producer's scratch records.
 pub(crate) struct Lane {
     pub(crate) ring: Ring<SpanRecord>,
+    /// The ring of compact records (callsite spans), claimed with `ring`: whoever holds the
+    /// claim on `ring` is its only producer too.
+    pub(crate) compact: Ring<CompactRecord>,
+    /// One compact record per open-span depth, like `scratch`.
+    compact_scratch: Box<[UnsafeCell<CompactRecord>]>,
     /// Written only by the producer holding the ring's claim.
     pub(crate) counters: CachePadded<LaneCounters>,
     /// One record per open-span depth. A span is built here and copied into the ring when it
@@ -27,7 +33,7 @@ pub(crate) struct Lane {
     pub(crate) salt: u64,
 }
 
-// SAFETY: `scratch` is only touched through a `LaneClaim`, and the ring's claim guarantees at
+// SAFETY: `scratch` and `compact_scratch` are only touched through a `LaneClaim`, and the ring's claim guarantees at
 // most one of those exists at a time; its release/acquire hand-over orders the accesses of
 // successive owners. Everything else in a lane is `Sync` on its own.
 unsafe impl Sync for Lane {}
@@ -36,23 +42,41 @@ unsafe impl Send for Lane {}
 
 impl Lane {
     /// Allocates a lane with `capacity` ring slots; returns it with the ring's consumer.
-    pub(crate) fn new(capacity: usize, salt: u64) -> (Arc<Lane>, RingConsumer<SpanRecord>) {
+    pub(crate) fn new(
+        capacity: usize,
+        compact_capacity: usize,
+        salt: u64,
+    ) -> (
+        Arc<Lane>,
+        RingConsumer<SpanRecord>,
+        RingConsumer<CompactRecord>,
+    ) {
         let (ring, consumer) = Ring::with_consumer(capacity, SpanRecord::EMPTY);
+        let (compact, compact_consumer) =
+            Ring::with_consumer(compact_capacity, CompactRecord::EMPTY);
+        let compact_scratch = (0..MAX_DEPTH)
+            .map(|_| UnsafeCell::new(CompactRecord::EMPTY))
+            .collect();
         let scratch = (0..MAX_DEPTH)
             .map(|_| UnsafeCell::new(SpanRecord::EMPTY))
             .collect();
         let lane = Lane {
             ring,
+            compact,
+            compact_scratch,
             counters: CachePadded::default(),
             scratch,
             salt,
         };
-        (Arc::new(lane), consumer)
+        (Arc::new(lane), consumer, compact_consumer)
     }
 
     /// Bytes of span memory this lane preallocated.
     pub(crate) fn bytes(&self) -> usize {
-        self.ring.slot_bytes() + self.scratch.len() * std::mem::size_of::<SpanRecord>()
+        self.ring.slot_bytes()
+            + self.compact.slot_bytes()
+            + self.scratch.len() * std::mem::size_of::<SpanRecord>()
+            + self.compact_scratch.len() * std::mem::size_of::<CompactRecord>()
     }
 
     /// The scratch record for open-span depth `depth`.
@@ -68,10 +92,27 @@ impl Lane {
         unsafe { &mut *self.scratch[depth].get() }
     }
 
+    /// The compact scratch record for open-span depth `depth`.
+    ///
+    /// # Safety
+    /// As for [`Lane::scratch`].
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn compact_scratch(&self, depth: usize) -> &mut CompactRecord {
+        // SAFETY: as in `scratch`: the claim keeps other threads away, and the caller promises
+        // no other live reference to this record.
+        unsafe { &mut *self.compact_scratch[depth].get() }
+    }
+
     /// Claims the lane if nobody holds it.
     pub(crate) fn try_claim(lane: &Arc<Lane>) -> Option<LaneClaim> {
         let ring = Ring::try_claim(&lane.ring)?;
+        // Only the holder of `ring`'s claim claims `compact`, and it releases it first (field
+        // order in `LaneClaim`), so this claim succeeds whenever `ring`'s just did; were it
+        // ever to fail, dropping `ring` gives the lane back.
+        let compact = Ring::try_claim(&lane.compact)?;
         Some(LaneClaim {
+            compact,
             ring,
             lane: Arc::clone(lane),
         })
@@ -81,6 +122,8 @@ impl Lane {
 /// Exclusive use of a lane: its ring's producer side, its scratch and its counters. Dropping
 /// it releases the lane.
 pub(crate) struct LaneClaim {
+    /// Declared (so dropped) before `ring`: released before the lane's claim is.
+    pub(crate) compact: RingProducer<CompactRecord>,
     pub(crate) ring: RingProducer<SpanRecord>,
     pub(crate) lane: Arc<Lane>,
 }

@@ -10,6 +10,7 @@ use super::lane::{Lane, LaneClaim};
 use super::sampler::Sampler;
 use crate::clock::Clock;
 use crate::error::Error;
+use crate::model::compact::CompactRecord;
 use crate::model::record::SpanRecord;
 use crate::ring::RingConsumer;
 use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
@@ -36,19 +37,29 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    /// Allocates `rings` lanes of `capacity` slots; returns the pool with the rings'
-    /// consumers, for the drain.
+    /// Allocates `rings` lanes of `capacity` full and `compact_capacity` compact slots;
+    /// returns the pool with the rings' consumers (full, compact), for the drain.
     pub(crate) fn new(
         id: u64,
         rings: usize,
         capacity: usize,
+        compact_capacity: usize,
         sampler: Sampler,
         scope: &'static str,
         clock: Clock,
-    ) -> (Arc<Pool>, Vec<RingConsumer<SpanRecord>>) {
-        let (lanes, consumers): (Vec<_>, Vec<_>) = (0..rings)
-            .map(|i| Lane::new(capacity, id << 32 | i as u64))
-            .unzip();
+    ) -> (
+        Arc<Pool>,
+        Vec<RingConsumer<SpanRecord>>,
+        Vec<RingConsumer<CompactRecord>>,
+    ) {
+        let mut lanes = Vec::with_capacity(rings);
+        let (mut full, mut compact) = (Vec::with_capacity(rings), Vec::with_capacity(rings));
+        for i in 0..rings {
+            let (lane, f, c) = Lane::new(capacity, compact_capacity, id << 32 | i as u64);
+            lanes.push(lane);
+            full.push(f);
+            compact.push(c);
+        }
         let pool = Pool {
             id,
             sampler,
@@ -59,7 +70,7 @@ impl Pool {
             shutting_down: CachePadded::new(AtomicBool::new(false)),
             no_ring: CachePadded::new(AtomicU64::new(0)),
         };
-        (Arc::new(pool), consumers)
+        (Arc::new(pool), full, compact)
     }
 
     /// Bytes of span memory the lanes preallocated.

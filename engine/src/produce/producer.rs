@@ -49,6 +49,8 @@ use super::sampler::Sampler;
 use crate::clock::Clock;
 use crate::config::MAX_DEPTH;
 use crate::error::Error;
+use crate::model::callsite::Callsite;
+use crate::model::compact::CompactRecord;
 use crate::model::ids::{IdGenerator, SpanContext, SpanId, TraceFlags, TraceId};
 use crate::model::record::{Loss, ParentKind, SpanRecord};
 use crate::model::value::Value;
@@ -82,6 +84,12 @@ struct Frame {
     open: bool,
     /// Whether it will be exported (sampled, with a ring): counted if it is abandoned.
     recording: bool,
+    /// Its record is a compact one (a callsite span that kept to its callsite).
+    compact: bool,
+    /// Values set through `set_values` so far (the index of the callsite key the next takes).
+    values: u8,
+    /// The callsite it was started from, if any.
+    callsite: Option<&'static Callsite>,
 }
 
 /// `Frame::parent` of a frame that inherits nothing.
@@ -94,6 +102,9 @@ const NO_FRAME: Frame = Frame {
     flags: 0,
     open: false,
     recording: false,
+    compact: false,
+    values: 0,
+    callsite: None,
 };
 
 const _: () = assert!(MAX_DEPTH < NO_PARENT as usize);
@@ -112,6 +123,14 @@ pub(crate) struct Opened {
 /// `Inner::in_ring` when no span is being built in the ring.
 const NOT_IN_RING: usize = usize::MAX;
 
+/// What a span records into: a full record named by a value, or a compact one described by
+/// its callsite.
+#[derive(Clone, Copy)]
+pub(crate) enum What<'v> {
+    Full(Value<'v>),
+    Compact(&'static Callsite),
+}
+
 /// The producer's mutable state, reachable only through [`Producer::with`].
 struct Inner {
     /// Depth of the span being built in the ring's next free slot, or [`NOT_IN_RING`]. While
@@ -120,6 +139,12 @@ struct Inner {
     in_ring: usize,
     /// The ring slot the span at `in_ring` is built in (dangling while `in_ring` is unset).
     slot: *mut SpanRecord,
+    /// The same for the compact ring: the depth of the compact span staged there, and its
+    /// slot.
+    compact_in_ring: usize,
+    compact_slot: *mut CompactRecord,
+    /// The engine's scope, for callsite spans whose callsite names none.
+    default_scope: &'static str,
     /// `None` for a detached producer (the pool had no free ring).
     claim: Option<LaneClaim>,
     ids: IdGenerator,
@@ -180,6 +205,9 @@ impl Producer {
             inner: UnsafeCell::new(Inner {
                 in_ring: NOT_IN_RING,
                 slot: std::ptr::NonNull::dangling().as_ptr(),
+                compact_in_ring: NOT_IN_RING,
+                compact_slot: std::ptr::NonNull::dangling().as_ptr(),
+                default_scope: scope,
                 claim,
                 ids: IdGenerator::new(salt),
                 depth: 0,
@@ -291,7 +319,7 @@ impl Producer {
     /// The unsampled child (or root) of the current span is decided and pushed here, inlined
     /// into the caller: a few instructions, no call. Everything else is [`Producer::open_any`].
     #[inline(always)]
-    pub(crate) fn open(&self, name: Value<'_>, parent: Parent) -> Opened {
+    pub(crate) fn open(&self, what: What<'_>, parent: Parent) -> Opened {
         let unsampled = self.with(|inner, _| {
             let depth = inner.depth;
             let Parent::Current = parent else {
@@ -309,13 +337,13 @@ impl Producer {
         });
         match unsampled {
             Some(opened) => opened,
-            None => self.open_any(name, parent),
+            None => self.open_any(what, parent),
         }
     }
 
     /// [`Producer::open`] for every case but the inlined one.
     #[inline(never)]
-    fn open_any(&self, name: Value<'_>, parent: Parent) -> Opened {
+    fn open_any(&self, what: What<'_>, parent: Parent) -> Opened {
         self.with(|inner, pool| {
             let depth = inner.depth;
             if depth == MAX_DEPTH {
@@ -330,7 +358,7 @@ impl Producer {
                     }
                     None if inner.roots_sampled => {
                         let trace = inner.ids.trace_words();
-                        return inner.begin(pool, depth, name, trace, NO_PARENT, 1, None);
+                        return inner.begin(pool, depth, what, trace, NO_PARENT, 1, None);
                     }
                     Some(d) if inner.follows_parent => {
                         let Frame {
@@ -341,7 +369,7 @@ impl Producer {
                         }
                         // A sampled frame drew its ids when it started.
                         let parent = Some((span, ParentKind::Local));
-                        return inner.begin(pool, depth, name, trace, d as u8, flags, parent);
+                        return inner.begin(pool, depth, what, trace, d as u8, flags, parent);
                     }
                     _ => {}
                 }
@@ -375,14 +403,18 @@ impl Producer {
                 (None, NO_PARENT) => None,
                 (None, p) => Some((inner.span_of(usize::from(p)), ParentKind::Local)),
             };
-            inner.begin(pool, depth, name, trace, parent_frame, flags, parent)
+            inner.begin(pool, depth, what, trace, parent_frame, flags, parent)
         })
     }
 
-    /// Runs `f` on the record of the recording span at `depth`.
+    /// Runs `f` on the full record of the recording span at `depth` (a compact span is
+    /// promoted to one first).
     #[inline(always)]
     pub(crate) fn edit(&self, depth: usize, f: impl FnOnce(&mut SpanRecord, &mut Loss, &Clock)) {
         self.with(|inner, _| {
+            if inner.stack[depth].compact {
+                inner.promote(depth);
+            }
             // SAFETY: the frame at `depth` belongs to the one span guard calling us, and `with`
             // holds no other reference into the records.
             if let Some(rec) = unsafe { inner.record(depth) } {
@@ -390,6 +422,57 @@ impl Producer {
                 f(rec, &mut loss, &inner.clock);
                 inner.count_loss(loss);
             }
+        })
+    }
+
+    /// Runs `compact` on the compact record of the recording span at `depth`, or `full` on its
+    /// full record if it is not (or no longer) compact, or if `compact` returns `false`
+    /// (then the span is promoted first).
+    #[inline(always)]
+    pub(crate) fn edit_either(
+        &self,
+        depth: usize,
+        compact: impl FnOnce(&mut CompactRecord) -> bool,
+        full: impl FnOnce(&mut SpanRecord, &mut Loss),
+    ) {
+        self.with(|inner, _| {
+            if inner.stack[depth].compact {
+                // SAFETY: the frame at `depth` belongs to the one span guard calling us, and
+                // `with` holds no other reference into the records.
+                if let Some(rec) = unsafe { inner.compact_record(depth) } {
+                    if compact(rec) {
+                        return;
+                    }
+                }
+                inner.promote(depth);
+            }
+            // SAFETY: as above.
+            if let Some(rec) = unsafe { inner.record(depth) } {
+                let mut loss = Loss::default();
+                full(rec, &mut loss);
+                inner.count_loss(loss);
+            }
+        })
+    }
+
+    /// Sets values for the callsite keys of the span at `depth` (see `Span::set_values`).
+    #[inline(always)]
+    pub(crate) fn set_values(&self, depth: usize, values: &[Value<'_>]) {
+        self.with(|inner, _| {
+            if inner.stack[depth].compact {
+                // SAFETY: the frame at `depth` belongs to the one span guard calling us, and
+                // `with` holds no other reference into the records.
+                let Some(rec) = (unsafe { inner.compact_record(depth) }) else {
+                    return;
+                };
+                if rec.push_values(values) {
+                    return;
+                }
+                // From here the frame counts the values (the compact record did so far).
+                inner.stack[depth].values = rec.values_set();
+                inner.promote(depth);
+            }
+            inner.set_values_full(depth, values);
         })
     }
 
@@ -418,7 +501,13 @@ impl Producer {
     /// into the guard's drop, this is not).
     #[inline(never)]
     fn publish(&self, depth: usize) {
-        self.with(|inner, pool| inner.publish(depth, pool));
+        self.with(|inner, pool| {
+            if inner.stack[depth].compact {
+                inner.publish_compact(depth, pool)
+            } else {
+                inner.publish(depth, pool)
+            }
+        });
     }
 }
 
@@ -434,6 +523,9 @@ impl Inner {
             flags: flags & !1,
             open: true,
             recording: false,
+            compact: false,
+            values: 0,
+            callsite: None,
         };
         self.depth = depth + 1;
         Opened {
@@ -442,15 +534,15 @@ impl Inner {
         }
     }
 
-    /// Pushes the frame of a sampled span and begins its record (in the ring's next free slot
-    /// when there is one, else in scratch). `parent` is the parent's span id and kind.
+    /// Pushes the frame of a sampled span and begins its record (in its ring's next free
+    /// slot when there is one, else in scratch). `parent` is the parent's span id and kind.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn begin(
         &mut self,
         pool: &Pool,
         depth: usize,
-        name: Value<'_>,
+        what: What<'_>,
         trace: [u64; 2],
         parent_frame: u8,
         flags: u8,
@@ -458,6 +550,10 @@ impl Inner {
     ) -> Opened {
         let span = self.ids.span_word();
         let recording = self.claim.is_some();
+        let (compact, callsite) = match what {
+            What::Full(_) => (false, None),
+            What::Compact(cs) => (true, Some(cs)),
+        };
         self.stack[depth] = Frame {
             trace,
             span,
@@ -465,6 +561,9 @@ impl Inner {
             flags,
             open: true,
             recording,
+            compact,
+            values: 0,
+            callsite,
         };
         self.depth = depth + 1;
         let not_recording = Opened {
@@ -475,40 +574,147 @@ impl Inner {
             pool.count_no_ring();
             return not_recording;
         }
-        self.evict();
-        if let Some(claim) = &mut self.claim {
-            if let Ok(slot) = claim.ring.stage() {
-                self.slot = slot;
-                self.in_ring = depth;
-                // The slot after this one is most likely the next span's: start fetching the
-                // lines a span with a few attributes fills (header, four attributes).
-                claim.ring.prefetch(1, 4);
+        let (parent_span, parent_kind) = parent.unwrap_or((0, ParentKind::None));
+        match what {
+            What::Full(name) => {
+                self.evict();
+                if let Some(claim) = &mut self.claim {
+                    if let Ok(slot) = claim.ring.stage() {
+                        self.slot = slot;
+                        self.in_ring = depth;
+                        // The slot after this one is most likely the next span's: start
+                        // fetching the lines a span with a few attributes fills (header,
+                        // four attributes).
+                        claim.ring.prefetch(1, 4);
+                    }
+                }
+                let start = self.clock.now();
+                let scope = self.scope;
+                // SAFETY: frame `depth` was free until now, so no span guard uses its record,
+                // and no other reference into the records is alive.
+                let Some(rec) = (unsafe { self.record(depth) }) else {
+                    return not_recording;
+                };
+                rec.begin(
+                    trace,
+                    span,
+                    parent_span,
+                    parent_kind,
+                    TraceFlags(flags),
+                    scope,
+                    start,
+                );
+                let mut loss = Loss::default();
+                rec.set_name(name, &mut loss);
+                self.count_loss(loss);
+            }
+            What::Compact(callsite) => {
+                self.evict_compact();
+                if let Some(claim) = &mut self.claim {
+                    if let Ok(slot) = claim.compact.stage() {
+                        self.compact_slot = slot;
+                        self.compact_in_ring = depth;
+                        // Both lines of the next compact slot.
+                        claim.compact.prefetch(1, 2);
+                    }
+                }
+                let start = self.clock.now();
+                // SAFETY: as above, for the compact records.
+                let Some(rec) = (unsafe { self.compact_record(depth) }) else {
+                    return not_recording;
+                };
+                rec.begin(
+                    callsite,
+                    trace,
+                    span,
+                    parent_span,
+                    parent_kind,
+                    TraceFlags(flags),
+                    start,
+                );
             }
         }
-        let start = self.clock.now();
-        let scope = self.scope;
-        // SAFETY: frame `depth` was free until now, so no span guard uses its record, and no
-        // other reference into the records is alive.
-        let Some(rec) = (unsafe { self.record(depth) }) else {
-            return not_recording;
-        };
-        let (parent_span, parent_kind) = parent.unwrap_or((0, ParentKind::None));
-        rec.begin(
-            trace,
-            span,
-            parent_span,
-            parent_kind,
-            TraceFlags(flags),
-            scope,
-            start,
-        );
-        let mut loss = Loss::default();
-        rec.set_name(name, &mut loss);
-        self.count_loss(loss);
         Opened {
             depth,
             recording: true,
         }
+    }
+
+    /// The compact record of the recording compact span at `depth`: its staged slot in the
+    /// compact ring, or its compact scratch record. `None` for a detached producer.
+    ///
+    /// # Safety
+    /// As for [`Inner::record`], for a compact span's frame.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn compact_record(&self, depth: usize) -> Option<&mut CompactRecord> {
+        let claim = self.claim.as_ref()?;
+        Some(if self.compact_in_ring == depth {
+            // SAFETY: `compact_slot` is the staged compact slot while `compact_in_ring` is
+            // set (free, unpublished: every compact publish or push first clears or evicts
+            // it), and the caller holds no other reference.
+            unsafe { &mut *self.compact_slot }
+        } else {
+            // SAFETY: the claim makes the compact scratch records ours; no other reference.
+            unsafe { claim.lane.compact_scratch(depth) }
+        })
+    }
+
+    /// `set_values` on a full record: the values go under the callsite's keys from the one
+    /// the next value takes; values past the last key (every value, for a span without a
+    /// callsite) are dropped and counted.
+    #[cold]
+    fn set_values_full(&mut self, depth: usize, values: &[Value<'_>]) {
+        let frame = self.stack[depth];
+        let keys = frame.callsite.map_or(&[][..], |c| c.keys());
+        let from = usize::from(frame.values).min(keys.len());
+        self.stack[depth].values = frame.values.saturating_add(values.len() as u8);
+        // SAFETY: the frame at `depth` is a recording span's (the guard only calls for
+        // those), and no other reference into the records is alive.
+        let Some(rec) = (unsafe { self.record(depth) }) else {
+            return;
+        };
+        let mut loss = Loss::default();
+        for (&k, &v) in keys[from..].iter().zip(values) {
+            rec.push_attr(k, v, &mut loss);
+        }
+        let extra = values.len().saturating_sub(keys.len() - from);
+        rec.count_dropped_attrs(extra as u32);
+        self.count_loss(loss);
+    }
+
+    /// Moves the compact span staged in the compact ring, if any, to its scratch record.
+    #[inline]
+    fn evict_compact(&mut self) {
+        if self.compact_in_ring == NOT_IN_RING {
+            return;
+        }
+        let Some(claim) = &self.claim else { return };
+        // SAFETY: `compact_in_ring` is set, so `compact_slot` is the staged slot, free and
+        // unpublished; slot and scratch are different memory, with no other reference alive.
+        unsafe { *claim.lane.compact_scratch(self.compact_in_ring) = *self.compact_slot };
+        self.compact_in_ring = NOT_IN_RING;
+    }
+
+    /// Turns the recording compact span at `depth` into a full record in its scratch (it set
+    /// something its callsite's record cannot hold). Its staged compact slot, if it had one,
+    /// is left unpublished for the next compact span.
+    #[cold]
+    fn promote(&mut self, depth: usize) {
+        debug_assert!(self.stack[depth].compact && self.stack[depth].recording);
+        let Some(claim) = &self.claim else { return };
+        // SAFETY: the frame is a recording compact span's, and no other reference into the
+        // records is alive while `self` is borrowed mutably.
+        let Some(&mut compact) = (unsafe { self.compact_record(depth) }) else {
+            return;
+        };
+        // SAFETY: the full scratch record of this depth is ours (the claim) and unused: the
+        // span has been compact until now.
+        unsafe { *claim.lane.scratch(depth) = compact.to_full(self.default_scope) };
+        if self.compact_in_ring == depth {
+            self.compact_in_ring = NOT_IN_RING;
+        }
+        self.stack[depth].compact = false;
     }
 
     /// The record of the recording span at `depth`: the ring slot if it is being built there,
@@ -569,6 +775,41 @@ impl Inner {
             {
                 // The slow path may read the shared flag: after shutdown, a full ring is the
                 // shutdown's loss, not the drain's.
+                if pool.is_shutting_down() {
+                    bump(&counters.dropped_shutdown, 1);
+                } else {
+                    bump(&counters.dropped_ring_full, 1);
+                }
+            }
+        }
+    }
+
+    /// `publish` for a compact span: into the compact ring.
+    #[inline(always)]
+    fn publish_compact(&mut self, depth: usize, pool: &Pool) {
+        let in_ring = self.compact_in_ring == depth;
+        // SAFETY: `depth` is a recording compact span's frame, and no other reference is alive.
+        let Some(rec) = (unsafe { self.compact_record(depth) }) else {
+            return;
+        };
+        rec.set_end(self.clock.now());
+        if in_ring {
+            self.compact_in_ring = NOT_IN_RING;
+        } else {
+            self.evict_compact();
+        }
+        let Some(claim) = &mut self.claim else { return };
+        let counters = &claim.lane.counters;
+        bump(&counters.recorded, 1);
+        if in_ring {
+            // As in `publish`: the staged slot is still free.
+            let published = claim.compact.publish_staged();
+            debug_assert!(published.is_ok());
+        } else {
+            // SAFETY: the span's compact scratch record; no other reference is alive, and the
+            // slot written is different memory.
+            let rec = unsafe { *claim.lane.compact_scratch(depth) };
+            if claim.compact.push(rec).is_err() {
                 if pool.is_shutting_down() {
                     bump(&counters.dropped_shutdown, 1);
                 } else {
