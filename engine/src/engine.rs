@@ -231,11 +231,11 @@ impl Engine {
         s.recorded = no_ring;
         for lane in self.pool.lanes.iter() {
             let c = &lane.counters;
-            // `popped` first: a drain popping in between can only make the later `pushed`
-            // larger, never smaller than it.
-            let popped = lane.ring.popped() as u64 + lane.compact.popped() as u64;
-            let pushed = lane.ring.pushed() as u64 + lane.compact.pushed() as u64;
-            s.in_rings += pushed.saturating_sub(popped);
+            // Per ring, `popped` first: a drain popping in between can only make the later
+            // `pushed` larger, never smaller than it.
+            let (full, compact) = (lane.ring.popped(), lane.compact.popped());
+            s.in_rings += lane.ring.pushed().wrapping_sub(full) as u64;
+            s.in_rings += lane.compact.pushed().wrapping_sub(compact) as u64;
             s.recorded += c.recorded.load(Ordering::Relaxed);
             s.dropped.ring_full += c.dropped_ring_full.load(Ordering::Relaxed);
             s.dropped.too_deep += c.dropped_too_deep.load(Ordering::Relaxed);

@@ -4,18 +4,21 @@
 //! # Quickstart
 //! ```
 //! use std::time::Duration;
-//! use ringspan::{Discard, Engine, EngineConfig, Value};
+//! use ringspan::{callsite, Discard, Engine, EngineConfig, Value};
 //!
-//! // One engine per process: a fixed pool of rings, a drain thread and a sink.
+//! // One engine per process: a fixed pool of lanes (rings), a drain thread and a sink.
 //! let sink = Discard::default();
 //! let engine = Engine::start(EngineConfig::default().rings(2).ring_capacity(1024), sink.clone())?;
 //!
 //! // A hot thread claims a producer (`engine.pin(core)` also pins the thread to a core).
 //! let producer = engine.producer()?;
 //! {
-//!     let mut span = producer.span("match_order");
-//!     span.set_attrs(&[("order.id", Value::i64(7)), ("side", Value::str("buy"))]);
-//!     let _child = producer.span("risk_check"); // nested: a child of match_order
+//!     // The fast path: static facts in a callsite, only ids, times and values per span.
+//!     let mut span = producer.span_at(callsite!("match_order", "order.id", "side"));
+//!     span.set_values(&[Value::i64(7), Value::str("buy")]);
+//!     // The keyed API: any static name and keys.
+//!     let mut child = producer.span("risk_check"); // nested: a child of match_order
+//!     child.set_attrs(&[("limit", Value::i64(1000))]);
 //! }
 //! drop(producer);
 //!
@@ -38,7 +41,10 @@
 //! ring pool, sampling and W3C trace context), `ring/` (the SPSC [`Ring`]), `drain/` (the drain
 //! thread, the [`Sink`] trait and the flush/shutdown handshake), `otlp/` (the encoder,
 //! [`otlp::OtlpSink`], which hands finished `ExportTraceServiceRequest` bytes to an
-//! [`otlp::Exporter`]), and `model/` for what they all share ([`SpanRecord`], [`Value`], ids).
+//! [`otlp::Exporter`]), and `model/` for what they all share ([`Callsite`], the 128-byte
+//! [`CompactRecord`] of a callsite span, the full [`SpanRecord`], [`Value`], ids). Each lane
+//! has two rings: compact records (spans started with [`Producer::span_at`] that keep to their
+//! callsite) and full records (the keyed API, and callsite spans that outgrew theirs).
 //! Timestamps come from the TSC where it is invariant ([`Clock`]); sampling is decided at the
 //! root ([`Sampler`]); W3C `traceparent` headers ([`parse_traceparent`]) cross process
 //! boundaries.

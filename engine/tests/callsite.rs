@@ -90,6 +90,13 @@ fn a_span_that_outgrows_its_callsite_becomes_a_full_record_and_loses_nothing() {
         span.set_error(Value::copied("boom"));
     }
     {
+        // Values after a promotion by something else go on under the next keys.
+        let mut span = p.span_at(callsite!("resume", "a", "b"));
+        span.set_values(&[Value::i64(1)]);
+        span.set_attr("x", 2);
+        span.set_values(&[Value::i64(3)]);
+    }
+    {
         // Values on a span started without a callsite have no keys: dropped and counted.
         let mut span = p.span("dynamic");
         span.set_values(&[Value::i64(1), Value::i64(2)]);
@@ -98,7 +105,7 @@ fn a_span_that_outgrows_its_callsite_becomes_a_full_record_and_loses_nothing() {
     let snap = engine.shutdown(T).unwrap();
     assert!(snap.is_balanced(), "{snap:?}");
     let spans = sink.take();
-    assert_eq!(spans.len(), 3);
+    assert_eq!(spans.len(), 4);
     let keys = ["a", "b", "c", "d", "e", "f"];
     assert_eq!(
         spans[0].attrs,
@@ -122,8 +129,12 @@ fn a_span_that_outgrows_its_callsite_becomes_a_full_record_and_loses_nothing() {
     assert_eq!(spans[1].status, "Error(\"boom\")");
     assert_eq!(spans[1].name, "grow");
     assert_eq!(spans[1].scope, "engine.scope");
-    assert!(spans[2].attrs.is_empty());
-    assert_eq!(spans[2].dropped_attrs, 2);
+    assert_eq!(
+        spans[2].attrs,
+        attrs(&[("a", Val::I(1)), ("x", Val::I(2)), ("b", Val::I(3))])
+    );
+    assert!(spans[3].attrs.is_empty());
+    assert_eq!(spans[3].dropped_attrs, 2);
 }
 
 #[test]

@@ -149,9 +149,10 @@ impl Sink for Tee {
         scope: &'static str,
         clock: &Calibration,
     ) -> usize {
+        let taken = self.inner.accept_compact(spans, scope, clock);
         {
             let mut expected = self.expected.lock().unwrap();
-            for r in spans {
+            for r in &spans[..taken] {
                 let full = r.to_full(scope);
                 let pb = pb_span(&full, clock);
                 match expected.iter_mut().find(|(s, _)| s == full.scope()) {
@@ -160,7 +161,7 @@ impl Sink for Tee {
                 }
             }
         }
-        self.inner.accept_compact(spans, scope, clock)
+        taken
     }
     fn flush(&mut self, clock: &Calibration) {
         self.inner.flush(clock)

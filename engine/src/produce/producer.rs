@@ -468,8 +468,6 @@ impl Producer {
                 if rec.push_values(values) {
                     return;
                 }
-                // From here the frame counts the values (the compact record did so far).
-                inner.stack[depth].values = rec.values_set();
                 inner.promote(depth);
             }
             inner.set_values_full(depth, values);
@@ -714,6 +712,8 @@ impl Inner {
         if self.compact_in_ring == depth {
             self.compact_in_ring = NOT_IN_RING;
         }
+        // From here the frame counts the values set (the compact record did so far).
+        self.stack[depth].values = compact.values_set();
         self.stack[depth].compact = false;
     }
 
