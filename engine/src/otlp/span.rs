@@ -297,31 +297,26 @@ pub(crate) fn write_span(r: &SpanRecord, cal: &Calibration, w: &mut Cursor<'_>) 
     if r.keys_repeat() {
         return None;
     }
-    let field_start = w.written();
-    w.put_u8(0x12);
-    w.put_u8(0);
-    w.put_u8(0);
-    let body_start = w.written();
-    let (start, end) = (
-        cal.to_unix_nanos(r.start_ticks()),
-        cal.to_unix_nanos(r.end_ticks()),
-    );
-    put_head(r, start, end, w);
-    put_attrs(9, r.attributes(), w);
-    put_varint(10, u64::from(r.dropped_attributes_count()), w);
-    for e in r.events() {
-        w.put_u8(0x5a); // field 11, length-delimited
-        w.put_u8(0);
-        let event_start = w.written();
-        put_fixed64(1, cal.to_unix_nanos(e.time_ticks()), w);
-        put_bytes(2, e.name().as_bytes(), w);
-        put_attrs(3, e.attributes(), w);
-        put_varint(4, u64::from(e.dropped_attributes_count()), w);
-        w.patch_len(event_start, 1);
-    }
-    put_tail(r, w);
-    w.patch_len(body_start, 2);
-    (!w.overflowed()).then(|| w.written() - field_start)
+    span_field(w, |w| {
+        let (start, end) = (
+            cal.to_unix_nanos(r.start_ticks()),
+            cal.to_unix_nanos(r.end_ticks()),
+        );
+        put_head(r, start, end, w);
+        put_attrs(9, r.attributes(), w);
+        put_varint(10, u64::from(r.dropped_attributes_count()), w);
+        for e in r.events() {
+            w.put_u8(0x5a); // field 11, length-delimited
+            w.put_u8(0);
+            let event_start = w.written();
+            put_fixed64(1, cal.to_unix_nanos(e.time_ticks()), w);
+            put_bytes(2, e.name().as_bytes(), w);
+            put_attrs(3, e.attributes(), w);
+            put_varint(4, u64::from(e.dropped_attributes_count()), w);
+            w.patch_len(event_start, 1);
+        }
+        put_tail(r, w);
+    })
 }
 
 /// [`write_span`] for a compact record: the callsite's name and keys, the values, no events.
@@ -342,18 +337,28 @@ pub(crate) fn write_compact_span(
         }
         lengths |= bit;
     }
+    span_field(w, |w| {
+        let (start, end) = (
+            cal.to_unix_nanos(r.start_ticks()),
+            cal.to_unix_nanos(r.end_ticks()),
+        );
+        put_head(r, start, end, w);
+        put_attrs(9, r.attributes(), w);
+        put_tail(r, w);
+    })
+}
+
+/// Writes a `Span` field (tag 2 of `ScopeSpans`) whose body `body` writes: the key, a two-byte
+/// length placeholder, the body, then the length patched in. The bytes written, or `None` if
+/// they did not fit.
+#[inline(always)]
+fn span_field(w: &mut Cursor<'_>, body: impl FnOnce(&mut Cursor<'_>)) -> Option<usize> {
     let field_start = w.written();
     w.put_u8(0x12);
     w.put_u8(0);
     w.put_u8(0);
     let body_start = w.written();
-    let (start, end) = (
-        cal.to_unix_nanos(r.start_ticks()),
-        cal.to_unix_nanos(r.end_ticks()),
-    );
-    put_head(r, start, end, w);
-    put_attrs(9, r.attributes(), w);
-    put_tail(r, w);
+    body(w);
     w.patch_len(body_start, 2);
     (!w.overflowed()).then(|| w.written() - field_start)
 }

@@ -773,13 +773,7 @@ impl Inner {
                 .push_with(|slot| rec.copy_used_into(slot))
                 .is_err()
             {
-                // The slow path may read the shared flag: after shutdown, a full ring is the
-                // shutdown's loss, not the drain's.
-                if pool.is_shutting_down() {
-                    bump(&counters.dropped_shutdown, 1);
-                } else {
-                    bump(&counters.dropped_ring_full, 1);
-                }
+                count_full(pool, counters);
             }
         }
     }
@@ -810,11 +804,7 @@ impl Inner {
             // slot written is different memory.
             let rec = unsafe { *claim.lane.compact_scratch(depth) };
             if claim.compact.push(rec).is_err() {
-                if pool.is_shutting_down() {
-                    bump(&counters.dropped_shutdown, 1);
-                } else {
-                    bump(&counters.dropped_ring_full, 1);
-                }
+                count_full(pool, counters);
             }
         }
     }
@@ -937,6 +927,18 @@ impl Inner {
                 );
             }
         }
+    }
+}
+
+/// Counts a span that found its ring full: `ring_full`, or `shutdown` once shutdown began
+/// (the slow path may read the shared flag: after shutdown, a full ring is the shutdown's
+/// loss, not the drain's).
+#[cold]
+fn count_full(pool: &Pool, counters: &LaneCounters) {
+    if pool.is_shutting_down() {
+        bump(&counters.dropped_shutdown, 1);
+    } else {
+        bump(&counters.dropped_ring_full, 1);
     }
 }
 
