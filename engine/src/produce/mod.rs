@@ -4,7 +4,8 @@
 //! - `pool.rs`: the fixed pool of lanes and the settings every producer reads (sampler,
 //!   clock, scope), with core pinning and the shutdown flag;
 //! - `lane.rs`: one ring of the pool with its counters and scratch records;
-//! - `producer.rs`: a thread's [`Producer`] and its stack of open spans;
+//! - `producer.rs`: a thread's [`Producer`]: where its spans are built and published;
+//! - `stack.rs`: its stack of open spans and their lazily drawn ids;
 //! - `guard.rs`: the [`Span`] guard and the calls that start one;
 //! - `local.rs`: producers claimed lazily for threads that are not pinned;
 //! - `sampler.rs` and `traceparent.rs`: the head sampler and W3C trace context.
@@ -20,4 +21,5 @@ pub(crate) mod local;
 pub(crate) mod pool;
 pub(crate) mod producer;
 pub(crate) mod sampler;
+pub(crate) mod stack;
 pub(crate) mod traceparent;

@@ -46,6 +46,7 @@ use std::marker::PhantomData;
 use super::lane::LaneClaim;
 use super::pool::Pool;
 use super::sampler::Sampler;
+use super::stack::{Frame, Stack, NO_PARENT};
 use crate::clock::Clock;
 use crate::config::MAX_DEPTH;
 use crate::error::Error;
@@ -65,49 +66,9 @@ pub enum Parent {
     /// No parent: start a new trace even if a span is open.
     Root,
     /// An explicit parent, typically from another process's `traceparent`
-    /// ([`crate::produce::traceparent::parse`]).
+    /// ([`crate::parse_traceparent`]).
     Context(SpanContext),
 }
-
-/// One open span on the producer's stack. Ids are kept as words (see `TraceId::words`); a zero
-/// id has not been drawn yet (see "Unsampled spans and lazy ids").
-#[derive(Clone, Copy, Debug)]
-struct Frame {
-    /// `[0, 0]` until known; then inherited from `parent`, or drawn for a root.
-    trace: [u64; 2],
-    /// 0 until drawn.
-    span: u64,
-    /// Depth of the local parent frame, or [`NO_PARENT`] (a root, or an explicit parent
-    /// whose trace id is already in `trace`).
-    parent: u8,
-    flags: u8,
-    open: bool,
-    /// Whether it will be exported (sampled, with a ring): counted if it is abandoned.
-    recording: bool,
-    /// Its record is a compact one (a callsite span that kept to its callsite).
-    compact: bool,
-    /// Values set through `set_values` so far (the index of the callsite key the next takes).
-    values: u8,
-    /// The callsite it was started from, if any.
-    callsite: Option<&'static Callsite>,
-}
-
-/// `Frame::parent` of a frame that inherits nothing.
-const NO_PARENT: u8 = u8::MAX;
-
-const NO_FRAME: Frame = Frame {
-    trace: [0; 2],
-    span: 0,
-    parent: NO_PARENT,
-    flags: 0,
-    open: false,
-    recording: false,
-    compact: false,
-    values: 0,
-    callsite: None,
-};
-
-const _: () = assert!(MAX_DEPTH < NO_PARENT as usize);
 
 /// The depth of a span that got no frame (the producer's stack was full).
 pub(crate) const UNTRACKED: usize = usize::MAX;
@@ -147,10 +108,8 @@ struct Inner {
     default_scope: &'static str,
     /// `None` for a detached producer (the pool had no free ring).
     claim: Option<LaneClaim>,
-    ids: IdGenerator,
-    /// Frames `0..depth` are in use; frames above the last open one are popped at once.
-    depth: usize,
-    stack: [Frame; MAX_DEPTH],
+    /// The open spans, and the id generator their ids are drawn from.
+    stack: Stack,
     scope: &'static str,
     /// Copies of the pool's settings, so that recording reads no shared line.
     sampler: Sampler,
@@ -209,9 +168,7 @@ impl Producer {
                 compact_slot: std::ptr::NonNull::dangling().as_ptr(),
                 default_scope: scope,
                 claim,
-                ids: IdGenerator::new(salt),
-                depth: 0,
-                stack: [NO_FRAME; MAX_DEPTH],
+                stack: Stack::new(IdGenerator::new(salt)),
                 scope,
                 sampler,
                 clock,
@@ -289,20 +246,20 @@ impl Producer {
 
     /// The context of the innermost open span, if any (to build a `traceparent`).
     pub fn current_context(&self) -> Option<SpanContext> {
-        self.with(|inner, _| inner.current().map(|d| inner.context(d)))
+        self.with(|inner, _| inner.stack.current().map(|d| inner.stack.context(d)))
     }
 
     /// The context of the span at `depth`, or of the innermost open span for a depth past the
     /// stack (an untracked span).
     pub(crate) fn frame_context(&self, depth: usize) -> SpanContext {
         self.with(|inner, _| {
-            let depth = if depth < inner.depth {
+            let depth = if depth < inner.stack.depth() {
                 Some(depth)
             } else {
-                inner.current()
+                inner.stack.current()
             };
             match depth {
-                Some(d) => inner.context(d),
+                Some(d) => inner.stack.context(d),
                 None => SpanContext {
                     trace_id: TraceId([0; 16]),
                     span_id: SpanId([0; 8]),
@@ -321,19 +278,18 @@ impl Producer {
     #[inline(always)]
     pub(crate) fn open(&self, what: What<'_>, parent: Parent) -> Opened {
         let unsampled = self.with(|inner, _| {
-            let depth = inner.depth;
+            let depth = inner.stack.depth();
             let Parent::Current = parent else {
                 return None;
             };
-            let (unsampled, parent, flags) = match inner.current() {
+            let (unsampled, parent, flags) = match inner.stack.current() {
                 None => (inner.roots_unsampled, NO_PARENT, 0),
                 Some(d) => {
                     let flags = inner.stack[d].flags;
                     (inner.follows_parent && flags & 1 == 0, d as u8, flags)
                 }
             };
-            (unsampled && depth < MAX_DEPTH)
-                .then(|| inner.push_unsampled(depth, [0; 2], parent, flags))
+            (unsampled && depth < MAX_DEPTH).then(|| inner.push_unsampled([0; 2], parent, flags))
         });
         match unsampled {
             Some(opened) => opened,
@@ -345,38 +301,32 @@ impl Producer {
     #[inline(never)]
     fn open_any(&self, what: What<'_>, parent: Parent) -> Opened {
         self.with(|inner, pool| {
-            let depth = inner.depth;
-            if depth == MAX_DEPTH {
+            if inner.stack.depth() == MAX_DEPTH {
                 return inner.too_deep(pool, parent);
             }
-            // The common cases first, decided from two cached flags and the parent frame's
-            // sampled bit, without a trace id.
+            // The common sampled cases first, decided from two cached flags and the parent
+            // frame's sampled bit, without a trace id. (The unsampled ones never get here:
+            // `open` took them.)
             if let Parent::Current = parent {
-                match inner.current() {
-                    None if inner.roots_unsampled => {
-                        return inner.push_unsampled(depth, [0; 2], NO_PARENT, 0)
-                    }
+                match inner.stack.current() {
                     None if inner.roots_sampled => {
-                        let trace = inner.ids.trace_words();
-                        return inner.begin(pool, depth, what, trace, NO_PARENT, 1, None);
+                        let trace = inner.stack.new_trace_id();
+                        return inner.begin(pool, what, trace, NO_PARENT, 1, None);
                     }
-                    Some(d) if inner.follows_parent => {
+                    Some(d) if inner.follows_parent && inner.stack[d].flags & 1 == 1 => {
                         let Frame {
                             trace, span, flags, ..
                         } = inner.stack[d];
-                        if flags & 1 == 0 {
-                            return inner.push_unsampled(depth, [0; 2], d as u8, flags);
-                        }
                         // A sampled frame drew its ids when it started.
                         let parent = Some((span, ParentKind::Local));
-                        return inner.begin(pool, depth, what, trace, d as u8, flags, parent);
+                        return inner.begin(pool, what, trace, d as u8, flags, parent);
                     }
                     _ => {}
                 }
             }
             // Everything else: an explicit parent, or a sampler that needs the trace id.
             let (parent_frame, parent_flags, parent_cx) = match parent {
-                Parent::Current => match inner.current() {
+                Parent::Current => match inner.stack.current() {
                     Some(d) => (d as u8, Some(inner.stack[d].flags), None),
                     None => (NO_PARENT, None, None),
                 },
@@ -388,22 +338,22 @@ impl Producer {
             let sampled = match inner.sampler.decide_without_trace(parent_sampled) {
                 Some(decided) => decided,
                 None => {
-                    trace = inner.trace_for(parent_frame, trace);
+                    trace = inner.stack.trace_for(parent_frame, trace);
                     inner.sampler.should_sample_words(parent_sampled, trace)
                 }
             };
             let flags = parent_flags.map_or(0, |f| f & !1) | u8::from(sampled);
             if !sampled {
-                return inner.push_unsampled(depth, trace, parent_frame, flags);
+                return inner.push_unsampled(trace, parent_frame, flags);
             }
-            let trace = inner.trace_for(parent_frame, trace);
+            let trace = inner.stack.trace_for(parent_frame, trace);
             let parent = match (parent_cx, parent_frame) {
                 (Some(cx), _) if cx.is_remote => Some((cx.span_id.word(), ParentKind::Remote)),
                 (Some(cx), _) => Some((cx.span_id.word(), ParentKind::Local)),
                 (None, NO_PARENT) => None,
-                (None, p) => Some((inner.span_of(usize::from(p)), ParentKind::Local)),
+                (None, p) => Some((inner.stack.span_of(usize::from(p)), ParentKind::Local)),
             };
-            inner.begin(pool, depth, what, trace, parent_frame, flags, parent)
+            inner.begin(pool, what, trace, parent_frame, flags, parent)
         })
     }
 
@@ -480,17 +430,7 @@ impl Producer {
         if recording {
             self.publish(depth);
         }
-        self.with(|inner, _| {
-            inner.stack[depth].open = false;
-            // The usual case: the top frame ends, and the one below is still open.
-            if depth + 1 == inner.depth && (depth == 0 || inner.stack[depth - 1].open) {
-                inner.depth = depth;
-                return;
-            }
-            while inner.depth > 0 && !inner.stack[inner.depth - 1].open {
-                inner.depth -= 1;
-            }
-        })
+        self.with(|inner, _| inner.stack.close(depth))
     }
 }
 
@@ -513,8 +453,8 @@ impl Inner {
     /// Pushes the frame of a span that is not sampled: nothing drawn, nothing written; the
     /// frame only carries the decision down to its children.
     #[inline(always)]
-    fn push_unsampled(&mut self, depth: usize, trace: [u64; 2], parent: u8, flags: u8) -> Opened {
-        self.stack[depth] = Frame {
+    fn push_unsampled(&mut self, trace: [u64; 2], parent: u8, flags: u8) -> Opened {
+        let depth = self.stack.push(Frame {
             trace,
             span: 0,
             parent,
@@ -524,8 +464,7 @@ impl Inner {
             compact: false,
             values: 0,
             callsite: None,
-        };
-        self.depth = depth + 1;
+        });
         Opened {
             depth,
             recording: false,
@@ -539,20 +478,19 @@ impl Inner {
     fn begin(
         &mut self,
         pool: &Pool,
-        depth: usize,
         what: What<'_>,
         trace: [u64; 2],
         parent_frame: u8,
         flags: u8,
         parent: Option<(u64, ParentKind)>,
     ) -> Opened {
-        let span = self.ids.span_word();
+        let span = self.stack.new_span_id();
         let recording = self.claim.is_some();
         let (compact, callsite) = match what {
             What::Full(_) => (false, None),
             What::Compact(cs) => (true, Some(cs)),
         };
-        self.stack[depth] = Frame {
+        let depth = self.stack.push(Frame {
             trace,
             span,
             parent: parent_frame,
@@ -562,8 +500,7 @@ impl Inner {
             compact,
             values: 0,
             callsite,
-        };
-        self.depth = depth + 1;
+        });
         let not_recording = Opened {
             depth,
             recording: false,
@@ -824,77 +761,17 @@ impl Inner {
         self.in_ring = NOT_IN_RING;
     }
 
-    /// The depth of the innermost open frame. Frames above the last open one are popped as
-    /// soon as they close, so it is the top one.
-    #[inline(always)]
-    fn current(&self) -> Option<usize> {
-        let top = self.depth.checked_sub(1)?;
-        debug_assert!(self.stack[top].open);
-        Some(top)
-    }
-
-    /// The trace id of a new span: `known` if it came with an explicit parent, else its local
-    /// parent's (`parent`, drawn there first if need be), else a fresh one.
-    #[inline]
-    fn trace_for(&mut self, parent: u8, known: [u64; 2]) -> [u64; 2] {
-        if known != [0; 2] {
-            known
-        } else if parent == NO_PARENT {
-            self.ids.trace_words()
-        } else {
-            self.trace_of(usize::from(parent))
-        }
-    }
-
-    /// The trace id of the frame at `depth`, drawn (and kept) if it has none yet: inherited
-    /// from its local parent frame, or fresh for a root. A parent frame outlives its open
-    /// children on the stack, so the chain is intact.
-    fn trace_of(&mut self, depth: usize) -> [u64; 2] {
-        let frame = self.stack[depth];
-        if frame.trace != [0; 2] {
-            return frame.trace;
-        }
-        let trace = if frame.parent == NO_PARENT {
-            self.ids.trace_words()
-        } else {
-            debug_assert!(usize::from(frame.parent) < depth);
-            self.trace_of(usize::from(frame.parent))
-        };
-        self.stack[depth].trace = trace;
-        trace
-    }
-
-    /// The span id of the frame at `depth`, drawn (and kept) if it has none yet.
-    fn span_of(&mut self, depth: usize) -> u64 {
-        if self.stack[depth].span == 0 {
-            self.stack[depth].span = self.ids.span_word();
-        }
-        self.stack[depth].span
-    }
-
-    /// The context of the frame at `depth`, drawing its ids if they were not yet.
-    fn context(&mut self, depth: usize) -> SpanContext {
-        let trace = self.trace_of(depth);
-        let span = self.span_of(depth);
-        SpanContext {
-            trace_id: TraceId::from_words(trace),
-            span_id: SpanId::from_word(span),
-            flags: TraceFlags(self.stack[depth].flags),
-            is_remote: false,
-        }
-    }
-
     /// A span that found the stack full: untracked, and counted as `too_deep` if it would have
     /// been sampled (the parent's flag decides for parent-based samplers; otherwise the trace
     /// of the innermost open span is asked).
     #[cold]
     fn too_deep(&mut self, pool: &Pool, parent: Parent) -> Opened {
         let (parent_sampled, trace) = match parent {
-            Parent::Current => match self.current() {
-                Some(d) => (Some(self.stack[d].flags & 1 == 1), self.trace_of(d)),
-                None => (None, self.ids.trace_words()),
+            Parent::Current => match self.stack.current() {
+                Some(d) => (Some(self.stack[d].flags & 1 == 1), self.stack.trace_of(d)),
+                None => (None, self.stack.new_trace_id()),
             },
-            Parent::Root => (None, self.ids.trace_words()),
+            Parent::Root => (None, self.stack.new_trace_id()),
             Parent::Context(cx) => (Some(cx.flags.is_sampled()), cx.trace_id.words()),
         };
         if self.sampler.should_sample_words(parent_sampled, trace) {
@@ -951,10 +828,7 @@ impl Drop for Producer {
         // was leaked (`mem::forget`): that span will never end. Count it rather than lose it.
         let inner = self.inner.get_mut();
         if let Some(claim) = &inner.claim {
-            let abandoned = inner.stack[..inner.depth]
-                .iter()
-                .filter(|f| f.open && f.recording)
-                .count() as u64;
+            let abandoned = inner.stack.open_recording();
             if abandoned > 0 {
                 bump(&claim.lane.counters.recorded, abandoned);
                 bump(&claim.lane.counters.dropped_abandoned, abandoned);
