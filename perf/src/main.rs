@@ -10,7 +10,6 @@
 //! (a span unaccounted for is a bug), 2 for bad options or a failed start.
 
 mod args;
-mod null_run;
 mod otel_run;
 mod plot;
 mod procfs;

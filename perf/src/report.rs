@@ -3,7 +3,14 @@
 use hdrhistogram::Histogram;
 use serde_json::{json, Map, Value};
 
-use crate::null_run::NullReport;
+/// What the null workload measured (`--compare null`): the empty calls that `workload.rs`
+/// interleaves with ringspan's spans, one schedule slot in [`crate::workload::SAMPLE_EVERY`],
+/// to read ringspan's latency against the machine's own.
+pub struct NullReport {
+    /// Empty calls timed.
+    pub spans: u64,
+    pub histogram: Histogram<u64>,
+}
 
 /// One library's run.
 pub struct LibReport {

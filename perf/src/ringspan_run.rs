@@ -10,8 +10,7 @@ use ringspan_transport::{Pipeline, PipelineConfig};
 use serde_json::{json, Map, Value as Json};
 
 use crate::args::{Args, Compare};
-use crate::null_run::NullReport;
-use crate::report::LibReport;
+use crate::report::{LibReport, NullReport};
 use crate::target::Target;
 use crate::workload::{self, KEYS};
 use crate::{procfs, ALLOC};

@@ -48,11 +48,6 @@ pub fn histogram() -> Histogram<u64> {
     Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds")
 }
 
-/// A histogram, if `wanted` (allocated before the run starts).
-fn histogram_if(wanted: bool) -> Option<Histogram<u64>> {
-    wanted.then(histogram)
-}
-
 /// What one producer thread did.
 pub struct ProducerRun {
     /// Spans recorded (the null workload's slots not included).
@@ -91,8 +86,8 @@ fn drive(
     let clock = *cal.clock();
     let ns = |ticks: u64| (ticks as f64 * cal.ns_per_tick()) as u64;
     let interval = args.rate.map(|r| cal.ticks_for(Duration::from_secs(1)) / r);
+    let mut null_histogram = null.then(histogram);
     let mut histogram = histogram();
-    let mut null_histogram = histogram_if(null);
     let (mut spans, mut reported) = (0u64, 0u64);
     start.wait();
     let t_start = clock.now();

@@ -239,6 +239,12 @@ impl CompactRecord {
         self.end
     }
 
+    /// Events that did not fit: none, a compact record holds no events (adding one makes a
+    /// full record).
+    pub(crate) fn dropped_events_count(&self) -> u32 {
+        0
+    }
+
     /// The span name (the callsite's).
     pub fn name(&self) -> &'static str {
         self.callsite.name()

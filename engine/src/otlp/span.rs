@@ -178,7 +178,7 @@ trait Head {
 }
 
 macro_rules! head {
-    ($t:ty, $dropped_events:expr) => {
+    ($t:ty) => {
         impl Head for $t {
             #[inline(always)]
             fn trace_id(&self) -> TraceId {
@@ -214,15 +214,14 @@ macro_rules! head {
             }
             #[inline(always)]
             fn dropped_events_count(&self) -> u32 {
-                let f: fn(&$t) -> u32 = $dropped_events;
-                f(self)
+                <$t>::dropped_events_count(self)
             }
         }
     };
 }
 
-head!(SpanRecord, SpanRecord::dropped_events_count);
-head!(CompactRecord, |_| 0);
+head!(SpanRecord);
+head!(CompactRecord);
 
 fn span_flags(r: &impl Head) -> u32 {
     u32::from(r.trace_flags().0) | HAS_IS_REMOTE | if r.parent_is_remote() { IS_REMOTE } else { 0 }
