@@ -14,7 +14,7 @@ use crate::drain::sink::Sink;
 use crate::error::Error;
 use crate::produce::pool::{Pool, MAX_CORES};
 use crate::produce::producer::Producer;
-use crate::stats::{DrainCounters, Dropped, Snapshot};
+use crate::stats::{DrainCounters, Snapshot};
 use crate::sync::{thread, Arc, Ordering};
 
 /// How long the TSC rate is measured at start before the drain refines it.
@@ -195,55 +195,65 @@ impl Engine {
     /// out), flushes the sink, stops the drain thread and returns the final accounting. Spans
     /// that end while the drain still runs may still be delivered; spans still in a ring when
     /// it exits (at the deadline, or ended after it) are counted as `dropped.shutdown`.
-    /// Calling it again returns the same accounting.
+    /// Calling it again returns the same accounting; after a call that timed out, it waits
+    /// for the drain again (with the new `timeout`) and times out again while the drain runs.
     ///
     /// # Errors
     /// [`Error::is_timeout`] if the drain thread did not exit within the deadline plus a
     /// short grace period (a sink blocking its thread); [`Engine::snapshot`] still reports.
     pub fn shutdown(&self, timeout: Duration) -> Result<Snapshot, Error> {
         let mut guard = self.drain.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(handle) = guard.take() else {
+        if guard.is_none() {
             return Ok(self.snapshot());
-        };
+        }
+        // On a timeout the handle stays, so that the next call waits for the drain again
+        // instead of reporting a final accounting that is not final.
         self.handshake
             .shutdown(&self.drain_thread, timeout, || self.pool.begin_shutdown())?;
-        let _ = handle.join();
+        if let Some(handle) = guard.take() {
+            let _ = handle.join();
+        }
         Ok(self.snapshot())
     }
 
     /// The counters added up now (see [`Snapshot`]). After shutdown, spans still in a ring are
     /// reported as `dropped.shutdown`, so the identity is exact.
     pub fn snapshot(&self) -> Snapshot {
+        // Read downstream first: the drain's counters, then the rings, then what producers
+        // counted. A span moves only downstream (recorded, in a ring, delivered), so a live
+        // snapshot can miss a span in motion but never count one twice:
+        // `delivered + dropped + in_rings <= recorded`, and each ring's fill stays within its
+        // capacity. Quiet (and after shutdown), the identity is exact.
+        // Read first: once the drain has exited, its counters read below are final.
+        let exited = self.handshake.has_exited();
         let d = &self.drain_counters;
         let mut s = Snapshot {
             delivered: d.delivered.load(Ordering::Relaxed),
             flushes: d.flushes.load(Ordering::Relaxed),
             sink_stalls: d.sink_stalls.load(Ordering::Relaxed),
+            sink_panicked: d.sink_panics.load(Ordering::Relaxed) > 0,
             ..Snapshot::default()
         };
-        let no_ring = self.pool.no_ring();
-        s.dropped = Dropped {
-            no_ring,
-            shutdown: d.dropped_shutdown.load(Ordering::Relaxed),
-            too_large: d.dropped_too_large.load(Ordering::Relaxed),
-            ..Dropped::default()
-        };
-        s.recorded = no_ring;
+        s.dropped.shutdown = d.dropped_shutdown.load(Ordering::Relaxed);
+        s.dropped.too_large = d.dropped_too_large.load(Ordering::Relaxed);
+        s.dropped.sink_panicked = d.dropped_sink_panicked.load(Ordering::Relaxed);
+        for lane in self.pool.lanes.iter() {
+            s.in_rings += (lane.ring.len() + lane.compact.len()) as u64;
+        }
         for lane in self.pool.lanes.iter() {
             let c = &lane.counters;
-            // Per ring, `popped` first: a drain popping in between can only make the later
-            // `pushed` larger, never smaller than it.
-            let (full, compact) = (lane.ring.popped(), lane.compact.popped());
-            s.in_rings += lane.ring.pushed().wrapping_sub(full) as u64;
-            s.in_rings += lane.compact.pushed().wrapping_sub(compact) as u64;
-            s.recorded += c.recorded.load(Ordering::Relaxed);
             s.dropped.ring_full += c.dropped_ring_full.load(Ordering::Relaxed);
             s.dropped.too_deep += c.dropped_too_deep.load(Ordering::Relaxed);
             s.dropped.shutdown += c.dropped_shutdown.load(Ordering::Relaxed);
             s.dropped.abandoned += c.dropped_abandoned.load(Ordering::Relaxed);
             s.truncated_strings += c.truncated_strings.load(Ordering::Relaxed);
+            s.recorded += c.recorded.load(Ordering::Relaxed);
         }
-        if self.handshake.has_exited() {
+        let (no_ring, late) = self.pool.no_ring();
+        s.dropped.no_ring = no_ring;
+        s.dropped.shutdown += late;
+        s.recorded += no_ring + late;
+        if exited {
             s.dropped.shutdown += s.in_rings;
             s.in_rings = 0;
         }

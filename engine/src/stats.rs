@@ -61,6 +61,10 @@ pub(crate) struct DrainCounters {
     pub(crate) flushes: AtomicU64,
     /// Times the sink refused spans (its buffers were full), leaving them in the ring.
     pub(crate) sink_stalls: AtomicU64,
+    /// Spans offered to the sink in the call that panicked, and every span drained after it.
+    pub(crate) dropped_sink_panicked: AtomicU64,
+    /// Panics caught from the sink (the first one retires it; later ones come from its drop).
+    pub(crate) sink_panics: AtomicU64,
 }
 
 /// Dropped spans, by reason.
@@ -81,6 +85,9 @@ pub struct Dropped {
     /// The span was never ended: its guard was leaked (`mem::forget`) and its producer has
     /// since been dropped.
     pub abandoned: u64,
+    /// The sink panicked: the spans offered to it in that call, and every span drained after
+    /// it (the drain retires a sink that panicked and frees the rest of the spans).
+    pub sink_panicked: u64,
 }
 
 impl Dropped {
@@ -92,6 +99,7 @@ impl Dropped {
             + self.shutdown
             + self.too_large
             + self.abandoned
+            + self.sink_panicked
     }
 }
 
@@ -113,6 +121,8 @@ pub struct Snapshot {
     pub flushes: u64,
     /// Times the sink refused spans because it had no room.
     pub sink_stalls: u64,
+    /// Whether the sink panicked (and was retired): see `dropped.sink_panicked`.
+    pub sink_panicked: bool,
 }
 
 impl Snapshot {

@@ -83,7 +83,7 @@ impl Handshake {
     }
 
     /// Runs the shutdown sequence: deadline, `stop_producers`, the final request, `stop`, and
-    /// waits for the drain to exit.
+    /// waits for the drain to exit. Called again after it timed out, it only waits again.
     ///
     /// # Errors
     /// [`Error::is_timeout`] if the drain did not exit within `timeout` plus a short grace.
@@ -94,16 +94,19 @@ impl Handshake {
         stop_producers: impl FnOnce(),
     ) -> Result<(), Error> {
         let started = Instant::now();
-        let timeout_ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
-        let deadline_ns = self.elapsed_ns().saturating_add(timeout_ns).max(1);
-        // Relaxed: the drain reads the deadline only after it has seen `stop` (Acquire),
-        // which is stored after this.
-        self.deadline_ns.store(deadline_ns, Ordering::Relaxed);
-        stop_producers();
-        // The final flush request comes before `stop`, so a drain that sees `stop` (Acquire)
-        // also sees this request and serves it before exiting.
-        self.requested.fetch_add(1, Ordering::AcqRel);
-        self.stop.store(true, Ordering::Release);
+        // Acquire: pairs with the Release store below, made by an earlier call.
+        if !self.stop.load(Ordering::Acquire) {
+            let timeout_ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+            let deadline_ns = self.elapsed_ns().saturating_add(timeout_ns).max(1);
+            // Relaxed: the drain reads the deadline only after it has seen `stop` (Acquire),
+            // which is stored after this.
+            self.deadline_ns.store(deadline_ns, Ordering::Relaxed);
+            stop_producers();
+            // The final flush request comes before `stop`, so a drain that sees `stop`
+            // (Acquire) also sees this request and serves it before exiting.
+            self.requested.fetch_add(1, Ordering::AcqRel);
+            self.stop.store(true, Ordering::Release);
+        }
         drain.unpark();
         // Acquire pairs with the drain's Release store of `exited`.
         while !self.exited.load(Ordering::Acquire) {

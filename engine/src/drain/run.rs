@@ -15,8 +15,17 @@
 //! See `handshake.rs`: the drain serves flush requests by draining every ring up to the
 //! positions it saw when the request arrived, and exits after the final one.
 //!
+//! # A sink that panics
+//! Every call into the sink runs under `catch_unwind`. After a panic the sink is dropped and
+//! never called again: its state is unknown. The spans offered in the call that panicked, and
+//! every span the drain pops afterwards, are counted as `dropped.sink_panicked`; spans the sink
+//! had already taken stay `delivered` (what a sink does with spans it took is its own
+//! accounting). Flush and shutdown keep working, so the identity still settles within the
+//! shutdown deadline.
+//!
 //! Nothing here allocates after start: the per-ring targets are a vector sized once.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
@@ -61,7 +70,8 @@ pub(crate) struct Drain {
     /// index).
     consumers: Vec<RingConsumer<SpanRecord>>,
     compact: Vec<RingConsumer<CompactRecord>>,
-    sink: Box<dyn Sink>,
+    /// `None` once the sink has panicked.
+    sink: Option<Box<dyn Sink>>,
     calibration: Calibration,
     /// Per-ring `tail` targets of the flush in progress (full rings, then compact rings).
     targets: Vec<usize>,
@@ -97,7 +107,7 @@ impl Drain {
             counters,
             consumers,
             compact,
-            sink,
+            sink: Some(sink),
             calibration,
             targets,
             serving: None,
@@ -164,26 +174,58 @@ impl Drain {
     fn pass(&mut self) -> usize {
         let mut moved = 0;
         for i in 0..self.consumers.len() {
-            let room = self.settings.max_batch - self.pending;
-            let (sink, cal) = (&mut self.sink, &self.calibration);
-            let taken = take(&mut self.consumers[i], room, &self.counters, |spans| {
-                sink.accept(spans, cal)
-            });
-            moved += self.taken(taken);
-            let room = self.settings.max_batch - self.pending;
-            let (sink, cal, scope) = (&mut self.sink, &self.calibration, self.settings.scope);
-            let taken = take(&mut self.compact[i], room, &self.counters, |spans| {
-                sink.accept_compact(spans, scope, cal)
-            });
-            moved += self.taken(taken);
+            moved += self.visit(i, false);
+            moved += self.visit(i, true);
         }
         moved
+    }
+
+    /// Offers ring `i` (its compact ring if `compact`) to the sink; without a sink (it
+    /// panicked), frees the ring's spans as `dropped.sink_panicked`.
+    fn visit(&mut self, i: usize, compact: bool) -> usize {
+        let Some(sink) = self.sink.as_mut() else {
+            let n = if compact {
+                discard(&mut self.compact[i])
+            } else {
+                discard(&mut self.consumers[i])
+            };
+            bump(&self.counters.dropped_sink_panicked, n as u64);
+            return n;
+        };
+        let room = self.settings.max_batch - self.pending;
+        let (cal, scope) = (&self.calibration, self.settings.scope);
+        let counters = &self.counters;
+        let taken = if compact {
+            take(&mut self.compact[i], room, counters, |spans| {
+                sink.accept_compact(spans, scope, cal)
+            })
+        } else {
+            take(&mut self.consumers[i], room, counters, |spans| {
+                sink.accept(spans, cal)
+            })
+        };
+        match taken {
+            Ok(taken) => self.taken(taken),
+            Err(taken) => {
+                self.sink_panicked();
+                self.taken(taken)
+            }
+        }
     }
 
     /// Counts `taken` spans the sink just took, and flushes it at a full batch.
     fn taken(&mut self, taken: usize) -> usize {
         if taken > 0 {
-            let lost = self.sink.take_dropped().min(taken as u64);
+            let lost = match self.sink.as_mut() {
+                Some(sink) => match catch_unwind(AssertUnwindSafe(|| sink.take_dropped())) {
+                    Ok(lost) => lost.min(taken as u64),
+                    Err(_) => {
+                        self.sink_panicked();
+                        0
+                    }
+                },
+                None => 0,
+            };
             bump(&self.counters.delivered, taken as u64 - lost);
             bump(&self.counters.dropped_too_large, lost);
             if self.pending == 0 {
@@ -198,9 +240,22 @@ impl Drain {
     }
 
     fn flush_sink(&mut self) {
-        self.sink.flush(&self.calibration);
+        if let Some(sink) = self.sink.as_mut() {
+            let cal = &self.calibration;
+            if catch_unwind(AssertUnwindSafe(|| sink.flush(cal))).is_err() {
+                self.sink_panicked();
+            }
+        }
         bump(&self.counters.flushes, 1);
         self.pending = 0;
+    }
+
+    /// Drops the sink that just panicked (its own `Drop` may panic too) and counts the panic.
+    fn sink_panicked(&mut self) {
+        if let Some(sink) = self.sink.take() {
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(sink)));
+        }
+        bump(&self.counters.sink_panics, 1);
     }
 
     /// Starts serving a new flush request, and completes the one being served once every ring
@@ -287,28 +342,45 @@ impl Drain {
 
 /// Offers `consumer`'s ready spans (at most `room`) to `accept` as contiguous slices, frees
 /// what it took, and counts a stall when it took less; returns how many it took.
+///
+/// If `accept` panics, every span offered in that call is freed and counted as
+/// `dropped.sink_panicked`, and `Err` carries what earlier calls took.
 fn take<T>(
     consumer: &mut RingConsumer<T>,
     room: usize,
     counters: &DrainCounters,
     mut accept: impl FnMut(&[T]) -> usize,
-) -> usize {
+) -> Result<usize, usize> {
     let chunk = consumer.read_chunk(room);
     if chunk.is_empty() {
-        return 0;
-    }
-    let (a, b) = chunk.as_slices();
-    let mut taken = accept(a);
-    if taken == a.len() && !b.is_empty() {
-        taken += accept(b);
+        return Ok(0);
     }
     let offered = chunk.len();
-    let taken = taken.min(offered);
+    let (a, b) = chunk.as_slices();
+    let mut accept = |spans: &[T]| catch_unwind(AssertUnwindSafe(|| accept(spans)));
+    let mut taken = match accept(a) {
+        Ok(n) => n.min(a.len()),
+        Err(_) => {
+            chunk.commit(offered);
+            bump(&counters.dropped_sink_panicked, offered as u64);
+            return Err(0);
+        }
+    };
+    if taken == a.len() && !b.is_empty() {
+        match accept(b) {
+            Ok(n) => taken += n.min(b.len()),
+            Err(_) => {
+                chunk.commit(offered);
+                bump(&counters.dropped_sink_panicked, (offered - taken) as u64);
+                return Err(taken);
+            }
+        }
+    }
     chunk.commit(taken);
     if taken < offered {
         bump(&counters.sink_stalls, 1);
     }
-    taken
+    Ok(taken)
 }
 
 /// Frees everything in `consumer`'s ring; returns how many spans that was.

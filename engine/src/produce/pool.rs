@@ -34,6 +34,8 @@ pub(crate) struct Pool {
     shutting_down: CachePadded<AtomicBool>,
     /// Sampled spans of threads that got no ring (shared `fetch_add`, only on that path).
     no_ring: CachePadded<AtomicU64>,
+    /// Sampled spans of ringless producers that started after shutdown began (the same path).
+    late: CachePadded<AtomicU64>,
 }
 
 impl Pool {
@@ -69,6 +71,7 @@ impl Pool {
             core_taken: (0..MAX_CORES).map(|_| AtomicBool::new(false)).collect(),
             shutting_down: CachePadded::new(AtomicBool::new(false)),
             no_ring: CachePadded::new(AtomicU64::new(0)),
+            late: CachePadded::new(AtomicU64::new(0)),
         };
         (Arc::new(pool), full, compact)
     }
@@ -78,14 +81,25 @@ impl Pool {
         self.lanes.iter().map(|l| l.bytes()).sum()
     }
 
+    /// Counts a sampled span of a producer without a ring: `no_ring`, or `shutdown` once
+    /// shutdown has begun (no ring is handed out then, whatever the pool holds).
     pub(crate) fn count_no_ring(&self) {
+        let counter = if self.is_shutting_down() {
+            &self.late
+        } else {
+            &self.no_ring
+        };
         // Relaxed: a statistic; many threads add, the snapshot only needs a recent value.
-        self.no_ring.fetch_add(1, Ordering::Relaxed);
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Sampled spans of threads that had no ring, so far.
-    pub(crate) fn no_ring(&self) -> u64 {
-        self.no_ring.load(Ordering::Relaxed)
+    /// Sampled spans of threads that had no ring, so far: (before shutdown, after it began).
+    pub(crate) fn no_ring(&self) -> (u64, u64) {
+        // Relaxed: see `count_no_ring`.
+        (
+            self.no_ring.load(Ordering::Relaxed),
+            self.late.load(Ordering::Relaxed),
+        )
     }
 
     /// Whether shutdown has begun. Relaxed: the flag only decides how a span is counted; a

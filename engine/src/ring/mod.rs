@@ -188,11 +188,34 @@ impl<T> Ring<T> {
     }
 
     /// Items in the ring right now, as seen from a third thread (may be stale by the time it
-    /// returns).
+    /// returns, never more than the capacity).
+    ///
+    /// Reads `head`, `tail`, then `head` again: when `head` did not move in between, the
+    /// difference is exact at the moment `tail` was read. A reader descheduled between two
+    /// plain loads would otherwise pair an old `head` with a much newer `tail`.
     pub fn len(&self) -> usize {
-        let head = self.shared.head.load(Ordering::Relaxed);
-        let tail = self.shared.tail.load(Ordering::Relaxed);
-        tail.wrapping_sub(head).min(self.capacity())
+        let capacity = self.capacity();
+        // Acquire (all three): pairs with the consumer's Release store of `head` and the
+        // producer's of `tail`, so counters either side bumped before moving them are visible
+        // to whatever this thread reads next.
+        let mut head = self.shared.head.load(Ordering::Acquire);
+        let mut tail = head;
+        for _ in 0..8 {
+            tail = self.shared.tail.load(Ordering::Acquire);
+            let again = self.shared.head.load(Ordering::Acquire);
+            if again == head {
+                break;
+            }
+            head = again;
+        }
+        // `tail` read before the last `head`: a drain that popped past it makes this wrap,
+        // which counts as empty.
+        let n = tail.wrapping_sub(head);
+        if n > capacity && n > usize::MAX / 2 {
+            0
+        } else {
+            n.min(capacity)
+        }
     }
 
     /// Whether the ring looked empty.
