@@ -71,7 +71,14 @@ pub struct EngineConfig {
     pub(crate) drain_core: Option<usize>,
     pub(crate) clock: ClockChoice,
     pub(crate) scope: &'static str,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`, the whole queue, while no `ring_capacity` was set in code:
+    /// `ring_capacity` is then derived from it and the number of rings.
+    pub(crate) queue: Option<usize>,
+    pub(crate) memory_limit: usize,
 }
+
+/// The default of [`EngineConfig::memory_limit`]: 1 GiB.
+pub const DEFAULT_MEMORY_LIMIT: usize = 1 << 30;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -86,20 +93,37 @@ impl Default for EngineConfig {
             drain_core: None,
             clock: ClockChoice::Auto,
             scope: "ringspan",
+            queue: None,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
         }
     }
 }
 
 impl EngineConfig {
-    /// Rings in the pool, i.e. producers that can be live at once (default 8).
+    /// Rings in the pool, i.e. producers that can be live at once (default 8). With a queue
+    /// size from `OTEL_BSP_MAX_QUEUE_SIZE`, the slots per ring follow (the queue split among
+    /// the rings).
     pub fn rings(mut self, n: usize) -> Self {
         self.rings = n;
+        if let Some(q) = self.queue {
+            self.ring_capacity = per_ring(q, n);
+        }
         self
     }
 
-    /// Slots per ring, a power of two (default 8192).
+    /// Slots per ring, a power of two (default 8192). Overrides `OTEL_BSP_MAX_QUEUE_SIZE`.
     pub fn ring_capacity(mut self, n: usize) -> Self {
         self.ring_capacity = n;
+        self.queue = None;
+        self
+    }
+
+    /// The most span memory the engine may preallocate (default 1 GiB): a configuration that
+    /// needs more (see [`EngineConfig::memory_budget`]) fails `validate` and `Engine::start`
+    /// with the bytes it would take, instead of dying in the allocator. A budget over the
+    /// machine's physical memory fails whatever this limit says.
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = bytes;
         self
     }
 
@@ -189,14 +213,40 @@ impl EngineConfig {
                 "must be positive",
             ));
         }
-        if self.memory_budget() > isize::MAX as usize / 2 {
-            return Err(Error::config(
-                "rings x ring_capacity",
-                self.rings.saturating_mul(self.ring_capacity),
-                "needs more memory than this process can address",
-            ));
+        self.check_memory()
+    }
+
+    /// The memory check of [`EngineConfig::validate`]: the budget within the limit and the
+    /// machine, the error naming what asked for it.
+    fn check_memory(&self) -> Result<(), Error> {
+        let budget = self.memory_budget();
+        let machine = physical_memory();
+        let (limit, whose) = match machine {
+            Some(m) if m < self.memory_limit => (m, "this machine's physical memory"),
+            _ => (
+                self.memory_limit,
+                "the engine's memory limit (EngineConfig::memory_limit)",
+            ),
+        };
+        if budget <= limit && budget < isize::MAX as usize / 2 {
+            return Ok(());
         }
-        Ok(())
+        let why = format!(
+            "the rings would preallocate {budget} bytes ({}), over {whose} of {limit} bytes ({})",
+            human(budget),
+            human(limit)
+        );
+        Err(match self.queue {
+            Some(q) => Error::config("OTEL_BSP_MAX_QUEUE_SIZE", q, why),
+            None => Error::config(
+                "rings x (ring_capacity + compact_capacity)",
+                format!(
+                    "{} x ({} + {})",
+                    self.rings, self.ring_capacity, self.compact_capacity
+                ),
+                why,
+            ),
+        })
     }
 
     /// Bytes the engine preallocates for spans: every ring's slots plus every producer's stack
@@ -212,4 +262,34 @@ impl EngineConfig {
             .saturating_mul(std::mem::size_of::<CompactRecord>());
         self.rings.saturating_mul(full.saturating_add(compact))
     }
+}
+
+/// Slots per ring for a whole queue of `queue` spans over `rings` rings: an even share,
+/// rounded up to a power of two (at least 2).
+pub(crate) fn per_ring(queue: usize, rings: usize) -> usize {
+    queue
+        .div_ceil(rings.max(1))
+        .max(2)
+        .checked_next_power_of_two()
+        .unwrap_or(usize::MAX)
+}
+
+/// Total physical memory, from `/proc/meminfo` (`None` where that is not readable).
+fn physical_memory() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// `bytes` for a person: `1.5 GiB`.
+fn human(bytes: usize) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
 }

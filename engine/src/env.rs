@@ -14,10 +14,44 @@
 
 use std::time::Duration;
 
-use crate::config::EngineConfig;
+use crate::config::{per_ring, EngineConfig};
 use crate::error::Error;
 use crate::otlp::{OtlpConfig, Resource};
 use crate::produce::sampler::Sampler;
+
+/// Runs `read` (a `from_lookup`) on the process environment. A variable it reads whose value
+/// is not UTF-8 is an error naming it, never silently taken as unset.
+///
+/// # Errors
+/// What `read` returns, or the first variable it read that is not UTF-8.
+///
+/// # Examples
+/// ```
+/// use ringspan::{from_process_env, EngineConfig};
+/// let config = from_process_env(|lookup| EngineConfig::from_lookup(lookup))?;
+/// # Ok::<(), ringspan::Error>(())
+/// ```
+pub fn from_process_env<T, E: From<Error>>(
+    read: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<T, E>,
+) -> Result<T, E> {
+    let not_unicode = std::cell::RefCell::new(None);
+    let lookup = |name: &str| match std::env::var(name) {
+        Ok(v) => Some(v),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => {
+            not_unicode
+                .borrow_mut()
+                .get_or_insert_with(|| name.to_owned());
+            None
+        }
+    };
+    let result = read(&lookup);
+    if let Some(name) = not_unicode.into_inner() {
+        // The value is not shown: it may be a credential, and it is not text anyway.
+        return Err(Error::config(name, "<not UTF-8>", "the value must be UTF-8 text").into());
+    }
+    result
+}
 
 /// Reads one variable through `lookup`, trimmed; an empty value counts as unset, as the spec
 /// asks. Shared with the exporter's variables (`ringspan-transport`).
@@ -88,7 +122,7 @@ impl EngineConfig {
     /// # Errors
     /// A variable that does not parse, named with its value.
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        from_process_env(|lookup| Self::from_lookup(lookup))
     }
 
     /// [`EngineConfig::from_env`] with the variables read through `lookup` (for tests, or a
@@ -104,12 +138,14 @@ impl EngineConfig {
     ///     "OTEL_BSP_MAX_QUEUE_SIZE" => Some("3000".into()),
     ///     _ => None,
     /// }).unwrap();
-    /// assert_eq!(config.ring_capacity_setting(), 4096);
+    /// // The whole queue, split among the default 8 rings: 375 each, rounded up.
+    /// assert_eq!(config.ring_capacity_setting(), 512);
+    /// assert_eq!(config.rings(2).ring_capacity_setting(), 2048);
     /// let bad = EngineConfig::from_lookup(|name| (name == "OTEL_BSP_SCHEDULE_DELAY").then(|| "5s".into()));
     /// assert!(bad.unwrap_err().to_string().contains("OTEL_BSP_SCHEDULE_DELAY"));
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let mut c = EngineConfig::default().ring_capacity(2048);
+        let mut c = EngineConfig::default();
         if let Some(ms) = number(&lookup, "OTEL_BSP_SCHEDULE_DELAY")? {
             if ms == 0 {
                 return Err(Error::config(
@@ -122,13 +158,16 @@ impl EngineConfig {
         }
         let queue = number(&lookup, "OTEL_BSP_MAX_QUEUE_SIZE")?;
         if let Some(q) = queue {
-            let slots = usize::try_from(q)
+            let total = usize::try_from(q)
                 .ok()
-                .filter(|q| (2..=1 << 30).contains(q))
+                .filter(|q| (2..=1 << 40).contains(q))
                 .ok_or_else(|| {
-                    Error::config("OTEL_BSP_MAX_QUEUE_SIZE", q, "must be between 2 and 2^30")
+                    Error::config("OTEL_BSP_MAX_QUEUE_SIZE", q, "must be between 2 and 2^40")
                 })?;
-            c = c.ring_capacity(slots.next_power_of_two());
+            c.queue = Some(total);
+            c.ring_capacity = per_ring(total, c.rings);
+            // Fail here, naming the variable, rather than at start.
+            c.validate()?;
         }
         if let Some(b) = number(&lookup, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE")? {
             if b == 0 || b > queue.unwrap_or(2048) {
@@ -159,7 +198,7 @@ impl OtlpConfig {
     /// # Errors
     /// A variable that does not parse, named with its value.
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        from_process_env(|lookup| Self::from_lookup(lookup))
     }
 
     /// [`OtlpConfig::from_env`] with the variables read through `lookup`.

@@ -1,6 +1,7 @@
 //! The engine's error type for everything off the hot path (configuration, claiming producers,
 //! flush and shutdown). The hot path reports through counters and small enums, never this.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -13,9 +14,9 @@ pub struct Error {
 #[derive(Debug)]
 enum Kind {
     Config {
-        setting: &'static str,
+        setting: Cow<'static, str>,
         value: String,
-        why: &'static str,
+        why: Cow<'static, str>,
     },
     CoreTaken(usize),
     NoSuchCore(usize),
@@ -31,15 +32,15 @@ enum Kind {
 
 impl Error {
     pub(crate) fn config(
-        setting: &'static str,
+        setting: impl Into<Cow<'static, str>>,
         value: impl fmt::Display,
-        why: &'static str,
+        why: impl Into<Cow<'static, str>>,
     ) -> Self {
         Error {
             kind: Kind::Config {
-                setting,
+                setting: setting.into(),
                 value: value.to_string(),
-                why,
+                why: why.into(),
             },
         }
     }

@@ -65,7 +65,7 @@
 //! |---|---|---|
 //! | `OTEL_BSP_SCHEDULE_DELAY` | ms between scheduled flushes | 5000 |
 //! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans per request (must not exceed the queue size) | 512 |
-//! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans each producer's ring holds (rounded up to a power of two) | 2048 |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE` | the whole queue, as the spec means it: the rings of full records together hold at least this many spans (an even share per ring, rounded up to a power of two; `EngineConfig::rings` set afterwards re-splits it, `ring_capacity` overrides it). A queue whose memory is over `EngineConfig::memory_limit` (1 GiB) or the machine is an error naming the variable and the bytes | ringspan's own: 8192 per ring, 64 Ki over the default 8 rings (the spec's 2048 is 2 ms at 1 M spans/s) |
 //! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
 //! | `OTEL_TRACES_SAMPLER_ARG` | the ratio for the `*traceidratio` samplers | 1.0 |
 //! | `OTEL_SERVICE_NAME` | `service.name` (wins over the same key in the next one) | `unknown_service` |
@@ -99,7 +99,7 @@ pub use clock::{Calibration, Clock, ClockSource, MAX_DRIFT_NS};
 pub use config::{ClockChoice, EngineConfig, IdleStrategy, MAX_DEPTH};
 pub use drain::sink::{Discard, Sink};
 pub use engine::Engine;
-pub use env::var as env_var;
+pub use env::{from_process_env, var as env_var};
 pub use error::Error;
 pub use model::callsite::Callsite;
 pub use model::compact::{CompactRecord, MAX_CALLSITE_KEYS};

@@ -26,7 +26,11 @@ fn unset_and_empty_variables_give_the_spec_defaults() {
         ]),
     ] {
         let c = EngineConfig::from_lookup(lookup).unwrap();
-        assert_eq!(c.ring_capacity_setting(), 2048);
+        // No queue size: ringspan's own default (the spec's 2048 is 2 ms at 1 M spans/s).
+        assert_eq!(
+            c.ring_capacity_setting(),
+            EngineConfig::default().ring_capacity_setting()
+        );
         let dbg = format!("{c:?}");
         assert!(
             dbg.contains("schedule_delay: 5s") && dbg.contains("max_batch: 512"),
@@ -53,8 +57,8 @@ fn every_variable_is_applied() {
     .unwrap();
     assert_eq!(
         c.ring_capacity_setting(),
-        8192,
-        "rounded up to a power of two"
+        1024,
+        "the whole queue of 5000 split among 8 rings, rounded up to a power of two"
     );
     let dbg = format!("{c:?}");
     assert!(
@@ -150,4 +154,37 @@ fn bad_values_name_the_variable_and_the_value() {
         e.to_string().contains("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
         "{e}"
     );
+}
+
+#[test]
+fn a_queue_too_big_for_memory_is_an_error_naming_the_variable_and_the_bytes() {
+    let e =
+        EngineConfig::from_lookup(env(&[("OTEL_BSP_MAX_QUEUE_SIZE", "100000000")])).unwrap_err();
+    let msg = e.to_string();
+    assert!(e.is_config(), "{msg}");
+    assert!(msg.contains("OTEL_BSP_MAX_QUEUE_SIZE"), "{msg}");
+    assert!(msg.contains("100000000"), "{msg}");
+    assert!(msg.contains("bytes") && msg.contains("GiB"), "{msg}");
+    // The same size set in code fails `start` the same way, before allocating anything.
+    let config = EngineConfig::default().ring_capacity(1 << 27);
+    let e = Engine::start(config, ringspan::Discard::default()).unwrap_err();
+    assert!(e.to_string().contains("ring_capacity"), "{e}");
+    // And a raised limit is still held to the machine.
+    let config = EngineConfig::default()
+        .ring_capacity(1 << 30)
+        .memory_limit(usize::MAX);
+    let e = config.validate().unwrap_err();
+    assert!(e.to_string().contains("physical memory"), "{e}");
+}
+
+#[test]
+fn the_queue_is_the_whole_queue_split_among_the_rings() {
+    let c = EngineConfig::from_lookup(env(&[("OTEL_BSP_MAX_QUEUE_SIZE", "40000")])).unwrap();
+    // 40000 over 8 rings is 5000 each, rounded up.
+    assert_eq!(c.ring_capacity_setting(), 8192);
+    let c = c.rings(2);
+    assert_eq!(c.ring_capacity_setting(), 32768);
+    // A capacity set in code wins, and then `rings` leaves it alone.
+    let c = c.ring_capacity(64).rings(4);
+    assert_eq!(c.ring_capacity_setting(), 64);
 }

@@ -24,6 +24,18 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// A rustls config trusting only the certificates of a PEM file.
+/// The certificates of a PEM file; the reason, for a person, if it holds none or cannot be read.
+pub(crate) fn read_ca_file(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| e.to_string())?
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    if certs.is_empty() {
+        return Err("no PEM certificate in the file".into());
+    }
+    Ok(certs)
+}
+
 fn ca_file_config(path: &std::path::Path) -> Result<rustls::ClientConfig, Error> {
     let setting = || format!("CA certificate file {}", path.display());
     let bad = |why: String| {
@@ -32,13 +44,7 @@ fn ca_file_config(path: &std::path::Path) -> Result<rustls::ClientConfig, Error>
             std::io::Error::new(std::io::ErrorKind::InvalidData, why),
         )
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| bad(e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| bad(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(bad("no PEM certificate in the file".into()));
-    }
+    let certs = read_ca_file(path).map_err(bad)?;
     let mut roots = rustls::RootCertStore::empty();
     for c in certs {
         roots.add(c).map_err(|e| bad(e.to_string()))?;

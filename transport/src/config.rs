@@ -97,32 +97,58 @@ impl fmt::Debug for ExporterConfig {
     }
 }
 
-/// Parses a full traces URL: `http` or `https`, with a host.
+/// Parses a full traces URL: `http` or `https`, with a host. Errors show the URL redacted
+/// ([`redact`]): no userinfo, no query.
 pub(crate) fn parse_endpoint(setting: &str, url: &str) -> Result<Uri, Error> {
     let uri: Uri = url
         .parse()
-        .map_err(|_| Error::config(setting, url, "not a URL"))?;
+        .map_err(|_| Error::config(setting, redact(url), "not a URL"))?;
     match uri.scheme_str() {
         Some("http") | Some("https") => {}
         _ => {
             return Err(Error::config(
                 setting,
-                url,
+                redact(url),
                 "expected an http:// or https:// URL",
             ))
         }
     }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(Error::config(setting, shown(&uri), "the URL has no host"));
-    }
     if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
         return Err(Error::config(
             setting,
-            "<redacted>",
+            redact(url),
             "credentials in the URL are not supported; send them in a header",
         ));
     }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(Error::config(setting, redact(url), "the URL has no host"));
+    }
     Ok(uri)
+}
+
+/// `url` as it may appear in an error or a log line: userinfo and everything from the query
+/// or fragment on replaced by `<redacted>` (either may carry a credential). Works on text that
+/// does not parse as a URL too.
+pub(crate) fn redact(url: &str) -> String {
+    let (head, rest) = match url.find(['?', '#']) {
+        Some(i) => (&url[..i], Some(&url[i..i + 1])),
+        None => (url, None),
+    };
+    let (scheme, after) = match head.find("://") {
+        Some(i) => (&head[..i + 3], &head[i + 3..]),
+        None => ("", head),
+    };
+    let (authority, path) = after.split_at(after.find('/').unwrap_or(after.len()));
+    let authority = match authority.rfind('@') {
+        Some(i) => format!("<redacted>{}", &authority[i..]),
+        None => authority.to_owned(),
+    };
+    let mut shown = format!("{scheme}{authority}{path}");
+    if let Some(sep) = rest {
+        shown.push_str(sep);
+        shown.push_str("<redacted>");
+    }
+    shown
 }
 
 impl ExporterConfig {
@@ -255,22 +281,15 @@ impl ExporterConfig {
     }
 }
 
-/// `uri` as it may be printed: a query (which may carry a key) is redacted.
+/// `uri` as it may be printed: userinfo and query redacted (see [`redact`]).
 pub(crate) fn shown(uri: &Uri) -> String {
-    match uri.query() {
-        Some(_) => format!(
-            "{}://{}{}?<redacted>",
-            uri.scheme_str().unwrap_or("http"),
-            uri.authority().map_or("", |a| a.as_str()),
-            uri.path()
-        ),
-        None => uri.to_string(),
-    }
+    redact(&uri.to_string())
 }
 
-/// `base` with `/v1/traces` appended to its path.
+/// `base` with `/v1/traces` appended to its path; a query or fragment stays at the end.
 pub(crate) fn traces_url(base: &str) -> String {
-    format!("{}/v1/traces", base.trim_end_matches('/'))
+    let (path, rest) = base.split_at(base.find(['?', '#']).unwrap_or(base.len()));
+    format!("{}/v1/traces{rest}", path.trim_end_matches('/'))
 }
 
 pub(crate) fn header_pair(

@@ -73,6 +73,8 @@ fn headers(config: &mut ExporterConfig, name: &str, list: &str) -> Result<(), Er
                 )
             })?;
         let (n, v) = header_pair(name, k, &v)?;
+        // A name given twice keeps its last value, as `ExporterConfig::header` does.
+        config.headers.retain(|(old, _)| *old != n);
         config.headers.push((n, v));
     }
     Ok(())
@@ -86,7 +88,7 @@ impl ExporterConfig {
     /// A variable that does not parse, named with its value; `grpc` or `http/json` as the
     /// protocol ([`Error::is_unsupported`]).
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        ringspan::from_process_env(|lookup| Self::from_lookup(lookup))
     }
 
     /// [`ExporterConfig::from_env`] with the variables read through `lookup`.
@@ -141,12 +143,23 @@ impl ExporterConfig {
         if let Some((name, v)) = pick(&lookup, "TIMEOUT") {
             c.timeout = millis(&name, &v)?;
         }
-        if let Some((_, path)) = pick(&lookup, "CERTIFICATE") {
+        if let Some((name, path)) = pick(&lookup, "CERTIFICATE") {
+            // Read it now, so that a missing or empty file names the variable.
+            crate::client::read_ca_file(path.as_ref()).map_err(|why| {
+                Error::config(
+                    &name,
+                    &path,
+                    format!("not a usable CA certificate file: {why}"),
+                )
+            })?;
             c.roots = Roots::CaFile(path.into());
         }
         if let Some(v) = get(&lookup, "OTEL_BSP_EXPORT_TIMEOUT") {
             let budget = millis("OTEL_BSP_EXPORT_TIMEOUT", &v)?;
             c.retry = c.retry.max_elapsed(budget);
+            c.retry.validate().map_err(|_| {
+                Error::config("OTEL_BSP_EXPORT_TIMEOUT", &v, "must be at most a day")
+            })?;
         }
         Ok(c)
     }

@@ -31,7 +31,7 @@ impl PipelineConfig {
     /// # Errors
     /// The first variable that does not parse, named with its value.
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        ringspan::from_process_env(|lookup| Self::from_lookup(lookup))
     }
 
     /// [`PipelineConfig::from_env`] with the variables read through `lookup`.

@@ -20,6 +20,14 @@ fn exporter(pairs: &[(&str, &str)]) -> ExporterConfig {
     ExporterConfig::from_lookup(env(pairs)).expect("valid settings")
 }
 
+/// A real PEM certificate in a file of its own (the certificate variables are read at once).
+fn ca_file(tag: &str) -> String {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let path = std::env::temp_dir().join(format!("ringspan-{tag}-{}.pem", std::process::id()));
+    std::fs::write(&path, cert.cert.pem()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
 fn error(pairs: &[(&str, &str)]) -> String {
     ExporterConfig::from_lookup(env(pairs))
         .expect_err("should be rejected")
@@ -56,6 +64,7 @@ fn generic_endpoint_gets_the_signal_path_and_specific_is_used_as_is() {
 
 #[test]
 fn signal_specific_beats_generic_for_every_setting() {
+    let traces_pem = ca_file("traces");
     let c = exporter(&[
         ("OTEL_EXPORTER_OTLP_HEADERS", "x-generic=1"),
         ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-traces=2"),
@@ -66,16 +75,17 @@ fn signal_specific_beats_generic_for_every_setting() {
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
         ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/generic.pem"),
-        ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/traces.pem"),
+        ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", &traces_pem),
     ]);
     assert_eq!(c.header_names().collect::<Vec<_>>(), ["x-traces"]);
     assert_eq!(c.compression_setting(), Compression::Gzip);
     assert_eq!(c.timeout_setting(), Duration::from_millis(2500));
-    assert_eq!(c.roots_setting(), &Roots::CaFile("/traces.pem".into()));
+    assert_eq!(c.roots_setting(), &Roots::CaFile(traces_pem.into()));
 }
 
 #[test]
 fn generic_values_apply_when_no_specific_one_is_set() {
+    let pem = ca_file("generic");
     let c = exporter(&[
         (
             "OTEL_EXPORTER_OTLP_HEADERS",
@@ -84,7 +94,7 @@ fn generic_values_apply_when_no_specific_one_is_set() {
         ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "750"),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-        ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", &pem),
         ("OTEL_BSP_EXPORT_TIMEOUT", "1234"),
     ]);
     assert_eq!(c.header_value("api-key").unwrap(), "abc==");
@@ -92,7 +102,7 @@ fn generic_values_apply_when_no_specific_one_is_set() {
     assert_eq!(c.header_value("x-team").unwrap(), "blue");
     assert_eq!(c.compression_setting(), Compression::Gzip);
     assert_eq!(c.timeout_setting(), Duration::from_millis(750));
-    assert_eq!(c.roots_setting(), &Roots::CaFile("/etc/ca.pem".into()));
+    assert_eq!(c.roots_setting(), &Roots::CaFile(pem.into()));
     assert!(format!("{c:?}").contains("1.234s"), "{c:?}");
 }
 
@@ -206,7 +216,7 @@ fn the_pipeline_reads_every_standard_variable() {
         c.otlp.resource_setting().get("deployment.environment.name"),
         Some(&ResourceValue::Str("prod".into()))
     );
-    assert_eq!(c.engine.ring_capacity_setting(), 4096);
+    assert_eq!(c.engine.ring_capacity_setting(), 512);
     assert_eq!(
         c.exporter.endpoint_setting(),
         "http://collector:4318/v1/traces"
@@ -280,4 +290,83 @@ fn credentials_in_endpoints_are_refused_or_redacted() {
     // The query is sent, but never printed.
     assert_eq!(c.endpoint_setting().query(), Some("api_key=k3y"));
     assert!(!format!("{c:?}").contains("k3y"), "{c:?}");
+}
+
+#[test]
+fn endpoints_that_fail_to_parse_never_show_credentials() {
+    let cases = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "grpcs://user:secret@host"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "host:4318/?api_key=secret"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "ftp://host/?token=secret",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://user:secret@/v1/traces",
+        ),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://a b/?secret"),
+    ];
+    for (name, url) in cases {
+        let msg = error(&[(name, url)]);
+        assert!(msg.contains(name), "{url}: {msg}");
+        assert!(!msg.contains("secret"), "{url}: {msg}");
+    }
+    // What is left is enough to find the mistake.
+    let msg = error(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://host/?token=secret")]);
+    assert!(msg.contains("ftp://host/?<redacted>"), "{msg}");
+    for url in ["grpcs://user:secret@host", "localhost:4318?key=secret"] {
+        let e = ExporterConfig::default().endpoint(url).unwrap_err();
+        assert!(!e.to_string().contains("secret"), "{e}");
+        assert!(!format!("{e:?}").contains("secret"), "{e:?}");
+    }
+}
+
+#[test]
+fn a_base_endpoint_with_a_query_keeps_it_after_the_path() {
+    let c = exporter(&[(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "https://vendor.example:4318/otlp?tenant=7",
+    )]);
+    assert_eq!(
+        c.endpoint_setting(),
+        "https://vendor.example:4318/otlp/v1/traces?tenant=7"
+    );
+    let c = ExporterConfig::default()
+        .base_endpoint("http://collector:4318/?k=v")
+        .unwrap();
+    assert_eq!(c.endpoint_setting(), "http://collector:4318/v1/traces?k=v");
+}
+
+#[test]
+fn a_header_named_twice_in_the_environment_keeps_its_last_value() {
+    let c = exporter(&[(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "authorization=first,x-a=1,Authorization=second",
+    )]);
+    let auth: Vec<_> = c.header_names().filter(|n| *n == "authorization").collect();
+    assert_eq!(auth.len(), 1, "sent once");
+    assert_eq!(c.header_value("authorization").unwrap(), "second");
+}
+
+#[test]
+fn out_of_range_timeouts_and_missing_certificates_name_the_variable() {
+    let msg = error(&[("OTEL_BSP_EXPORT_TIMEOUT", "999999999999")]);
+    assert!(
+        msg.contains("OTEL_BSP_EXPORT_TIMEOUT") && msg.contains("999999999999"),
+        "{msg}"
+    );
+    let missing = "/nonexistent/ringspan-ca.pem";
+    for name in [
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+    ] {
+        let msg = error(&[(name, missing)]);
+        assert!(msg.contains(name) && msg.contains(missing), "{msg}");
+    }
+    let empty = std::env::temp_dir().join(format!("ringspan-empty-{}.pem", std::process::id()));
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let msg = error(&[("OTEL_EXPORTER_OTLP_CERTIFICATE", empty.to_str().unwrap())]);
+    assert!(msg.contains("no PEM certificate"), "{msg}");
+    let _ = std::fs::remove_file(empty);
 }
