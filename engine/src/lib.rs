@@ -96,7 +96,7 @@ mod stats;
 mod sync;
 
 pub use clock::{Calibration, Clock, ClockSource, MAX_DRIFT_NS};
-pub use config::{ClockChoice, EngineConfig, IdleStrategy, MAX_DEPTH};
+pub use config::{ClockChoice, EngineConfig, IdleStrategy, DEFAULT_MEMORY_LIMIT, MAX_DEPTH};
 pub use drain::sink::{Discard, Sink};
 pub use engine::Engine;
 pub use env::{from_process_env, var as env_var};

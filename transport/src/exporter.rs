@@ -185,6 +185,23 @@ async fn deadline(mut stop: watch::Receiver<Option<Instant>>) {
     }
 }
 
+/// Settles a request's spans as `dropped.panicked` if its task ends any other way than by
+/// settling them (a panic unwinds through it; tokio catches the panic, and the accounting
+/// would otherwise wait forever for those spans).
+struct Settle<'a> {
+    spans: u64,
+    stats: &'a ExportStats,
+    done: bool,
+}
+
+impl Drop for Settle<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.stats.settle(self.spans, Outcome::Panicked);
+        }
+    }
+}
+
 /// Takes requests as send slots free up, and spawns a task to settle each.
 async fn dispatch(
     mut requests: mpsc::UnboundedReceiver<EncodedRequest>,
@@ -220,13 +237,18 @@ async fn dispatch(
         let mut rng = IdGenerator::from_seed(jitter.next_u64());
         tasks.spawn(async move {
             let _slot = slot;
-            let spans = request.spans() as u64;
+            let mut settle = Settle {
+                spans: request.spans() as u64,
+                stats: &ctx.stats,
+                done: false,
+            };
             let outcome = tokio::select! {
                 biased;
                 o = send(request, &ctx, &mut rng) => o,
                 _ = deadline(stop) => Outcome::Shutdown,
             };
-            ctx.stats.settle(spans, outcome);
+            settle.done = true;
+            ctx.stats.settle(settle.spans, outcome);
         });
         while tasks.try_join_next().is_some() {}
     }

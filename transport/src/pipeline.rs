@@ -92,12 +92,23 @@ impl Report {
     }
 
     /// Whether `recorded = exported + rejected + dropped` holds exactly, with the engine's
-    /// hand-off matching the exporter's intake. True after a clean shutdown; while running,
-    /// spans on their way make it false.
+    /// hand-off matching the exporter's intake (less what a panicking encoder lost). True
+    /// after a clean shutdown; while running, spans on their way make it false.
     pub fn is_settled(&self) -> bool {
+        let lost_in_encoder = self.dropped.sink_panicked - self.engine.dropped.sink_panicked;
         self.recorded == self.exported + self.rejected + self.dropped_total()
-            && self.engine.delivered == self.export.handed
+            && self.engine.delivered == self.export.handed + lost_in_encoder
             && self.engine.in_rings == 0
+    }
+
+    /// The final report: if the encoder panicked, the spans it had taken that never reached
+    /// the exporter are counted as `dropped.sink_panicked` too.
+    fn settled(engine: Snapshot, export: ExportCounts) -> Report {
+        let mut report = Report::new(engine, export);
+        if engine.sink_panicked {
+            report.dropped.sink_panicked += engine.delivered.saturating_sub(export.handed);
+        }
+        report
     }
 }
 
@@ -208,6 +219,6 @@ impl Pipeline {
             .unwrap_or_else(|e| e.into_inner())
             .shutdown(left);
         let engine = engine?;
-        Ok(Report::new(engine, export?))
+        Ok(Report::settled(engine, export?))
     }
 }

@@ -103,7 +103,8 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// One HTTP exchange, bounded by the timeout. `Err` is a failure to get any answer (connect,
-/// reset, timeout): retryable, as the spec asks. The reason goes to `last_error`.
+/// reset, timeout before the status): retryable, as the spec asks. A body that fails after a
+/// status arrived does not make the status void. The reason goes to `last_error`.
 async fn attempt(ctx: &Ctx, body: Bytes) -> Result<Answer, ()> {
     let mut req = Request::post(ctx.endpoint.clone())
         .header(CONTENT_TYPE, "application/x-protobuf")
@@ -121,56 +122,65 @@ async fn attempt(ctx: &Ctx, body: Bytes) -> Result<Answer, ()> {
             return Err(());
         }
     };
-    let exchange = async {
-        let resp = ctx
-            .client
-            .request(req)
-            .await
-            .map_err(|e| format!("POST {}: {}", ctx.shown, describe(&e)))?;
-        let status = resp.status();
-        let verdict = classify(status);
-        let retry_after = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        // Read the body (capped) even when it is not needed, so the connection can be reused.
-        let body = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
-            .collect()
-            .await
-            .map(|b| b.to_bytes());
-        Ok::<_, String>(match verdict {
-            Verdict::Accepted => Answer::Accepted {
-                rejected: body.map_or(0, |b| partial_success(ctx, &b)),
-            },
-            Verdict::Retry => {
-                ctx.stats
-                    .failed(format!("POST {}: {status} (will retry)", ctx.shown));
-                Answer::Retry { retry_after }
-            }
-            Verdict::Fatal => {
-                ctx.stats.failed(format!(
-                    "POST {}: {status} (not retryable; the batch is dropped)",
-                    ctx.shown
-                ));
-                Answer::Fatal
-            }
-        })
-    };
-    match tokio::time::timeout(ctx.timeout, exchange).await {
-        Ok(Ok(answer)) => Ok(answer),
-        Ok(Err(why)) => {
-            ctx.stats.failed(why);
-            Err(())
+    // One deadline for the whole attempt; the body gets what the headers left of it.
+    let deadline = tokio::time::Instant::now() + ctx.timeout;
+    let no_answer = || format!("POST {}: no answer within {:?}", ctx.shown, ctx.timeout);
+    let resp = match tokio::time::timeout_at(deadline, ctx.client.request(req)).await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(e)) => {
+            ctx.stats
+                .failed(format!("POST {}: {}", ctx.shown, describe(&e)));
+            return Err(());
         }
         Err(_) => {
-            ctx.stats.failed(format!(
-                "POST {}: no answer within {:?}",
-                ctx.shown, ctx.timeout
-            ));
-            Err(())
+            ctx.stats.failed(no_answer());
+            return Err(());
         }
-    }
+    };
+    let status = resp.status();
+    let verdict = classify(status);
+    let retry_after = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    // Read the body (capped) even when it is not needed, so the connection can be reused.
+    let body = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES).collect();
+    let body = match tokio::time::timeout_at(deadline, body).await {
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+        Ok(Err(e)) => Err(describe(&*e)),
+        Err(_) => Err(format!("no body within {:?}", ctx.timeout)),
+    };
+    Ok(match verdict {
+        // The status is the collector's answer: once a 2xx is in, the batch is delivered,
+        // whatever happens to the body after it. Sending it again would duplicate it.
+        Verdict::Accepted => match body {
+            Ok(b) => Answer::Accepted {
+                rejected: partial_success(ctx, &b),
+            },
+            Err(why) => {
+                ctx.stats.body_lost();
+                ctx.stats.failed(format!(
+                    "POST {}: {status}, but the response body failed ({why}); the batch \
+                     counts as exported, a partial success in it is unknown",
+                    ctx.shown
+                ));
+                Answer::Accepted { rejected: 0 }
+            }
+        },
+        Verdict::Retry => {
+            ctx.stats
+                .failed(format!("POST {}: {status} (will retry)", ctx.shown));
+            Answer::Retry { retry_after }
+        }
+        Verdict::Fatal => {
+            ctx.stats.failed(format!(
+                "POST {}: {status} (not retryable; the batch is dropped)",
+                ctx.shown
+            ));
+            Answer::Fatal
+        }
+    })
 }
 
 /// `rejected_spans` from a 2xx body holding an `ExportTraceServiceResponse` (an empty or

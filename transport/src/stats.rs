@@ -1,5 +1,5 @@
 //! The exporter's counters. Every span handed to the exporter ends in exactly one of:
-//! exported, rejected by the collector (partial success), or dropped for one of three reasons.
+//! exported, rejected by the collector (partial success), or dropped for one of four reasons.
 //!
 //! ```text
 //! handed = exported + rejected + dropped.total() + in_flight
@@ -24,12 +24,15 @@ pub struct ExportDropped {
     /// Still queued, in flight or waiting to retry when shutdown's deadline came, or handed to
     /// an exporter that had stopped.
     pub shutdown: u64,
+    /// The task sending them panicked (a bug in ringspan or its HTTP stack; the exporter
+    /// goes on with the next request).
+    pub panicked: u64,
 }
 
 impl ExportDropped {
     /// All spans the exporter dropped.
     pub fn total(&self) -> u64 {
-        self.retries_exhausted + self.non_retryable + self.shutdown
+        self.retries_exhausted + self.non_retryable + self.shutdown + self.panicked
     }
 }
 
@@ -53,6 +56,10 @@ pub struct ExportCounts {
     pub retries: u64,
     /// Body bytes sent, after compression, over all attempts.
     pub bytes_sent: u64,
+    /// Requests the collector accepted (a 2xx status) whose response body then failed to
+    /// arrive (a stall past the timeout, a reset): their spans count as exported, never sent
+    /// again, and a partial success in that body is unknown.
+    pub bodies_lost: u64,
 }
 
 impl ExportCounts {
@@ -72,10 +79,12 @@ pub struct ExportStats {
     dropped_retries: AtomicU64,
     dropped_fatal: AtomicU64,
     dropped_shutdown: AtomicU64,
+    dropped_panicked: AtomicU64,
     requests: AtomicU64,
     attempts: AtomicU64,
     retries: AtomicU64,
     bytes_sent: AtomicU64,
+    bodies_lost: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -89,6 +98,7 @@ pub(crate) enum Outcome {
     RetriesExhausted,
     NonRetryable,
     Shutdown,
+    Panicked,
 }
 
 fn add(c: &AtomicU64, n: u64) {
@@ -108,11 +118,13 @@ impl ExportStats {
                 retries_exhausted: get(&self.dropped_retries),
                 non_retryable: get(&self.dropped_fatal),
                 shutdown: get(&self.dropped_shutdown),
+                panicked: get(&self.dropped_panicked),
             },
             requests: get(&self.requests),
             attempts: get(&self.attempts),
             retries: get(&self.retries),
             bytes_sent: get(&self.bytes_sent),
+            bodies_lost: get(&self.bodies_lost),
         }
     }
 
@@ -138,6 +150,10 @@ impl ExportStats {
         }
     }
 
+    pub(crate) fn body_lost(&self) {
+        add(&self.bodies_lost, 1);
+    }
+
     pub(crate) fn failed(&self, why: String) {
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
     }
@@ -152,6 +168,7 @@ impl ExportStats {
             Outcome::RetriesExhausted => add(&self.dropped_retries, spans),
             Outcome::NonRetryable => add(&self.dropped_fatal, spans),
             Outcome::Shutdown => add(&self.dropped_shutdown, spans),
+            Outcome::Panicked => add(&self.dropped_panicked, spans),
         }
     }
 }

@@ -265,3 +265,52 @@ fn no_more_requests_in_flight_than_configured() {
     // Six buffers were out at times, but never more than two requests on the wire.
     assert_eq!(receiver.counts().max_concurrent, 2);
 }
+
+#[test]
+fn a_200_whose_body_stalls_is_delivered_once_not_retried() {
+    let receiver = receiver();
+    let mut c = config(&receiver.endpoint());
+    c.exporter = c.exporter.timeout(Duration::from_millis(300));
+    let pipeline = Pipeline::start(c).unwrap();
+    receiver.inject(Fault::StallBody(Duration::from_secs(3)), 1);
+    let ids: HashSet<_> = record(&pipeline, "stalled", 0, 40).into_iter().collect();
+    let mid = settle(&pipeline);
+    assert_eq!(mid.exported, 40, "{mid:#?}");
+    assert_eq!(mid.export.retries, 0, "sent again: {mid:#?}");
+    assert_eq!(mid.export.bodies_lost, 1, "{mid:#?}");
+    assert_eq!(
+        receiver.counts().spans,
+        40,
+        "the collector got the batch once"
+    );
+    assert!(pipeline
+        .last_export_error()
+        .is_some_and(|e| e.contains("response body")));
+    let report = pipeline.shutdown(Duration::from_secs(5)).unwrap();
+    assert_settled(&report);
+    let got: HashSet<_> = received(&receiver, false).into_keys().collect();
+    assert_eq!(got, ids);
+}
+
+#[test]
+fn a_200_whose_body_is_reset_is_delivered_once_not_retried() {
+    let receiver = receiver();
+    let pipeline = Pipeline::start(config(&receiver.endpoint())).unwrap();
+    receiver.inject(Fault::ResetBody, 1);
+    record(&pipeline, "cut", 0, 30);
+    let mid = settle(&pipeline);
+    assert_eq!(
+        (mid.exported, mid.export.retries, mid.export.bodies_lost),
+        (30, 0, 1),
+        "{mid:#?}"
+    );
+    assert_eq!(receiver.counts().spans, 30);
+    // The connection it broke is not reused: the next batch goes through a new one.
+    record(&pipeline, "after", 100, 10);
+    let after = settle(&pipeline);
+    assert_eq!(after.exported, 40, "{after:#?}");
+    let report = pipeline.shutdown(Duration::from_secs(5)).unwrap();
+    assert_settled(&report);
+    // Panics on a span received twice.
+    assert_eq!(received(&receiver, false).len(), 40);
+}

@@ -327,9 +327,32 @@ impl SpanRecord {
         }
         self.header.n_attrs = (n + take) as u8;
         if take < attrs.len() {
-            let dropped = (attrs.len() - take) as u32;
-            self.header.dropped_attrs = self.header.dropped_attrs.saturating_add(dropped);
+            self.push_attrs_at_cap(&attrs[take..], loss);
         }
+    }
+
+    /// The attributes that found every slot taken: one whose key is already stored is an
+    /// update, not a new attribute (attribute limits count keys), so its value replaces the
+    /// last one stored under that key; the others are dropped and counted.
+    #[cold]
+    fn push_attrs_at_cap(&mut self, attrs: &[(&'static str, Value<'_>)], loss: &mut Loss) {
+        let n = usize::from(self.header.n_attrs);
+        let mut dropped = 0u32;
+        for &(key, value) in attrs {
+            let arena = &self.arena;
+            match self.attrs[..n]
+                .iter()
+                .rposition(|a| a.key.as_str(arena) == key)
+            {
+                Some(i) => {
+                    let value =
+                        Self::pack(&mut self.arena, &mut self.header.arena_len, value, loss);
+                    self.attrs[i].value = value;
+                }
+                None => dropped += 1,
+            }
+        }
+        self.header.dropped_attrs = self.header.dropped_attrs.saturating_add(dropped);
     }
 
     /// Counts `n` attributes dropped before they reached the record.
@@ -600,17 +623,38 @@ mod tests {
 
     #[test]
     fn attributes_beyond_the_limit_are_counted() {
+        const KEYS: [&str; MAX_ATTRS + 3] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"];
         let mut r = fresh();
         let mut loss = Loss::default();
-        for i in 0..MAX_ATTRS as i64 + 3 {
-            r.push_attr("k", Value::i64(i), &mut loss);
+        for (i, key) in KEYS.iter().enumerate() {
+            r.push_attr(key, Value::i64(i as i64), &mut loss);
         }
         assert_eq!(r.attributes().len(), MAX_ATTRS);
         assert_eq!(r.dropped_attributes_count(), 3);
         assert_eq!(
-            r.attributes().last().unwrap().1,
-            ValueRef::I64(MAX_ATTRS as i64 - 1)
+            r.attributes().last().unwrap(),
+            ("h", ValueRef::I64(MAX_ATTRS as i64 - 1))
         );
+    }
+
+    /// Found by the `encode` fuzz target: a key set again once every slot was taken lost its
+    /// new value (the span exported an older one).
+    #[test]
+    fn a_key_set_again_at_the_limit_takes_the_new_value() {
+        let mut r = fresh();
+        let mut loss = Loss::default();
+        for i in 0..MAX_ATTRS as i64 {
+            r.push_attr("k", Value::i64(i), &mut loss);
+        }
+        r.push_attr("k", Value::i64(99), &mut loss);
+        r.push_attr("other", Value::i64(1), &mut loss);
+        assert_eq!(
+            r.dropped_attributes_count(),
+            1,
+            "only the new key is dropped"
+        );
+        let last_k = r.attributes().filter(|(k, _)| *k == "k").last().unwrap();
+        assert_eq!(last_k.1, ValueRef::I64(99));
     }
 
     #[test]

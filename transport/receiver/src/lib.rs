@@ -33,6 +33,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 
 pub use error::Error;
+/// The checks the server runs on each request, callable without a server (the fuzz targets
+/// drive them).
+pub use service::{check_body, check_headers};
 
 /// What the receiver keeps of the requests it accepts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -151,6 +154,13 @@ pub enum Fault {
     },
     /// Close the connection without answering (the client sees a reset or an early EOF).
     DropConnection,
+    /// Accept the request (its spans count as received), send `200` and the first byte of
+    /// the response body, then stall for this long before the rest: a collector that got the
+    /// batch but whose answer does not arrive.
+    StallBody(Duration),
+    /// Accept the request, send `200` and the first byte of the body, then reset the
+    /// connection: the answer is cut short after the batch was taken.
+    ResetBody,
 }
 
 /// What the receiver has seen.

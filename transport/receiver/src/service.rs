@@ -1,13 +1,18 @@
 //! The receiver's request handler: check, decompress, count, answer (or misbehave).
 
+use std::future::Future;
 use std::io::Read;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -19,13 +24,71 @@ use super::{add, Fault, Keep, Shared};
 /// OTLP's request cap, before and after decompression.
 const MAX_REQUEST_BYTES: usize = 64 << 20;
 
-fn answer(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body));
+/// A response body: whole, or cut short by a fault.
+pub(super) type ResponseBody = BoxBody<Bytes, std::io::Error>;
+
+fn answer(status: StatusCode, body: Bytes) -> Response<ResponseBody> {
+    let mut r = Response::new(Full::new(body).map_err(|never| match never {}).boxed());
     *r.status_mut() = status;
     r
 }
 
-fn refuse(shared: &Shared, status: StatusCode) -> Result<Response<Full<Bytes>>, std::io::Error> {
+/// A body that sends its first byte, waits, then sends the rest or fails (a reset).
+struct Faulty {
+    first: Option<Bytes>,
+    rest: Option<Bytes>,
+    len: u64,
+    wait: Pin<Box<tokio::time::Sleep>>,
+    reset: bool,
+}
+
+impl Faulty {
+    fn new(mut body: Bytes, wait: Duration, reset: bool) -> Self {
+        let len = body.len() as u64;
+        let rest = body.split_off(1.min(body.len()));
+        Faulty {
+            first: Some(body),
+            rest: Some(rest),
+            len,
+            wait: Box::pin(tokio::time::sleep(wait)),
+            reset,
+        }
+    }
+}
+
+impl Body for Faulty {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(Frame::data(first))));
+        }
+        if self.rest.is_none() {
+            return Poll::Ready(None);
+        }
+        if self.wait.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if self.reset {
+            self.rest = None;
+            return Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "fault injected: reset mid-body",
+            ))));
+        }
+        Poll::Ready(self.rest.take().map(|b| Ok(Frame::data(b))))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.len)
+    }
+}
+
+fn refuse(shared: &Shared, status: StatusCode) -> Result<Response<ResponseBody>, std::io::Error> {
     add(&shared.counters.malformed, 1);
     Ok(answer(status, Bytes::new()))
 }
@@ -41,11 +104,63 @@ fn gunzip(body: &[u8]) -> Result<Vec<u8>, StatusCode> {
     Ok(out)
 }
 
+/// Bodies up to this size are checked on the runtime's worker; larger ones (and every gzip
+/// body) on the blocking pool.
+const INLINE_BYTES: usize = 1 << 20;
+
+/// Checks the content type and encoding of a request; `Ok(true)` for a gzip body.
+///
+/// # Errors
+/// 415 for another content type or encoding.
+pub fn check_headers(
+    content_type: Option<&[u8]>,
+    content_encoding: Option<&[u8]>,
+) -> Result<bool, StatusCode> {
+    let protobuf = content_type.is_some_and(|v| v.starts_with(b"application/x-protobuf"));
+    let gzip = match content_encoding {
+        None | Some(b"identity") => false,
+        Some(b"gzip") => true,
+        Some(_) => return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+    };
+    if !protobuf {
+        return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+    Ok(gzip)
+}
+
+/// Inflates (if `gzip`) and checks a request body: the spans it holds, and the decoded
+/// request with [`Keep::Decoded`].
+///
+/// # Errors
+/// 400 for a body that is not valid gzip or not an `ExportTraceServiceRequest`, 413 for one
+/// over 64 MiB once inflated.
+pub fn check_body(
+    wire: &[u8],
+    gzip: bool,
+    keep: Keep,
+) -> Result<(u64, Option<ExportTraceServiceRequest>), StatusCode> {
+    let unzipped;
+    let body: &[u8] = if gzip {
+        unzipped = gunzip(wire)?;
+        &unzipped
+    } else {
+        wire
+    };
+    let spans = count_spans(body).map_err(|_| StatusCode::BAD_REQUEST)?;
+    let decoded = match keep {
+        Keep::Count => None,
+        Keep::Decoded => {
+            Some(ExportTraceServiceRequest::decode(body).map_err(|_| StatusCode::BAD_REQUEST)?)
+        }
+    };
+    Ok((spans, decoded))
+}
+
 /// Handles one request, keeping count of how many run at once.
 pub(super) async fn handle(
     req: Request<Incoming>,
     shared: &Shared,
-) -> Result<Response<Full<Bytes>>, std::io::Error> {
+) -> Result<Response<ResponseBody>, std::io::Error> {
     /// Leaves the gauge when dropped: hyper drops the future when a client goes away.
     struct Active<'a>(&'a AtomicU64);
     impl Drop for Active<'_> {
@@ -65,7 +180,7 @@ pub(super) async fn handle(
 async fn serve(
     req: Request<Incoming>,
     shared: &Shared,
-) -> Result<Response<Full<Bytes>>, std::io::Error> {
+) -> Result<Response<ResponseBody>, std::io::Error> {
     if req.uri().path() != "/v1/traces" {
         return refuse(shared, StatusCode::NOT_FOUND);
     }
@@ -77,19 +192,12 @@ async fn serve(
         .last_headers
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = (req.version(), headers.clone());
-    let protobuf = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-protobuf"));
-    let gzip = match headers.get(CONTENT_ENCODING).map(|v| v.to_str()) {
-        None => false,
-        Some(Ok("gzip")) => true,
-        Some(Ok("identity")) => false,
-        Some(_) => return refuse(shared, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+    let content_type = headers.get(CONTENT_TYPE).map(|v| v.as_bytes());
+    let encoding = headers.get(CONTENT_ENCODING).map(|v| v.as_bytes());
+    let gzip = match check_headers(content_type, encoding) {
+        Ok(gzip) => gzip,
+        Err(status) => return refuse(shared, status),
     };
-    if !protobuf {
-        return refuse(shared, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    }
     // A Content-Length over the cap is refused before reading a byte of the body.
     if hyper::body::Body::size_hint(req.body()).lower() > MAX_REQUEST_BYTES as u64 {
         return refuse(shared, StatusCode::PAYLOAD_TOO_LARGE);
@@ -105,30 +213,24 @@ async fn serve(
         // The client went away mid-body.
         Err(e) => return Err(std::io::Error::other(e)),
     };
-    let unzipped;
-    let body: &[u8] = if gzip {
-        match gunzip(&wire) {
-            Ok(b) => {
-                unzipped = b;
-                &unzipped
-            }
-            Err(status) => return refuse(shared, status),
-        }
+    let keep = shared.keep;
+    // Inflating and scanning up to 64 MiB is CPU work: off the runtime's one worker, so the
+    // other connections' headers and bodies keep moving meanwhile.
+    let checked = if gzip || wire.len() > INLINE_BYTES {
+        let wire = wire.clone();
+        tokio::task::spawn_blocking(move || check_body(&wire, gzip, keep))
+            .await
+            .unwrap_or(Err(StatusCode::INTERNAL_SERVER_ERROR))
     } else {
-        &wire
+        check_body(&wire, gzip, keep)
     };
-    let Ok(spans) = count_spans(body) else {
-        return refuse(shared, StatusCode::BAD_REQUEST);
-    };
-    let decoded = match shared.keep {
-        Keep::Count => None,
-        Keep::Decoded => match ExportTraceServiceRequest::decode(body) {
-            Ok(m) => Some(m),
-            Err(_) => return refuse(shared, StatusCode::BAD_REQUEST),
-        },
+    let (spans, decoded) = match checked {
+        Ok(c) => c,
+        Err(status) => return refuse(shared, status),
     };
     let mut rejected = 0;
     let mut message = String::new();
+    let mut cut = None;
     match shared.next_fault() {
         None => {}
         Some(Fault::Status { code, retry_after }) => {
@@ -148,6 +250,14 @@ async fn serve(
             ));
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Fault::StallBody(d)) => {
+            add(&shared.counters.faulted, 1);
+            cut = Some((d, false));
+        }
+        Some(Fault::ResetBody) => {
+            add(&shared.counters.faulted, 1);
+            cut = Some((Duration::from_millis(20), true));
+        }
         Some(Fault::Reject {
             spans: n,
             message: m,
@@ -171,15 +281,21 @@ async fn serve(
             .unwrap_or_else(|e| e.into_inner())
             .push(m);
     }
+    // A body to cut needs a byte to send before the cut: an empty `partial_success` (which
+    // means full success) gives it two.
     let response = ExportTraceServiceResponse {
-        partial_success: (rejected > 0 || !message.is_empty()).then_some(
+        partial_success: (rejected > 0 || !message.is_empty() || cut.is_some()).then_some(
             ExportTracePartialSuccess {
                 rejected_spans: rejected as i64,
                 error_message: message,
             },
         ),
     };
-    let mut r = answer(StatusCode::OK, response.encode_to_vec().into());
+    let body = Bytes::from(response.encode_to_vec());
+    let mut r = match cut {
+        None => answer(StatusCode::OK, body),
+        Some((wait, reset)) => Response::new(Faulty::new(body, wait, reset).boxed()),
+    };
     r.headers_mut().insert(
         CONTENT_TYPE,
         http::HeaderValue::from_static("application/x-protobuf"),
