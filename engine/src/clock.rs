@@ -18,6 +18,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// re-anchors.
 pub const MAX_DRIFT_NS: u64 = 100_000;
 
+/// Rates (ns per tick) a TSC can have: 10 MHz to 100 GHz. A measurement outside this range
+/// comes from a counter that jumped (a VM restore, a suspend, a thread that moved to a core
+/// whose TSC is behind), not from the counter's rate.
+const SANE_NS_PER_TICK: std::ops::RangeInclusive<f64> = 0.01..=100.0;
+
 /// What the hot path reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClockSource {
@@ -47,11 +52,23 @@ fn invariant_tsc() -> bool {
     false
 }
 
+/// Whether the kernel keeps time with the TSC: its current clocksource on Linux. A kernel
+/// that marked the TSC unstable (and switched to `hpet`, `kvm-clock`, ...) knows something
+/// CPUID does not. Where the file cannot be read, CPUID decides alone.
+fn kernel_trusts_tsc() -> bool {
+    match std::fs::read_to_string(
+        "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+    ) {
+        Ok(source) => source.trim() == "tsc",
+        Err(_) => true,
+    }
+}
+
 impl Clock {
-    /// The fastest trustworthy source on this machine: the TSC if it is invariant, else
-    /// `Instant`.
+    /// The fastest trustworthy source on this machine: the TSC if it is invariant and the
+    /// kernel's clocksource is the TSC too, else `Instant`.
     pub fn detect() -> Self {
-        let source = if invariant_tsc() {
+        let source = if invariant_tsc() && kernel_trusts_tsc() {
             ClockSource::Tsc
         } else {
             ClockSource::Monotonic
@@ -117,7 +134,7 @@ impl Sample {
         let unix_ns = unix_now_ns();
         let t1 = clock.now();
         Sample {
-            ticks: t0 + (t1.wrapping_sub(t0)) / 2,
+            ticks: t0.wrapping_add(t1.wrapping_sub(t0) / 2),
             instant,
             unix_ns,
         }
@@ -173,15 +190,27 @@ impl Calibration {
     /// (converted minus wall clock, in ns) before any re-anchoring.
     pub fn refresh(&mut self) -> i64 {
         let now = Sample::take(&self.clock);
+        self.refresh_from(now)
+    }
+
+    fn refresh_from(&mut self, now: Sample) -> i64 {
         if self.clock.source == ClockSource::Tsc {
             let dticks = now.ticks.wrapping_sub(self.rate_origin.ticks);
             let dns = now
                 .instant
                 .duration_since(self.rate_origin.instant)
                 .as_nanos() as f64;
-            if dticks > 0 && dns > 0.0 {
-                self.ns_per_tick = dns / dticks as f64;
+            let rate = dns / dticks as f64;
+            if (dticks as i64) > 0 && SANE_NS_PER_TICK.contains(&rate) {
+                self.ns_per_tick = rate;
                 self.mult = (self.ns_per_tick * (1u64 << 32) as f64).round() as u64;
+            } else if dns > 0.0 || (dticks as i64) < 0 {
+                // The counter went backwards or jumped: this sample says nothing about its
+                // rate. Keep the rate we had, measure afresh from here, and re-anchor so that
+                // new ticks convert from this sample on.
+                self.rate_origin = now;
+                self.anchor = now;
+                return 0;
             }
         }
         let drift = self.to_unix_nanos(now.ticks) as i64 - now.unix_ns as i64;
@@ -193,6 +222,8 @@ impl Calibration {
 
     /// The number of ticks `d` lasts (at least 1).
     pub fn ticks_for(&self, d: Duration) -> u64 {
+        // `ns_per_tick` stays within `SANE_NS_PER_TICK`, so this is finite; the cast
+        // saturates for durations of centuries.
         ((d.as_nanos() as f64 / self.ns_per_tick) as u64).max(1)
     }
 
@@ -204,5 +235,78 @@ impl Calibration {
         let d = ticks.wrapping_sub(self.anchor.ticks) as i64 as i128;
         let ns = (d * i128::from(self.mult)) >> 32;
         self.anchor.unix_ns.saturating_add_signed(ns as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A TSC calibration at exactly 1 ns per tick, from fake samples.
+    fn calibrated() -> (Calibration, Sample) {
+        let clock = Clock {
+            source: ClockSource::Tsc,
+            epoch: Instant::now(),
+        };
+        let origin = Sample {
+            ticks: 1_000_000_000,
+            instant: Instant::now(),
+            unix_ns: 1_700_000_000_000_000_000,
+        };
+        let mut cal = Calibration {
+            clock,
+            rate_origin: origin,
+            anchor: origin,
+            ns_per_tick: 1.0,
+            mult: 1 << 32,
+        };
+        let later = at(&origin, 1_000_000_000, 1_000_000_000);
+        cal.refresh_from(later);
+        assert!((cal.ns_per_tick() - 1.0).abs() < 1e-9);
+        (cal, later)
+    }
+
+    /// `s` moved on by `ticks` on the counter and `ns` on the clocks.
+    fn at(s: &Sample, ticks: i64, ns: u64) -> Sample {
+        Sample {
+            ticks: s.ticks.wrapping_add_signed(ticks),
+            instant: s.instant + Duration::from_nanos(ns),
+            unix_ns: s.unix_ns + ns,
+        }
+    }
+
+    #[test]
+    fn a_counter_that_went_backwards_keeps_the_rate_and_deadlines_finite() {
+        let (mut cal, last) = calibrated();
+        // The TSC reads lower than at calibration (VM restore): the tick delta wraps.
+        let back = at(&last, -1_900_000_000, 1_000_000_000);
+        cal.refresh_from(back);
+        assert!(
+            (cal.ns_per_tick() - 1.0).abs() < 1e-9,
+            "{}",
+            cal.ns_per_tick()
+        );
+        assert_eq!(cal.ticks_for(Duration::from_millis(5)), 5_000_000);
+        // Times convert from the new reading on.
+        assert_eq!(cal.to_unix_nanos(back.ticks), back.unix_ns);
+        // The next sample measures the rate again from there.
+        let next = at(&back, 2_000_000_000, 1_000_000_000);
+        cal.refresh_from(next);
+        assert!(
+            (cal.ns_per_tick() - 0.5).abs() < 1e-9,
+            "{}",
+            cal.ns_per_tick()
+        );
+    }
+
+    #[test]
+    fn a_counter_that_jumped_ahead_is_not_taken_for_a_rate() {
+        let (mut cal, last) = calibrated();
+        // A core whose TSC is far ahead: a rate of 1e-8 ns per tick would make every
+        // deadline zero ticks; the sample is rejected instead.
+        let jump = at(&last, 1 << 62, 1_000_000);
+        cal.refresh_from(jump);
+        assert!((cal.ns_per_tick() - 1.0).abs() < 1e-9);
+        assert_eq!(cal.ticks_for(Duration::from_micros(2)), 2_000);
     }
 }

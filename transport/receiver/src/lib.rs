@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use rustls::pki_types::pem::PemObject;
@@ -58,6 +58,32 @@ pub struct ReceiverConfig {
     keep: Keep,
     tls: Option<Arc<rustls::ServerConfig>>,
     on_thread_start: Option<ThreadStart>,
+    limits: Limits,
+}
+
+/// What one client may hold of the receiver: it is a server on a port, and tests, the harness
+/// and users point real traffic at it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// Connections open at once; more are closed as soon as they are accepted.
+    pub(crate) connections: usize,
+    /// Time to send a request's headers (HTTP/1.1; also closes a connection idle this long).
+    pub(crate) headers: Duration,
+    /// Time to send a request's body.
+    pub(crate) body: Duration,
+    /// Concurrent HTTP/2 streams per connection.
+    pub(crate) streams: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connections: 256,
+            headers: Duration::from_secs(10),
+            body: Duration::from_secs(30),
+            streams: 64,
+        }
+    }
 }
 
 impl std::fmt::Debug for ReceiverConfig {
@@ -66,6 +92,7 @@ impl std::fmt::Debug for ReceiverConfig {
             .field("addr", &self.addr)
             .field("keep", &self.keep)
             .field("tls", &self.tls.is_some())
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -77,6 +104,7 @@ impl Default for ReceiverConfig {
             keep: Keep::Count,
             tls: None,
             on_thread_start: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -91,6 +119,32 @@ impl ReceiverConfig {
     /// What to keep of accepted requests (default: counts only).
     pub fn keep(mut self, keep: Keep) -> Self {
         self.keep = keep;
+        self
+    }
+
+    /// Connections open at once (default 256); one more is closed as soon as it is accepted.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.limits.connections = n.max(1);
+        self
+    }
+
+    /// How long a client may take to send a request's headers (default 10 s). An HTTP/1.1
+    /// connection idle this long is closed too.
+    pub fn header_timeout(mut self, d: Duration) -> Self {
+        self.limits.headers = d;
+        self
+    }
+
+    /// How long a client may take to send a request's body (default 30 s); past it the
+    /// connection is closed and the request counted as malformed.
+    pub fn body_timeout(mut self, d: Duration) -> Self {
+        self.limits.body = d;
+        self
+    }
+
+    /// Concurrent HTTP/2 streams per connection (default 64).
+    pub fn max_streams(mut self, n: u32) -> Self {
+        self.limits.streams = n.max(1);
         self
     }
 
@@ -183,6 +237,10 @@ pub struct ReceiverCounts {
     pub malformed: u64,
     /// The most requests it was handling at once (to check a client's in-flight limit).
     pub max_concurrent: u64,
+    /// Connections closed at once because `max_connections` were open.
+    pub refused_connections: u64,
+    /// Requests whose body did not arrive within the body timeout.
+    pub timed_out: u64,
 }
 
 impl ReceiverCounts {
@@ -203,6 +261,8 @@ struct Counters {
     malformed: AtomicU64,
     concurrent: AtomicU64,
     max_concurrent: AtomicU64,
+    refused_connections: AtomicU64,
+    timed_out: AtomicU64,
 }
 
 /// State shared by the connection tasks and the handle.
@@ -213,6 +273,7 @@ struct Shared {
     faults: Mutex<VecDeque<(Fault, usize)>>,
     kept: Mutex<Vec<ExportTraceServiceRequest>>,
     last_headers: Mutex<(http::Version, http::HeaderMap)>,
+    body_timeout: Duration,
 }
 
 impl Shared {
@@ -286,11 +347,17 @@ impl Receiver {
             .map_err(|e| Error::io("reading the receiver's address", e))?;
         let shared = Arc::new(Shared {
             keep: config.keep,
+            body_timeout: config.limits.body,
             ..Shared::default()
         });
         let tls = config.tls.map(tokio_rustls::TlsAcceptor::from);
         let is_tls = tls.is_some();
-        runtime.spawn(accept_loop(listener, Arc::clone(&shared), tls));
+        runtime.spawn(accept_loop(
+            listener,
+            Arc::clone(&shared),
+            tls,
+            config.limits,
+        ));
         Ok(Receiver {
             addr,
             tls: is_tls,
@@ -328,6 +395,8 @@ impl Receiver {
             faulted: get(&c.faulted),
             malformed: get(&c.malformed),
             max_concurrent: get(&c.max_concurrent),
+            refused_connections: get(&c.refused_connections),
+            timed_out: get(&c.timed_out),
         }
     }
 
@@ -393,30 +462,55 @@ async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: Limits,
 ) {
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.connections));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             // Out of file descriptors and the like: back off briefly instead of spinning.
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            // Over the connection limit: close it at once (the client sees a reset or EOF).
+            add(&shared.counters.refused_connections, 1);
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let service = hyper::service::service_fn(move |req| {
                 let shared = Arc::clone(&shared);
                 async move { service::handle(req, &shared).await }
             });
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.headers);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(limits.streams);
             match tls {
                 None => {
+                    // The protocol is sniffed from the first bytes, before any HTTP timer
+                    // runs: a client that never sends one is closed here.
+                    let mut first = [0u8; 1];
+                    let first = tokio::time::timeout(limits.headers, stream.peek(&mut first));
+                    if !matches!(first.await, Ok(Ok(1..))) {
+                        return;
+                    }
                     let _ = builder
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
                 }
                 Some(acceptor) => {
-                    if let Ok(stream) = acceptor.accept(stream).await {
+                    let handshake = tokio::time::timeout(limits.headers, acceptor.accept(stream));
+                    if let Ok(Ok(stream)) = handshake.await {
                         let _ = builder
                             .serve_connection(TokioIo::new(stream), service)
                             .await;

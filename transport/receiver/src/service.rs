@@ -202,16 +202,22 @@ async fn serve(
     if hyper::body::Body::size_hint(req.body()).lower() > MAX_REQUEST_BYTES as u64 {
         return refuse(shared, StatusCode::PAYLOAD_TOO_LARGE);
     }
-    let wire = match Limited::new(req.into_body(), MAX_REQUEST_BYTES)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    let body = Limited::new(req.into_body(), MAX_REQUEST_BYTES).collect();
+    let wire = match tokio::time::timeout(shared.body_timeout, body).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             return refuse(shared, StatusCode::PAYLOAD_TOO_LARGE)
         }
         // The client went away mid-body.
-        Err(e) => return Err(std::io::Error::other(e)),
+        Ok(Err(e)) => return Err(std::io::Error::other(e)),
+        // A client trickling its body holds a connection: close it.
+        Err(_) => {
+            add(&shared.counters.timed_out, 1);
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the request body did not arrive in time",
+            ));
+        }
     };
     let keep = shared.keep;
     // Inflating and scanning up to 64 MiB is CPU work: off the runtime's one worker, so the

@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -205,4 +206,66 @@ fn retry_after_is_sent_as_given() {
             .contains("retry-after: wed, 21 oct 2015 07:28:00 gmt"),
         "{out}"
     );
+}
+
+/// Whether the server closed `stream` within `limit` (EOF or reset on a read).
+fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 256];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+#[test]
+fn silent_and_trickling_clients_are_cut_off_and_connections_capped() {
+    let receiver = Receiver::start(
+        ReceiverConfig::default()
+            .header_timeout(Duration::from_millis(300))
+            .body_timeout(Duration::from_millis(300))
+            .max_connections(2),
+    )
+    .unwrap();
+    let addr = receiver.endpoint().trim_start_matches("http://").to_owned();
+    // Connected, never a byte: closed after the header timeout.
+    let mut silent = TcpStream::connect(&addr).unwrap();
+    // Headers, then a body that stops short of its Content-Length.
+    let mut trickle = TcpStream::connect(&addr).unwrap();
+    trickle
+        .write_all(
+            b"POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\n\
+              content-length: 100\r\n\r\n0123456789",
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // A third connection while two are open: closed at once.
+    let mut third = TcpStream::connect(&addr).unwrap();
+    assert!(
+        closed_within(&mut third, Duration::from_secs(2)),
+        "not capped"
+    );
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(3)),
+        "silent client kept"
+    );
+    assert!(
+        closed_within(&mut trickle, Duration::from_secs(3)),
+        "trickle kept"
+    );
+    let c = receiver.counts();
+    assert_eq!((c.refused_connections, c.timed_out), (1, 1), "{c:?}");
+    // With both gone, requests are served again.
+    let mut fresh = TcpStream::connect(&addr).unwrap();
+    fresh
+        .write_all(b"GET /v1/traces HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    fresh.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
 }
