@@ -32,6 +32,8 @@ pub struct Args {
     pub compare: Vec<Compare>,
     /// Where to write the latency plot (SVG).
     pub plot: Option<String>,
+    /// Run the fault soak: the embedded receiver misbehaves on a schedule (see `faults.rs`).
+    pub faults: bool,
 }
 
 /// Something to run the same schedule through, next to ringspan.
@@ -49,7 +51,8 @@ pub const USAGE: &str = "\
 usage: ringspan-perf [--producers N] [--cores LIST] [--drain-core C] [--duration SECS]
                      [--rate SPANS_PER_SEC_PER_PRODUCER|max] [--attrs K] [--ring-capacity N]
                      [--compact-capacity N] [--batch N]
-                     [--json PATH] [--endpoint URL] [--compare null,otel] [--plot PATH]";
+                     [--json PATH] [--endpoint URL] [--compare null,otel] [--plot PATH]
+                     [--faults]";
 
 fn bad(flag: &str, value: &str, why: &str) -> String {
     format!("invalid {flag} {value:?}: {why}\n{USAGE}")
@@ -72,11 +75,16 @@ impl Args {
             endpoint: None,
             compare: Vec::new(),
             plot: None,
+            faults: false,
         };
         let mut it = args.into_iter();
         while let Some(flag) = it.next() {
             if flag == "--help" || flag == "-h" {
                 return Err(USAGE.to_owned());
+            }
+            if flag == "--faults" {
+                a.faults = true;
+                continue;
             }
             let value = it.next().ok_or_else(|| bad(&flag, "", "needs a value"))?;
             let num = |v: &str| {
@@ -154,6 +162,13 @@ impl Args {
                 _ => return Err(bad(&flag, &value, "unknown option")),
             }
         }
+        if a.faults && a.endpoint.is_some() {
+            return Err(bad(
+                "--faults",
+                "",
+                "needs the embedded receiver (no --endpoint): it is the one that misbehaves",
+            ));
+        }
         Ok(a)
     }
 }
@@ -185,6 +200,8 @@ mod tests {
         assert_eq!(a.plot.as_deref(), Some("/tmp/p.svg"));
         let a = parse("--compare null,otel --compare null").unwrap();
         assert_eq!(a.compare, vec![Compare::Null, Compare::Otel]);
+        assert!(!a.faults);
+        assert!(parse("--faults --duration 60").unwrap().faults);
     }
 
     #[test]

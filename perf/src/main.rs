@@ -10,6 +10,7 @@
 //! (a span unaccounted for is a bug), 2 for bad options or a failed start.
 
 mod args;
+mod faults;
 mod otel_run;
 mod plot;
 mod procfs;

@@ -96,7 +96,7 @@ pub fn run(
     let mut extra = Map::new();
     let (exported, identity) = match (before, after) {
         (Some(b), Some(a)) => {
-            let got = a.accepted_spans() - b.accepted_spans();
+            let got = a.accepted - b.accepted;
             dropped.insert("unreported".into(), json!(phase.spans.saturating_sub(got)));
             extra.insert("otlp_requests".into(), json!(a.requests - b.requests));
             extra.insert("otlp_bytes".into(), json!(a.bytes - b.bytes));

@@ -1,6 +1,7 @@
 //! The workload through ringspan: `Pipeline` (engine, drain, OTLP encoder, HTTP exporter) to
 //! the target endpoint. Its accounting must add up exactly, and agree with the receiver's.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ringspan::otlp::Resource;
@@ -13,7 +14,7 @@ use crate::args::{Args, Compare};
 use crate::report::{LibReport, NullReport};
 use crate::target::Target;
 use crate::workload::{self, KEYS};
-use crate::{procfs, ALLOC};
+use crate::{faults, procfs, ALLOC};
 
 /// The harness's span, registered once where it is recorded: its name, and the keys of the
 /// values `--attrs` sets (the first four fit the compact record).
@@ -65,6 +66,10 @@ pub fn run(
         .exporter
         .base_endpoint(&target.url)
         .map_err(|e| e.to_string())?;
+    if args.faults {
+        // Short enough that a stalled answer is given up on within the soak's schedule.
+        config.exporter = config.exporter.timeout(Duration::from_secs(2));
+    }
     let config_compact = args.compact_capacity;
     config.engine = config.engine.compact_capacity(config_compact);
     let before = target.counts();
@@ -72,23 +77,38 @@ pub fn run(
     let preallocated = pipeline.engine().preallocated_bytes() as u64;
     let rss_start = procfs::rss_bytes();
     let engine = pipeline.engine();
-    let phase = workload::run(
-        args,
-        cal,
-        cores,
-        args.compare.contains(&Compare::Null),
-        || ALLOC.allocations(),
-        |_, core| {
-            let producer = match core {
-                Some(c) => engine
-                    .pin(c)
-                    .unwrap_or_else(|e| panic!("pinning a producer to core {c}: {e}")),
-                None => engine.producer().expect("a free ring for every producer"),
-            };
-            let attrs = args.attrs;
-            move |n| record_span(&producer, n, attrs)
-        },
-    );
+    let started = std::time::Instant::now();
+    let workload_done = AtomicBool::new(false);
+    let (phase, costs) = std::thread::scope(|s| {
+        let soak = args.faults.then(|| {
+            s.spawn(|| {
+                faults::run(target, started, args.duration, &workload_done, || {
+                    pipeline.report()
+                })
+            })
+        });
+        let phase = workload::run(
+            args,
+            cal,
+            cores,
+            args.compare.contains(&Compare::Null),
+            || ALLOC.allocations(),
+            |_, core| {
+                let producer = match core {
+                    Some(c) => engine
+                        .pin(c)
+                        .unwrap_or_else(|e| panic!("pinning a producer to core {c}: {e}")),
+                    None => engine.producer().expect("a free ring for every producer"),
+                };
+                let attrs = args.attrs;
+                move |n| record_span(&producer, n, attrs)
+            },
+        );
+        workload_done.store(true, Ordering::Relaxed);
+        let costs = soak.map(|h| h.join().expect("the fault schedule thread"));
+        (phase, costs)
+    });
+    let costs = costs.transpose()?;
     let report = pipeline
         .shutdown(Duration::from_secs(30))
         .map_err(|e| format!("ringspan shutdown: {e}"))?;
@@ -106,6 +126,8 @@ pub fn run(
         ("abandoned", d.abandoned),
         ("export_retries_exhausted", x.retries_exhausted),
         ("export_non_retryable", x.non_retryable),
+        ("sink_panicked", d.sink_panicked),
+        ("export_panicked", x.panicked),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), json!(v)))
@@ -122,10 +144,12 @@ pub fn run(
     } else {
         match (before, after) {
             (Some(b), Some(a)) => {
-                let accepted = a.accepted_spans() - b.accepted_spans();
-                let rejected = a.rejected_spans - b.rejected_spans;
+                let accepted = a.accepted - b.accepted;
+                let rejected = a.rejected - b.rejected;
                 // A retried request may arrive twice; without retries the counts are equal.
-                let dup_ok = report.export.retries > 0 && accepted >= report.exported;
+                // The fault soak allows no duplicate at all.
+                let dup_ok =
+                    !args.faults && report.export.retries > 0 && accepted >= report.exported;
                 if (accepted == report.exported || dup_ok) && rejected == report.rejected {
                     Ok("recorded = exported + rejected + dropped; the receiver accepted exactly the exported spans".into())
                 } else {
@@ -152,6 +176,23 @@ pub fn run(
             0.0
         }),
     );
+    if let Some(costs) = &costs {
+        faults::print(costs);
+        let json_costs: Vec<Json> = costs
+            .iter()
+            .map(|c| {
+                json!({
+                    "at_secs": c.at.as_secs_f64(),
+                    "fault": c.label,
+                    "retries": c.retries,
+                    "bodies_lost": c.bodies_lost,
+                    "dropped": c.dropped.iter().map(|(r, n)| (r.to_string(), json!(n))).collect::<Map<_, _>>(),
+                })
+            })
+            .collect();
+        extra.insert("faults".into(), json!(json_costs));
+        extra.insert("export_bodies_lost".into(), json!(e.bodies_lost));
+    }
     if let Some(why) = pipeline.last_export_error() {
         extra.insert("last_export_error".into(), json!(why));
     }
