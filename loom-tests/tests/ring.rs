@@ -130,3 +130,21 @@ fn build_in_place_then_publish() {
         t.join().unwrap();
     });
 }
+
+#[test]
+fn a_third_thread_reads_a_fill_within_capacity() {
+    loom::model(|| {
+        let (ring, mut c) = Ring::with_consumer(2, 0u32);
+        let mut p = Ring::try_claim(&ring).unwrap();
+        let observer = ring.clone();
+        let producer = thread::spawn(move || push_all(&mut p, &[1, 2, 3]));
+        let watch = thread::spawn(move || {
+            let n = observer.len();
+            assert!(n <= 2, "fill {n} over the capacity");
+        });
+        assert_eq!(pop_n(&mut c, 3), vec![1, 2, 3]);
+        producer.join().unwrap();
+        watch.join().unwrap();
+        assert_eq!(ring.len(), 0);
+    });
+}
