@@ -159,13 +159,7 @@ impl Calibration {
     /// few milliseconds; the drain refines it later).
     pub fn new(clock: Clock, warmup: Duration) -> Self {
         let origin = Sample::take(&clock);
-        let mut cal = Calibration {
-            clock,
-            rate_origin: origin,
-            anchor: origin,
-            ns_per_tick: 1.0,
-            mult: 1 << 32,
-        };
+        let mut cal = Calibration::from_origin(clock, origin);
         if clock.source == ClockSource::Tsc {
             while origin.instant.elapsed() < warmup {
                 std::hint::spin_loop();
@@ -173,6 +167,17 @@ impl Calibration {
             cal.refresh();
         }
         cal
+    }
+
+    /// A calibration at 1 ns per tick, measured and anchored from `origin`.
+    fn from_origin(clock: Clock, origin: Sample) -> Self {
+        Calibration {
+            clock,
+            rate_origin: origin,
+            anchor: origin,
+            ns_per_tick: 1.0,
+            mult: 1 << 32,
+        }
     }
 
     /// The clock this converts.
@@ -253,13 +258,7 @@ mod tests {
             instant: Instant::now(),
             unix_ns: 1_700_000_000_000_000_000,
         };
-        let mut cal = Calibration {
-            clock,
-            rate_origin: origin,
-            anchor: origin,
-            ns_per_tick: 1.0,
-            mult: 1 << 32,
-        };
+        let mut cal = Calibration::from_origin(clock, origin);
         let later = at(&origin, 1_000_000_000, 1_000_000_000);
         cal.refresh_from(later);
         assert!((cal.ns_per_tick() - 1.0).abs() < 1e-9);

@@ -42,19 +42,24 @@ fn record(engine: &Engine, n: usize) {
     }
 }
 
-#[test]
-fn a_sink_that_panics_in_accept_is_retired_and_the_rest_counted() {
+/// An engine of one roomy ring feeding a [`Panicky`] sink; the count of spans it took.
+fn panicky_engine(limit: usize, in_flush: bool) -> (Engine, Arc<AtomicUsize>) {
     let taken = Arc::new(AtomicUsize::new(0));
     let sink = Panicky {
-        limit: 1000,
+        limit,
         taken: Arc::clone(&taken),
-        in_flush: false,
+        in_flush,
     };
     let config = EngineConfig::default()
         .rings(1)
         .ring_capacity(4096)
         .max_batch(100);
-    let engine = Engine::start(config, sink).unwrap();
+    (Engine::start(config, sink).unwrap(), taken)
+}
+
+#[test]
+fn a_sink_that_panics_in_accept_is_retired_and_the_rest_counted() {
+    let (engine, taken) = panicky_engine(1000, false);
     record(&engine, 3000);
     let started = Instant::now();
     let s = engine
@@ -72,17 +77,7 @@ fn a_sink_that_panics_in_accept_is_retired_and_the_rest_counted() {
 
 #[test]
 fn a_sink_that_panics_in_flush_is_retired_and_later_spans_counted() {
-    let taken = Arc::new(AtomicUsize::new(0));
-    let sink = Panicky {
-        limit: 500,
-        taken: Arc::clone(&taken),
-        in_flush: true,
-    };
-    let config = EngineConfig::default()
-        .rings(1)
-        .ring_capacity(4096)
-        .max_batch(100);
-    let engine = Engine::start(config, sink).unwrap();
+    let (engine, taken) = panicky_engine(500, true);
     record(&engine, 1000);
     engine
         .flush(T)
