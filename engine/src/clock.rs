@@ -239,7 +239,8 @@ impl Calibration {
         // every exported timestamp (a Unix time in ns needs 61 bits, more than an f64 holds).
         let d = ticks.wrapping_sub(self.anchor.ticks) as i64 as i128;
         let ns = (d * i128::from(self.mult)) >> 32;
-        self.anchor.unix_ns.saturating_add_signed(ns as i64)
+        let ns = ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        self.anchor.unix_ns.saturating_add_signed(ns)
     }
 }
 

@@ -208,8 +208,19 @@ impl Engine {
         }
         // On a timeout the handle stays, so that the next call waits for the drain again
         // instead of reporting a final accounting that is not final.
-        self.handshake
-            .shutdown(&self.drain_thread, timeout, || self.pool.begin_shutdown())?;
+        let died = guard.as_ref().is_some_and(|h| h.is_finished());
+        let waited = self
+            .handshake
+            .shutdown(&self.drain_thread, timeout, || self.pool.begin_shutdown());
+        if let Err(e) = waited {
+            // A drain thread that ended without its last act (it died outside the sink, a
+            // bug): its counters are final, and what it left in the rings is counted as
+            // `dropped.shutdown` like any leftover.
+            if !(died || guard.as_ref().is_some_and(|h| h.is_finished())) {
+                return Err(e);
+            }
+            self.handshake.mark_exited();
+        }
         if let Some(handle) = guard.take() {
             let _ = handle.join();
         }
@@ -224,30 +235,31 @@ impl Engine {
         // snapshot can miss a span in motion but never count one twice:
         // `delivered + dropped + in_rings <= recorded`, and each ring's fill stays within its
         // capacity. Quiet (and after shutdown), the identity is exact.
+        // Acquire loads throughout, paired with the Release stores of `stats::bump`.
         // Read first: once the drain has exited, its counters read below are final.
         let exited = self.handshake.has_exited();
         let d = &self.drain_counters;
         let mut s = Snapshot {
-            delivered: d.delivered.load(Ordering::Relaxed),
-            flushes: d.flushes.load(Ordering::Relaxed),
-            sink_stalls: d.sink_stalls.load(Ordering::Relaxed),
-            sink_panicked: d.sink_panics.load(Ordering::Relaxed) > 0,
+            delivered: d.delivered.load(Ordering::Acquire),
+            flushes: d.flushes.load(Ordering::Acquire),
+            sink_stalls: d.sink_stalls.load(Ordering::Acquire),
+            sink_panicked: d.sink_panics.load(Ordering::Acquire) > 0,
             ..Snapshot::default()
         };
-        s.dropped.shutdown = d.dropped_shutdown.load(Ordering::Relaxed);
-        s.dropped.too_large = d.dropped_too_large.load(Ordering::Relaxed);
-        s.dropped.sink_panicked = d.dropped_sink_panicked.load(Ordering::Relaxed);
+        s.dropped.shutdown = d.dropped_shutdown.load(Ordering::Acquire);
+        s.dropped.too_large = d.dropped_too_large.load(Ordering::Acquire);
+        s.dropped.sink_panicked = d.dropped_sink_panicked.load(Ordering::Acquire);
         for lane in self.pool.lanes.iter() {
             s.in_rings += (lane.ring.len() + lane.compact.len()) as u64;
         }
         for lane in self.pool.lanes.iter() {
             let c = &lane.counters;
-            s.dropped.ring_full += c.dropped_ring_full.load(Ordering::Relaxed);
-            s.dropped.too_deep += c.dropped_too_deep.load(Ordering::Relaxed);
-            s.dropped.shutdown += c.dropped_shutdown.load(Ordering::Relaxed);
-            s.dropped.abandoned += c.dropped_abandoned.load(Ordering::Relaxed);
-            s.truncated_strings += c.truncated_strings.load(Ordering::Relaxed);
-            s.recorded += c.recorded.load(Ordering::Relaxed);
+            s.dropped.ring_full += c.dropped_ring_full.load(Ordering::Acquire);
+            s.dropped.too_deep += c.dropped_too_deep.load(Ordering::Acquire);
+            s.dropped.shutdown += c.dropped_shutdown.load(Ordering::Acquire);
+            s.dropped.abandoned += c.dropped_abandoned.load(Ordering::Acquire);
+            s.truncated_strings += c.truncated_strings.load(Ordering::Acquire);
+            s.recorded += c.recorded.load(Ordering::Acquire);
         }
         let (no_ring, late) = self.pool.no_ring();
         s.dropped.no_ring = no_ring;

@@ -164,13 +164,14 @@ impl EngineConfig {
                 .ok_or_else(|| {
                     Error::config("OTEL_BSP_MAX_QUEUE_SIZE", q, "must be between 2 and 2^40")
                 })?;
+            // Its memory is checked by `validate` (at start, naming the variable), so that a
+            // `memory_limit` set in code afterwards counts.
             c.queue = Some(total);
             c.ring_capacity = per_ring(total, c.rings);
-            // Fail here, naming the variable, rather than at start.
-            c.validate()?;
         }
         if let Some(b) = number(&lookup, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE")? {
-            if b == 0 || b > queue.unwrap_or(2048) {
+            let whole_queue = (c.rings * c.ring_capacity) as u64;
+            if b == 0 || b > queue.unwrap_or(whole_queue) {
                 return Err(Error::config(
                     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
                     b,

@@ -23,11 +23,15 @@ use crate::sync::{AtomicU64, Ordering};
 /// Adds `n` to a counter that only the calling thread writes.
 #[inline(always)]
 pub(crate) fn bump(counter: &AtomicU64, n: u64) {
-    // Relaxed is enough: one writer (so load+store loses nothing), and readers only want a
-    // recent value. Hand-overs between writers are ordered by the ring claim.
+    // The load is Relaxed: one writer (so load+store loses nothing); hand-overs between
+    // writers are ordered by the ring claim. The store is Release, paired with the Acquire
+    // loads of `Engine::snapshot`: a snapshot that sees this count also sees every counter
+    // and ring position this thread moved before it (a drop's `recorded`, the drain's
+    // `head` before its `delivered`), so a live snapshot never counts a span twice. On
+    // x86_64 a Release store is the same plain `mov`.
     counter.store(
         counter.load(Ordering::Relaxed).wrapping_add(n),
-        Ordering::Relaxed,
+        Ordering::Release,
     );
 }
 

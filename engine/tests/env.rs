@@ -122,7 +122,7 @@ fn bad_values_name_the_variable_and_the_value() {
         ("OTEL_BSP_SCHEDULE_DELAY", "0"),
         ("OTEL_BSP_MAX_QUEUE_SIZE", "-1"),
         ("OTEL_BSP_MAX_QUEUE_SIZE", "1"),
-        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "100000"),
         ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "0"),
         ("OTEL_TRACES_SAMPLER", "jaeger_remote"),
     ];
@@ -158,13 +158,19 @@ fn bad_values_name_the_variable_and_the_value() {
 
 #[test]
 fn a_queue_too_big_for_memory_is_an_error_naming_the_variable_and_the_bytes() {
-    let e =
-        EngineConfig::from_lookup(env(&[("OTEL_BSP_MAX_QUEUE_SIZE", "100000000")])).unwrap_err();
+    let config =
+        EngineConfig::from_lookup(env(&[("OTEL_BSP_MAX_QUEUE_SIZE", "100000000")])).unwrap();
+    let e = Engine::start(config, ringspan::Discard::default()).unwrap_err();
     let msg = e.to_string();
     assert!(e.is_config(), "{msg}");
     assert!(msg.contains("OTEL_BSP_MAX_QUEUE_SIZE"), "{msg}");
     assert!(msg.contains("100000000"), "{msg}");
     assert!(msg.contains("bytes") && msg.contains("GiB"), "{msg}");
+    // A limit raised in code counts (the check is at start, not in `from_lookup`): a queue
+    // of 2 M spans (1.8 GiB) is fine with a 4 GiB limit.
+    let big = EngineConfig::from_lookup(env(&[("OTEL_BSP_MAX_QUEUE_SIZE", "2000000")])).unwrap();
+    assert!(big.clone().validate().is_err());
+    assert!(big.memory_limit(4 << 30).validate().is_ok());
     // The same size set in code fails `start` the same way, before allocating anything.
     let config = EngineConfig::default().ring_capacity(1 << 27);
     let e = Engine::start(config, ringspan::Discard::default()).unwrap_err();

@@ -147,10 +147,15 @@ fn limits_are_counted_not_silent() {
     let p = engine.producer().unwrap();
     let long = "x".repeat(10_000);
     {
+        const KEYS: [&str; 12] = [
+            "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10", "k11",
+        ];
         let mut s = p.span("limits");
-        for i in 0..12 {
-            s.set_attr("k", i);
+        for (i, key) in KEYS.iter().enumerate() {
+            s.set_attr(key, i as i64);
         }
+        // A key already stored is an update, not one more attribute: not dropped.
+        s.set_attr("k0", 100);
         for _ in 0..5 {
             s.add_event(
                 "e",
@@ -168,6 +173,7 @@ fn limits_are_counted_not_silent() {
     let s = &sink.take()[0];
     assert_eq!(s.attrs.len(), ringspan::MAX_ATTRS);
     assert_eq!(s.dropped_attrs, 12 + 1 - ringspan::MAX_ATTRS as u32);
+    assert_eq!(s.attrs[0], ("k0".to_owned(), common::Val::I(100)));
     assert_eq!(s.events.len(), ringspan::MAX_EVENTS);
     assert_eq!(s.dropped_events, 5 - ringspan::MAX_EVENTS as u32);
     drop(p);

@@ -140,9 +140,14 @@ impl ExporterHandle {
         self.stats.counts()
     }
 
+    /// Whether [`ExporterHandle::shutdown`] has stopped the thread: the counts are final.
+    pub fn has_stopped(&self) -> bool {
+        self.thread.is_none()
+    }
+
     /// Sends what is queued and in flight until `timeout` runs out, drops and counts the rest
     /// (`dropped.shutdown`), stops the thread and returns the final counts. Calling it again
-    /// returns the same counts.
+    /// returns the same counts; after a call that timed out, it waits again.
     ///
     /// # Errors
     /// [`Error::is_timeout`] if the thread did not stop within the deadline plus a second.
@@ -158,6 +163,9 @@ impl ExporterHandle {
                 Ok(self.counts())
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                // Not stopped: a later call waits again rather than report counts that may
+                // still move.
+                self.thread = Some(thread);
                 Err(Error::timeout("exporter shutdown", timeout))
             }
         }

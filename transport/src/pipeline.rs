@@ -95,18 +95,23 @@ impl Report {
     /// hand-off matching the exporter's intake (less what a panicking encoder lost). True
     /// after a clean shutdown; while running, spans on their way make it false.
     pub fn is_settled(&self) -> bool {
-        let lost_in_encoder = self.dropped.sink_panicked - self.engine.dropped.sink_panicked;
+        // Without a panic both sides of the hand-off are `delivered == handed`.
         self.recorded == self.exported + self.rejected + self.dropped_total()
-            && self.engine.delivered == self.export.handed + lost_in_encoder
+            && self.engine.delivered + self.engine.dropped.sink_panicked
+                == self.export.handed + self.dropped.sink_panicked
             && self.engine.in_rings == 0
     }
 
-    /// The final report: if the encoder panicked, the spans it had taken that never reached
-    /// the exporter are counted as `dropped.sink_panicked` too.
+    /// The report once both the engine and the exporter have stopped. If the encoder
+    /// panicked, `dropped.sink_panicked` becomes every span it was offered that never
+    /// reached the exporter: those it had taken (delivered by the engine's count) and those
+    /// of the call that panicked, less any of them it had already handed on (which the
+    /// exporter counts). Never negative: whatever reached the exporter came from those.
     fn settled(engine: Snapshot, export: ExportCounts) -> Report {
         let mut report = Report::new(engine, export);
         if engine.sink_panicked {
-            report.dropped.sink_panicked += engine.delivered.saturating_sub(export.handed);
+            report.dropped.sink_panicked =
+                (engine.delivered + engine.dropped.sink_panicked).saturating_sub(export.handed);
         }
         report
     }
@@ -195,12 +200,14 @@ impl Pipeline {
 
     /// The accounting now.
     pub fn report(&self) -> Report {
-        let export = self
-            .exporter
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .counts();
-        Report::new(self.engine.snapshot(), export)
+        let exporter = self.exporter.lock().unwrap_or_else(|e| e.into_inner());
+        let (export, stopped) = (exporter.counts(), exporter.has_stopped());
+        drop(exporter);
+        if stopped {
+            Report::settled(self.engine.snapshot(), export)
+        } else {
+            Report::new(self.engine.snapshot(), export)
+        }
     }
 
     /// Stops recording, drains the rings, sends everything it can before `timeout` runs out,

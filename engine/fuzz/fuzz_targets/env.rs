@@ -42,7 +42,10 @@ fuzz_target!(|input: Input| {
         .into_iter()
         .map(|(i, v)| (NAMES[i as usize % NAMES.len()], v))
         .collect();
-    if input.plant {
+    // The fuzzer learns the marker from the comparisons below and may put it in a value that
+    // is fine to show (a protocol name, say): then there is nothing to check.
+    let plant = input.plant && !vars.iter().any(|(_, v)| v.contains(SECRET));
+    if plant {
         vars.push(("OTEL_EXPORTER_OTLP_HEADERS", format!("x-key={SECRET}")));
         vars.push((
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -58,7 +61,7 @@ fuzz_target!(|input: Input| {
     let _ = EngineConfig::from_lookup(lookup).map(|c| c.validate());
     let _ = OtlpConfig::from_lookup(lookup);
     let check = |shown: String| {
-        if input.plant {
+        if plant {
             assert!(!shown.contains(SECRET), "a secret leaked: {shown}");
         }
     };

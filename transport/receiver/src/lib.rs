@@ -274,6 +274,9 @@ struct Shared {
     kept: Mutex<Vec<ExportTraceServiceRequest>>,
     last_headers: Mutex<(http::Version, http::HeaderMap)>,
     body_timeout: Duration,
+    /// Set by `stop`: requests from now on are dropped uncounted, so that no request is
+    /// counted whose answer the shutdown then cuts off (the client would send it again).
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -447,6 +450,10 @@ impl Receiver {
     /// Closes the listener and every connection (a collector going down). Idempotent.
     pub fn stop(&mut self) {
         if let Some(rt) = self.runtime.take() {
+            // Relaxed: a request that misses the flag is counted and answered within the
+            // grace below, before the runtime and its connections go.
+            self.shared.stopping.store(true, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(50));
             rt.shutdown_timeout(Duration::from_secs(1));
         }
     }
@@ -455,6 +462,22 @@ impl Receiver {
 impl Drop for Receiver {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Waits until `stream` has shown enough to tell HTTP/2's preface from HTTP/1.1 (what the
+/// server's protocol sniffing waits for, with no timer of its own): the whole preface, a byte
+/// that departs from it, or the end of the stream.
+async fn sniffable(stream: &tokio::net::TcpStream) {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let mut buf = [0u8; 24];
+    loop {
+        match stream.peek(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) if n >= PREFACE.len() || buf[..n] != PREFACE[..n] => return,
+            // A prefix of the preface so far: wait for more.
+            Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
     }
 }
 
@@ -499,9 +522,10 @@ async fn accept_loop(
                 None => {
                     // The protocol is sniffed from the first bytes, before any HTTP timer
                     // runs: a client that never sends one is closed here.
-                    let mut first = [0u8; 1];
-                    let first = tokio::time::timeout(limits.headers, stream.peek(&mut first));
-                    if !matches!(first.await, Ok(Ok(1..))) {
+                    if tokio::time::timeout(limits.headers, sniffable(&stream))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     let _ = builder

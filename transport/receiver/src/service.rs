@@ -272,6 +272,12 @@ async fn serve(
             message = m;
         }
     }
+    if shared.stopping.load(Ordering::Relaxed) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "the receiver is stopping",
+        ));
+    }
     let c = &shared.counters;
     add(&c.requests, 1);
     add(&c.spans, spans);
