@@ -73,6 +73,8 @@ pub(crate) struct Limits {
     pub(crate) body: Duration,
     /// Concurrent HTTP/2 streams per connection.
     pub(crate) streams: u32,
+    /// Requests served at once over all connections; more get 503 with `Retry-After: 1`.
+    pub(crate) requests: u64,
 }
 
 impl Default for Limits {
@@ -82,6 +84,7 @@ impl Default for Limits {
             headers: Duration::from_secs(10),
             body: Duration::from_secs(30),
             streams: 64,
+            requests: 64,
         }
     }
 }
@@ -145,6 +148,13 @@ impl ReceiverConfig {
     /// Concurrent HTTP/2 streams per connection (default 64).
     pub fn max_streams(mut self, n: u32) -> Self {
         self.limits.streams = n.max(1);
+        self
+    }
+
+    /// Requests served at once over all connections (default 64; each may hold up to 64
+    /// MiB); one more is answered 503 with `Retry-After: 1` and counted as `busy`.
+    pub fn max_requests(mut self, n: u64) -> Self {
+        self.limits.requests = n.max(1);
         self
     }
 
@@ -241,6 +251,8 @@ pub struct ReceiverCounts {
     pub refused_connections: u64,
     /// Requests whose body did not arrive within the body timeout.
     pub timed_out: u64,
+    /// Requests answered 503 because `max_requests` were being served.
+    pub busy: u64,
 }
 
 impl ReceiverCounts {
@@ -263,6 +275,7 @@ struct Counters {
     max_concurrent: AtomicU64,
     refused_connections: AtomicU64,
     timed_out: AtomicU64,
+    busy: AtomicU64,
 }
 
 /// State shared by the connection tasks and the handle.
@@ -274,6 +287,7 @@ struct Shared {
     kept: Mutex<Vec<ExportTraceServiceRequest>>,
     last_headers: Mutex<(http::Version, http::HeaderMap)>,
     body_timeout: Duration,
+    max_requests: u64,
     /// Set by `stop`: requests from now on are dropped uncounted, so that no request is
     /// counted whose answer the shutdown then cuts off (the client would send it again).
     stopping: std::sync::atomic::AtomicBool,
@@ -351,6 +365,7 @@ impl Receiver {
         let shared = Arc::new(Shared {
             keep: config.keep,
             body_timeout: config.limits.body,
+            max_requests: config.limits.requests,
             ..Shared::default()
         });
         let tls = config.tls.map(tokio_rustls::TlsAcceptor::from);
@@ -400,6 +415,7 @@ impl Receiver {
             max_concurrent: get(&c.max_concurrent),
             refused_connections: get(&c.refused_connections),
             timed_out: get(&c.timed_out),
+            busy: get(&c.busy),
         }
     }
 

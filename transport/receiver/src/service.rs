@@ -173,6 +173,15 @@ pub(super) async fn handle(
     let now = c.concurrent.fetch_add(1, Ordering::Relaxed) + 1;
     c.max_concurrent.fetch_max(now, Ordering::Relaxed);
     let _active = Active(&c.concurrent);
+    // Requests being read at once are capped (each may hold up to 64 MiB): one more is told
+    // to come back, as a busy collector does.
+    if now > shared.max_requests {
+        add(&c.busy, 1);
+        let mut r = answer(StatusCode::SERVICE_UNAVAILABLE, Bytes::new());
+        r.headers_mut()
+            .insert(RETRY_AFTER, http::HeaderValue::from_static("1"));
+        return Ok(r);
+    }
     serve(req, shared).await
 }
 

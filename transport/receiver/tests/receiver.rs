@@ -269,3 +269,30 @@ fn silent_and_trickling_clients_are_cut_off_and_connections_capped() {
     fresh.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
 }
+
+#[test]
+fn requests_over_the_cap_are_told_to_come_back() {
+    let receiver = Receiver::start(
+        ReceiverConfig::default()
+            .max_requests(1)
+            .body_timeout(Duration::from_secs(5)),
+    )
+    .unwrap();
+    let addr = receiver.endpoint().trim_start_matches("http://").to_owned();
+    // One request whose body never finishes holds the only slot.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.write_all(
+        b"POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\n\
+          content-length: 10\r\n\r\n01",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, _) = send(
+        addr.parse().unwrap(),
+        "POST /v1/traces HTTP/1.1\r\nContent-Type: application/x-protobuf",
+        &[],
+    );
+    assert_eq!(status, 503);
+    assert_eq!(receiver.counts().busy, 1);
+    drop(slow);
+}
