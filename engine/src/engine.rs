@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::produce::pool::{Pool, MAX_CORES};
 use crate::produce::producer::Producer;
 use crate::stats::{DrainCounters, Snapshot};
-use crate::sync::{thread, Arc, Ordering};
+use crate::sync::{is_finished, thread, Arc, Ordering};
 
 /// How long the TSC rate is measured at start before the drain refines it.
 const CALIBRATION_WARMUP: Duration = Duration::from_millis(5);
@@ -208,7 +208,7 @@ impl Engine {
         }
         // On a timeout the handle stays, so that the next call waits for the drain again
         // instead of reporting a final accounting that is not final.
-        let died = guard.as_ref().is_some_and(|h| h.is_finished());
+        let died = guard.as_ref().is_some_and(is_finished);
         let waited = self
             .handshake
             .shutdown(&self.drain_thread, timeout, || self.pool.begin_shutdown());
@@ -216,7 +216,7 @@ impl Engine {
             // A drain thread that ended without its last act (it died outside the sink, a
             // bug): its counters are final, and what it left in the rings is counted as
             // `dropped.shutdown` like any leftover.
-            if !(died || guard.as_ref().is_some_and(|h| h.is_finished())) {
+            if !(died || guard.as_ref().is_some_and(is_finished)) {
                 return Err(e);
             }
             self.handshake.mark_exited();

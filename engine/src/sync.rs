@@ -37,6 +37,11 @@ mod imp {
     pub(crate) fn poll_pause() {
         std::thread::sleep(std::time::Duration::from_micros(50));
     }
+
+    /// Whether the thread behind `h` has ended.
+    pub(crate) fn is_finished<T>(h: &thread::JoinHandle<T>) -> bool {
+        h.is_finished()
+    }
 }
 
 #[cfg(ringspan_loom)]
@@ -73,6 +78,11 @@ mod imp {
     /// loom cannot model sleeping either.
     pub(crate) fn poll_pause() {
         loom::thread::yield_now();
+    }
+
+    /// loom's handles cannot tell; the models' drains always end by the handshake.
+    pub(crate) fn is_finished<T>(_h: &thread::JoinHandle<T>) -> bool {
+        false
     }
 }
 

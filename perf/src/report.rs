@@ -84,6 +84,7 @@ impl LibReport {
                 "last": self.rss_steady.last(),
                 "min": self.rss_steady.iter().min(),
                 "max": self.rss_steady.iter().max(),
+                "samples": self.rss_steady,
             },
             "cpu_seconds": self.cpu,
             "background_cpu_ns_per_delivered_span": self.background_ns_per_span(),
