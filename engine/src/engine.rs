@@ -207,20 +207,15 @@ impl Engine {
             return Ok(self.snapshot());
         }
         // On a timeout the handle stays, so that the next call waits for the drain again
-        // instead of reporting a final accounting that is not final.
-        let died = guard.as_ref().is_some_and(is_finished);
-        let waited = self
-            .handshake
-            .shutdown(&self.drain_thread, timeout, || self.pool.begin_shutdown());
-        if let Err(e) = waited {
-            // A drain thread that ended without its last act (it died outside the sink, a
-            // bug): its counters are final, and what it left in the rings is counted as
-            // `dropped.shutdown` like any leftover.
-            if !(died || guard.as_ref().is_some_and(is_finished)) {
-                return Err(e);
-            }
-            self.handshake.mark_exited();
-        }
+        // instead of reporting a final accounting that is not final. What a drain that died
+        // left in the rings is counted as `dropped.shutdown` like any leftover.
+        let ended = || guard.as_ref().is_some_and(is_finished);
+        self.handshake.shutdown(
+            &self.drain_thread,
+            timeout,
+            || self.pool.begin_shutdown(),
+            ended,
+        )?;
         if let Some(handle) = guard.take() {
             let _ = handle.join();
         }

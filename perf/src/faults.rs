@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use ringspan_receiver::Fault;
 use ringspan_transport::Report;
 
+use crate::ringspan_run::dropped_by_reason;
 use crate::target::Target;
 
 /// One step of the schedule.
@@ -68,19 +69,6 @@ pub struct Cost {
     pub dropped: Vec<(&'static str, u64)>,
     pub retries: u64,
     pub bodies_lost: u64,
-}
-
-fn dropped_by_reason(r: &Report) -> [(&'static str, u64); 7] {
-    let (d, x) = (r.dropped, r.export_dropped);
-    [
-        ("ring_full", d.ring_full),
-        ("shutdown", d.shutdown + x.shutdown),
-        ("export_retries_exhausted", x.retries_exhausted),
-        ("export_non_retryable", x.non_retryable),
-        ("too_large", d.too_large),
-        ("sink_panicked", d.sink_panicked),
-        ("export_panicked", x.panicked),
-    ]
 }
 
 /// Runs the schedule against `target` from `start` until `end` (or until `stop`), reading the

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ringspan::otlp::Resource;
 use ringspan::Calibration;
 use ringspan::{Callsite, IdleStrategy, Producer, Value};
-use ringspan_transport::{Pipeline, PipelineConfig};
+use ringspan_transport::{Pipeline, PipelineConfig, Report};
 use serde_json::{json, Map, Value as Json};
 
 use crate::args::{Args, Compare};
@@ -37,6 +37,23 @@ fn record_span(p: &Producer, n: u64, attrs: usize) {
         ];
         span.set_values(&values[..attrs]);
     }
+}
+
+/// The pipeline's drops by reason, engine and exporter together, as the report names them.
+pub fn dropped_by_reason(r: &Report) -> [(&'static str, u64); 10] {
+    let (d, x) = (r.dropped, r.export_dropped);
+    [
+        ("ring_full", d.ring_full),
+        ("too_deep", d.too_deep),
+        ("no_ring", d.no_ring),
+        ("shutdown", d.shutdown + x.shutdown),
+        ("too_large", d.too_large),
+        ("abandoned", d.abandoned),
+        ("export_retries_exhausted", x.retries_exhausted),
+        ("export_non_retryable", x.non_retryable),
+        ("sink_panicked", d.sink_panicked),
+        ("export_panicked", x.panicked),
+    ]
 }
 
 pub fn run(
@@ -115,23 +132,10 @@ pub fn run(
     let rss_end = procfs::rss_bytes();
     let after = target.counts();
 
-    let d = report.dropped;
-    let x = report.export_dropped;
-    let dropped: Map<String, Json> = [
-        ("ring_full", d.ring_full),
-        ("too_deep", d.too_deep),
-        ("no_ring", d.no_ring),
-        ("shutdown", d.shutdown + x.shutdown),
-        ("too_large", d.too_large),
-        ("abandoned", d.abandoned),
-        ("export_retries_exhausted", x.retries_exhausted),
-        ("export_non_retryable", x.non_retryable),
-        ("sink_panicked", d.sink_panicked),
-        ("export_panicked", x.panicked),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), json!(v)))
-    .collect();
+    let dropped: Map<String, Json> = dropped_by_reason(&report)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), json!(v)))
+        .collect();
     let identity = if !report.is_settled() {
         Err(format!(
             "recorded != exported + rejected + dropped: {report:?}"

@@ -124,7 +124,6 @@ async fn attempt(ctx: &Ctx, body: Bytes) -> Result<Answer, ()> {
     };
     // One deadline for the whole attempt; the body gets what the headers left of it.
     let deadline = tokio::time::Instant::now() + ctx.timeout;
-    let no_answer = || format!("POST {}: no answer within {:?}", ctx.shown, ctx.timeout);
     let resp = match tokio::time::timeout_at(deadline, ctx.client.request(req)).await {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => {
@@ -133,7 +132,10 @@ async fn attempt(ctx: &Ctx, body: Bytes) -> Result<Answer, ()> {
             return Err(());
         }
         Err(_) => {
-            ctx.stats.failed(no_answer());
+            ctx.stats.failed(format!(
+                "POST {}: no answer within {:?}",
+                ctx.shown, ctx.timeout
+            ));
             return Err(());
         }
     };

@@ -84,6 +84,8 @@ impl Handshake {
 
     /// Runs the shutdown sequence: deadline, `stop_producers`, the final request, `stop`, and
     /// waits for the drain to exit. Called again after it timed out, it only waits again.
+    /// `ended` says whether the drain thread has ended: one that ended without its last act
+    /// (it died outside the sink, a bug) has final counters too, and is taken as exited.
     ///
     /// # Errors
     /// [`Error::is_timeout`] if the drain did not exit within `timeout` plus a short grace.
@@ -92,6 +94,7 @@ impl Handshake {
         drain: &thread::Thread,
         timeout: Duration,
         stop_producers: impl FnOnce(),
+        ended: impl Fn() -> bool,
     ) -> Result<(), Error> {
         let started = Instant::now();
         // Acquire: pairs with the Release store below, made by an earlier call.
@@ -110,6 +113,10 @@ impl Handshake {
         drain.unpark();
         // Acquire pairs with the drain's Release store of `exited`.
         while !self.exited.load(Ordering::Acquire) {
+            if ended() {
+                self.mark_exited();
+                break;
+            }
             if started.elapsed() > timeout.saturating_add(EXIT_GRACE) {
                 return Err(Error::timeout("shutdown", timeout));
             }
@@ -161,7 +168,8 @@ impl Handshake {
         deadline != 0 && self.elapsed_ns() >= deadline
     }
 
-    /// The drain's last act. Release pairs with `has_exited` and the wait in `shutdown`.
+    /// The drain's last act (or `shutdown`'s, for a drain thread that died without it).
+    /// Release pairs with `has_exited` and the wait in `shutdown`.
     pub(crate) fn mark_exited(&self) {
         self.exited.store(true, Ordering::Release);
     }
