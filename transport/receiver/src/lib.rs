@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+mod conn;
 mod error;
 mod scan;
 mod service;
@@ -25,8 +26,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -75,6 +74,8 @@ pub(crate) struct Limits {
     pub(crate) streams: u32,
     /// Requests served at once over all connections; more get 503 with `Retry-After: 1`.
     pub(crate) requests: u64,
+    /// A connection with no request in flight for this long is closed (either protocol).
+    pub(crate) idle: Duration,
 }
 
 impl Default for Limits {
@@ -85,6 +86,7 @@ impl Default for Limits {
             body: Duration::from_secs(30),
             streams: 64,
             requests: 64,
+            idle: Duration::from_secs(60),
         }
     }
 }
@@ -155,6 +157,16 @@ impl ReceiverConfig {
     /// MiB); one more is answered 503 with `Retry-After: 1` and counted as `busy`.
     pub fn max_requests(mut self, n: u64) -> Self {
         self.limits.requests = n.max(1);
+        self
+    }
+
+    /// How long a connection may stay open with no request in flight (default 60 s, as the
+    /// OpenTelemetry Collector's HTTP server). Past it the receiver closes it gracefully: an
+    /// HTTP/2 client gets a GOAWAY, and is cut if it does not acknowledge it within the header
+    /// timeout; an answer still being sent (a stalled body) is finished first. Counted as
+    /// `idle_closed`.
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.limits.idle = d;
         self
     }
 
@@ -253,6 +265,8 @@ pub struct ReceiverCounts {
     pub timed_out: u64,
     /// Requests answered 503 because `max_requests` were being served.
     pub busy: u64,
+    /// Connections closed because no request was in flight for the idle timeout.
+    pub idle_closed: u64,
 }
 
 impl ReceiverCounts {
@@ -276,6 +290,7 @@ struct Counters {
     refused_connections: AtomicU64,
     timed_out: AtomicU64,
     busy: AtomicU64,
+    idle_closed: AtomicU64,
 }
 
 /// State shared by the connection tasks and the handle.
@@ -416,6 +431,7 @@ impl Receiver {
             refused_connections: get(&c.refused_connections),
             timed_out: get(&c.timed_out),
             busy: get(&c.busy),
+            idle_closed: get(&c.idle_closed),
         }
     }
 
@@ -481,22 +497,6 @@ impl Drop for Receiver {
     }
 }
 
-/// Waits until `stream` has shown enough to tell HTTP/2's preface from HTTP/1.1 (what the
-/// server's protocol sniffing waits for, with no timer of its own): the whole preface, a byte
-/// that departs from it, or the end of the stream.
-async fn sniffable(stream: &tokio::net::TcpStream) {
-    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-    let mut buf = [0u8; 24];
-    loop {
-        match stream.peek(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) if n >= PREFACE.len() || buf[..n] != PREFACE[..n] => return,
-            // A prefix of the preface so far: wait for more.
-            Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-        }
-    }
-}
-
 async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
@@ -521,39 +521,21 @@ async fn accept_loop(
         let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let service = hyper::service::service_fn(move |req| {
-                let shared = Arc::clone(&shared);
-                async move { service::handle(req, &shared).await }
-            });
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.headers);
-            builder
-                .http2()
-                .timer(TokioTimer::new())
-                .max_concurrent_streams(limits.streams);
             match tls {
                 None => {
                     // The protocol is sniffed from the first bytes, before any HTTP timer
                     // runs: a client that never sends one is closed here.
-                    if tokio::time::timeout(limits.headers, sniffable(&stream))
+                    if tokio::time::timeout(limits.headers, conn::sniffable(&stream))
                         .await
-                        .is_err()
+                        .is_ok()
                     {
-                        return;
+                        conn::serve(stream, shared, limits).await;
                     }
-                    let _ = builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
                 }
                 Some(acceptor) => {
                     let handshake = tokio::time::timeout(limits.headers, acceptor.accept(stream));
                     if let Ok(Ok(stream)) = handshake.await {
-                        let _ = builder
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
+                        conn::serve(stream, shared, limits).await;
                     }
                 }
             }
