@@ -118,7 +118,7 @@ pub fn run(
             bodies_lost: 0,
         });
         match step {
-            Step::Inject(fault, times) => target.inject(fault, times),
+            Step::Inject(fault, times) => target.inject(fault, times)?,
             Step::Down(d) => target.flap(d)?,
         }
     }

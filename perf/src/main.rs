@@ -10,6 +10,7 @@
 //! (a span unaccounted for is a bug), 2 for bad options or a failed start.
 
 mod args;
+mod child;
 mod faults;
 mod otel_run;
 mod plot;
@@ -30,6 +31,15 @@ use ringspan_alloc_counter::CountingAlloc;
 pub(crate) static ALLOC: CountingAlloc<MiMalloc> = CountingAlloc::new(MiMalloc);
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some(child::SERVE_FLAG) {
+        return match child::serve() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(msg) => {
+                eprintln!("ringspan-perf: {msg}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let args = match args::Args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(msg) => {
@@ -77,6 +87,9 @@ fn run(mut args: args::Args) -> Result<bool, String> {
     }
     let target = match &args.endpoint {
         Some(url) => target::Target::external(url),
+        // The soak runs the receiver in a process of its own, so that this process's memory
+        // is ringspan's alone.
+        None if args.faults => target::Target::child()?,
         None => target::Target::embedded()?,
     };
     let cal = Calibration::new(Clock::detect(), Duration::from_millis(20));
@@ -89,7 +102,7 @@ fn run(mut args: args::Args) -> Result<bool, String> {
         args.rate.map_or("max".to_owned(), |r| r.to_string()),
         args.attrs,
         target.url,
-        if target.is_embedded() { " (embedded receiver)" } else { "" },
+        target.describe(),
     );
 
     let mut reports = vec![ringspan_run::run(

@@ -64,7 +64,7 @@ pub fn run(
                 .build(),
         )
         .build();
-    let before = target.counts();
+    let before = target.counts()?;
     let rss_start = procfs::rss_bytes();
     let phase = workload::run(
         args,
@@ -72,6 +72,7 @@ pub fn run(
         cores,
         false,
         || ALLOC.allocations(),
+        || target.receiver_rss(),
         |_, core| {
             if let Some(c) = core {
                 core_affinity::set_for_current(core_affinity::CoreId { id: c });
@@ -90,7 +91,7 @@ pub fn run(
     let flushed = provider.force_flush();
     let shut = provider.shutdown_with_timeout(Duration::from_secs(30));
     let rss_end = procfs::rss_bytes();
-    let after = target.counts();
+    let after = target.counts()?;
 
     let mut dropped = Map::new();
     let mut extra = Map::new();
@@ -139,6 +140,7 @@ pub fn run(
         rss_start,
         rss_end,
         rss_steady: phase.rss_samples.clone(),
+        receiver_rss: phase.receiver_rss_samples.clone(),
         preallocated: None,
         cpu,
         extra,

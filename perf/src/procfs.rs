@@ -3,7 +3,16 @@
 
 /// Resident set size in bytes (0 where /proc is missing).
 pub fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
+    rss_of("/proc/self/statm")
+}
+
+/// Resident set size of process `pid` in bytes (0 where /proc is missing or it is gone).
+pub fn rss_bytes_of(pid: u32) -> u64 {
+    rss_of(&format!("/proc/{pid}/statm"))
+}
+
+fn rss_of(statm: &str) -> u64 {
+    std::fs::read_to_string(statm)
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
         .map_or(0, |pages| pages * 4096)

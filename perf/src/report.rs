@@ -30,6 +30,8 @@ pub struct LibReport {
     pub rss_end: u64,
     /// RSS once a second after the warm-up.
     pub rss_steady: Vec<u64>,
+    /// The receiver process's RSS at the same instants (empty unless it has its own process).
+    pub receiver_rss: Vec<u64>,
     pub preallocated: Option<u64>,
     /// CPU seconds by thread role.
     pub cpu: Map<String, Value>,
@@ -42,6 +44,17 @@ pub struct LibReport {
     pub extra: Map<String, Value>,
     /// Whether every span is accounted for, and how that was checked.
     pub identity: Result<String, String>,
+}
+
+/// RSS samples in the JSON report: first, last, least, most and all of them.
+fn rss_json(samples: &[u64]) -> Value {
+    json!({
+        "first": samples.first(),
+        "last": samples.last(),
+        "min": samples.iter().min(),
+        "max": samples.iter().max(),
+        "samples": samples,
+    })
 }
 
 impl LibReport {
@@ -79,13 +92,7 @@ impl LibReport {
             "preallocated_bytes": self.preallocated,
             "rss_bytes_start": self.rss_start,
             "rss_bytes_end": self.rss_end,
-            "rss_bytes_after_warmup": {
-                "first": self.rss_steady.first(),
-                "last": self.rss_steady.last(),
-                "min": self.rss_steady.iter().min(),
-                "max": self.rss_steady.iter().max(),
-                "samples": self.rss_steady,
-            },
+            "rss_bytes_after_warmup": rss_json(&self.rss_steady),
             "cpu_seconds": self.cpu,
             "background_cpu_ns_per_delivered_span": self.background_ns_per_span(),
             "identity": match &self.identity {
@@ -93,9 +100,14 @@ impl LibReport {
                 Err(why) => json!({"holds": false, "why": why}),
             },
         });
-        v.as_object_mut()
-            .expect("an object")
-            .extend(self.extra.clone());
+        let obj = v.as_object_mut().expect("an object");
+        if !self.receiver_rss.is_empty() {
+            obj.insert(
+                "receiver_rss_bytes_after_warmup".into(),
+                rss_json(&self.receiver_rss),
+            );
+        }
+        obj.extend(self.extra.clone());
         v
     }
 }
@@ -210,18 +222,26 @@ pub fn print_table(header: &str, reports: &[LibReport], null: Option<&NullReport
         }),
         None,
     );
+    let range = |samples: &[u64]| {
+        let mb = |v: Option<&u64>| v.map_or(0.0, |&b| b as f64 / 1e6);
+        format!(
+            "{:.1} .. {:.1}",
+            mb(samples.iter().min()),
+            mb(samples.iter().max())
+        )
+    };
     row(
         "RSS MB after warm-up",
-        each(&|r| {
-            let mb = |v: Option<&u64>| v.map_or(0.0, |&b| b as f64 / 1e6);
-            format!(
-                "{:.1} .. {:.1}",
-                mb(r.rss_steady.iter().min()),
-                mb(r.rss_steady.iter().max())
-            )
-        }),
+        each(&|r| range(&r.rss_steady)),
         None,
     );
+    if reports.iter().any(|r| !r.receiver_rss.is_empty()) {
+        row(
+            "receiver process RSS MB",
+            each(&|r| range(&r.receiver_rss)),
+            None,
+        );
+    }
     for r in reports {
         println!("  {}:", r.library);
         println!("    setup       {}", r.setup);

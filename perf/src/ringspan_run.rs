@@ -89,7 +89,7 @@ pub fn run(
     }
     let config_compact = args.compact_capacity;
     config.engine = config.engine.compact_capacity(config_compact);
-    let before = target.counts();
+    let before = target.counts()?;
     let pipeline = Pipeline::start(config).map_err(|e| e.to_string())?;
     let preallocated = pipeline.engine().preallocated_bytes() as u64;
     let rss_start = procfs::rss_bytes();
@@ -110,6 +110,7 @@ pub fn run(
             cores,
             args.compare.contains(&Compare::Null),
             || ALLOC.allocations(),
+            || target.receiver_rss(),
             |_, core| {
                 let producer = match core {
                     Some(c) => engine
@@ -130,7 +131,7 @@ pub fn run(
         .shutdown(Duration::from_secs(30))
         .map_err(|e| format!("ringspan shutdown: {e}"))?;
     let rss_end = procfs::rss_bytes();
-    let after = target.counts();
+    let after = target.counts()?;
 
     let dropped: Map<String, Json> = dropped_by_reason(&report)
         .into_iter()
@@ -227,6 +228,7 @@ pub fn run(
         rss_start,
         rss_end,
         rss_steady: phase.rss_samples.clone(),
+        receiver_rss: phase.receiver_rss_samples.clone(),
         preallocated: Some(preallocated),
         cpu,
         extra,

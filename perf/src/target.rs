@@ -1,12 +1,15 @@
-//! Where the spans go: the embedded OTLP/HTTP receiver (default), or an external endpoint.
-//! The embedded one can be taken down and brought back on the same address (`--faults`);
-//! its counts add up over every incarnation.
+//! Where the spans go: the embedded OTLP/HTTP receiver (default), the same receiver in a
+//! process of its own (`--faults`, see `child.rs`), or an external endpoint. The embedded
+//! one can be taken down and brought back on the same address; its counts add up over every
+//! incarnation.
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use ringspan_receiver::{Fault, Receiver, ReceiverConfig};
+
+use crate::child::{fault_words, Child};
 
 /// What the receiver accepted and rejected, over all its incarnations.
 #[derive(Clone, Copy, Debug, Default)]
@@ -18,7 +21,7 @@ pub struct Received {
 }
 
 impl Received {
-    fn plus(self, o: Received) -> Received {
+    pub fn plus(self, o: Received) -> Received {
         Received {
             accepted: self.accepted + o.accepted,
             rejected: self.rejected + o.rejected,
@@ -36,10 +39,16 @@ struct Embedded {
     past: Received,
 }
 
+enum Kind {
+    External,
+    Embedded(Mutex<Embedded>),
+    Child(Mutex<Child>),
+}
+
 pub struct Target {
     /// Base URL (`/v1/traces` is appended).
     pub url: String,
-    embedded: Option<Mutex<Embedded>>,
+    kind: Kind,
 }
 
 fn config(addr: SocketAddr) -> ReceiverConfig {
@@ -67,7 +76,7 @@ impl Target {
             .map_err(|e| e.to_string())?;
         Ok(Target {
             url: receiver.endpoint(),
-            embedded: Some(Mutex::new(Embedded {
+            kind: Kind::Embedded(Mutex::new(Embedded {
                 addr: receiver.addr(),
                 live: Some(receiver),
                 past: Received::default(),
@@ -75,51 +84,97 @@ impl Target {
         })
     }
 
+    /// Starts the receiver in a process of its own, on loopback.
+    pub fn child() -> Result<Target, String> {
+        let child = Child::spawn()?;
+        Ok(Target {
+            url: format!("http://{}", child.addr),
+            kind: Kind::Child(Mutex::new(child)),
+        })
+    }
+
     pub fn external(url: &str) -> Target {
         Target {
             url: url.to_owned(),
-            embedded: None,
+            kind: Kind::External,
         }
     }
 
-    pub fn is_embedded(&self) -> bool {
-        self.embedded.is_some()
+    /// How the receiver runs, for the report's header.
+    pub fn describe(&self) -> &'static str {
+        match self.kind {
+            Kind::External => "",
+            Kind::Embedded(_) => " (embedded receiver)",
+            Kind::Child(_) => " (embedded receiver, own process)",
+        }
+    }
+
+    /// The receiver process's resident set size, when it runs in a process of its own.
+    pub fn receiver_rss(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Child(c) => Some(crate::procfs::rss_bytes_of(
+                c.lock().unwrap_or_else(|e| e.into_inner()).pid(),
+            )),
+            _ => None,
+        }
     }
 
     /// The receiver's CPU role and thread name prefix (Linux cuts names to 15 characters), for
-    /// the embedded receiver only: an external endpoint's CPU is not ours to report.
+    /// the receiver in this process only: another process's CPU is not in our threads.
     pub fn cpu_role(&self) -> Option<(&'static str, &'static str)> {
-        self.is_embedded()
-            .then_some(("receiver", "ringspan-receiv"))
+        matches!(self.kind, Kind::Embedded(_)).then_some(("receiver", "ringspan-receiv"))
     }
 
     /// The embedded receiver's counts over all its incarnations (`None` for an external
     /// endpoint).
-    pub fn counts(&self) -> Option<Received> {
-        let e = self
-            .embedded
-            .as_ref()?
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let now = e.live.as_ref().map(counts).unwrap_or_default();
-        Some(e.past.plus(now))
+    pub fn counts(&self) -> Result<Option<Received>, String> {
+        match &self.kind {
+            Kind::External => Ok(None),
+            Kind::Embedded(e) => {
+                let e = e.lock().unwrap_or_else(|e| e.into_inner());
+                let now = e.live.as_ref().map(counts).unwrap_or_default();
+                Ok(Some(e.past.plus(now)))
+            }
+            Kind::Child(c) => c
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .counts()
+                .map(Some),
+        }
     }
 
     /// Makes the embedded receiver misbehave for its next `times` requests.
-    pub fn inject(&self, fault: Fault, times: usize) {
-        if let Some(e) = &self.embedded {
-            let e = e.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(r) = &e.live {
-                r.inject(fault, times);
+    pub fn inject(&self, fault: Fault, times: usize) -> Result<(), String> {
+        match &self.kind {
+            Kind::External => {}
+            Kind::Embedded(e) => {
+                let e = e.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(r) = &e.live {
+                    r.inject(fault, times);
+                }
+            }
+            Kind::Child(c) => {
+                let command = format!("inject {times} {}", fault_words(&fault)?);
+                c.lock().unwrap_or_else(|e| e.into_inner()).ask(&command)?;
             }
         }
+        Ok(())
     }
 
     /// Takes the embedded receiver down (closing every connection), waits `down`, and starts
     /// it again on the same address.
     pub fn flap(&self, down: Duration) -> Result<(), String> {
-        let Some(e) = &self.embedded else {
-            return Ok(());
+        let e = match &self.kind {
+            Kind::External => return Ok(()),
+            Kind::Child(c) => {
+                let command = format!("down {}", down.as_millis());
+                return c
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .ask(&command)
+                    .map(drop);
+            }
+            Kind::Embedded(e) => e,
         };
         let addr = {
             let mut e = e.lock().unwrap_or_else(|e| e.into_inner());

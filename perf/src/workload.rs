@@ -70,6 +70,8 @@ pub struct Phase {
     pub threads_cpu: Vec<(String, f64)>,
     /// Resident set size once a second after the warm-up (to show it stays flat).
     pub rss_samples: Vec<u64>,
+    /// The receiver process's, at the same instants, when it runs in a process of its own.
+    pub receiver_rss_samples: Vec<u64>,
 }
 
 /// Runs one producer: waits at `start`, then calls `record(n)` on schedule until the
@@ -155,6 +157,7 @@ pub fn run<R: FnMut(u64)>(
     cores: &[Option<usize>],
     null: bool,
     allocations: impl Fn() -> u64,
+    receiver_rss: impl Fn() -> Option<u64>,
     setup: impl Fn(usize, Option<usize>) -> R + Sync,
 ) -> Phase {
     let barrier = Barrier::new(cores.len() + 1);
@@ -181,10 +184,12 @@ pub fn run<R: FnMut(u64)>(
         // Relaxed: statistics.
         let (a0, s0) = (allocations(), progress.load(Ordering::Relaxed));
         let mut rss_samples = vec![procfs::rss_bytes()];
+        let mut receiver_rss_samples: Vec<u64> = receiver_rss().into_iter().collect();
         let end = args.duration.saturating_sub(Duration::from_millis(50));
         while started.elapsed() < end {
             std::thread::sleep((end - started.elapsed()).min(Duration::from_secs(1)));
             rss_samples.push(procfs::rss_bytes());
+            receiver_rss_samples.extend(receiver_rss());
         }
         let (a1, s1) = (allocations(), progress.load(Ordering::Relaxed));
         let runs: Vec<ProducerRun> = handles
@@ -198,6 +203,7 @@ pub fn run<R: FnMut(u64)>(
             steady_spans: s1.saturating_sub(s0),
             threads_cpu: procfs::thread_cpu_seconds(),
             rss_samples,
+            receiver_rss_samples,
         }
     })
 }
