@@ -14,9 +14,11 @@
 //!
 //! # Shutdown
 //! [`ExporterHandle::shutdown`] stops taking new requests, lets queued and in-flight ones
-//! finish until the deadline, then counts what is left as `dropped.shutdown` and stops the
-//! thread. Shut the engine down first, so its last requests reach the exporter.
+//! finish until the deadline, then counts what is left as `dropped.shutdown` (or, for a
+//! request whose 2xx status was in and only its body was still coming, as exported with
+//! `bodies_lost`) and stops the thread. Shut the engine down first, so its last requests reach the exporter.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +29,7 @@ use tokio::task::JoinSet;
 
 use crate::config::ExporterConfig;
 use crate::error::Error;
-use crate::send::{send, Ctx};
+use crate::send::{body_lost, send, Ctx};
 use crate::stats::{ExportCounts, ExportStats, Outcome};
 
 /// Extra time `shutdown` waits for the thread after the deadline.
@@ -250,10 +252,18 @@ async fn dispatch(
                 stats: &ctx.stats,
                 done: false,
             };
+            let delivered = AtomicBool::new(false);
             let outcome = tokio::select! {
                 biased;
-                o = send(request, &ctx, &mut rng) => o,
-                _ = deadline(stop) => Outcome::Shutdown,
+                o = send(request, &ctx, &mut rng, &delivered) => o,
+                // Relaxed: set by `send`, in this task.
+                _ = deadline(stop) => match delivered.load(Ordering::Relaxed) {
+                    // The status was 2xx: the collector has the batch; only its body was cut.
+                    true => Outcome::Accepted {
+                        rejected: body_lost(&ctx, "2xx, but the shutdown deadline cut the response body"),
+                    },
+                    false => Outcome::Shutdown,
+                },
             };
             settle.done = true;
             ctx.stats.settle(settle.spans, outcome);

@@ -2,6 +2,7 @@
 //! until it is accepted, refused for good, or out of retry budget.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -61,14 +62,21 @@ fn body(request: EncodedRequest, compression: Compression) -> Bytes {
     }
 }
 
-/// Sends `request` until it is settled, and says how.
-pub(crate) async fn send(request: EncodedRequest, ctx: &Ctx, jitter: &mut IdGenerator) -> Outcome {
+/// Sends `request` until it is settled, and says how. `delivered` is set as soon as a 2xx
+/// status is in, before its body is read: a shutdown that cuts the read then still counts the
+/// batch as exported.
+pub(crate) async fn send(
+    request: EncodedRequest,
+    ctx: &Ctx,
+    jitter: &mut IdGenerator,
+    delivered: &AtomicBool,
+) -> Outcome {
     let started = Instant::now();
     let body = body(request, ctx.compression);
     let mut retry = 0u32;
     loop {
         ctx.stats.attempt(retry > 0, body.len() as u64);
-        let wait = match attempt(ctx, body.clone()).await {
+        let wait = match attempt(ctx, body.clone(), delivered).await {
             Ok(Answer::Accepted { rejected }) => return Outcome::Accepted { rejected },
             Ok(Answer::Fatal) => return Outcome::NonRetryable,
             // `Retry-After` is the least we wait (capped); the backoff still grows beneath it,
@@ -105,7 +113,7 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 /// One HTTP exchange, bounded by the timeout. `Err` is a failure to get any answer (connect,
 /// reset, timeout before the status): retryable, as the spec asks. A body that fails after a
 /// status arrived does not make the status void. The reason goes to `last_error`.
-async fn attempt(ctx: &Ctx, body: Bytes) -> Result<Answer, ()> {
+async fn attempt(ctx: &Ctx, body: Bytes, delivered: &AtomicBool) -> Result<Answer, ()> {
     let mut req = Request::post(ctx.endpoint.clone())
         .header(CONTENT_TYPE, "application/x-protobuf")
         .header(USER_AGENT, USER_AGENT_VALUE);
@@ -141,6 +149,10 @@ async fn attempt(ctx: &Ctx, body: Bytes) -> Result<Answer, ()> {
     };
     let status = resp.status();
     let verdict = classify(status);
+    if verdict == Verdict::Accepted {
+        // Relaxed: read by the same task (the shutdown branch of its `select!`).
+        delivered.store(true, Ordering::Relaxed);
+    }
     let retry_after = resp
         .headers()
         .get(RETRY_AFTER)
@@ -160,15 +172,12 @@ async fn attempt(ctx: &Ctx, body: Bytes) -> Result<Answer, ()> {
             Ok(b) => Answer::Accepted {
                 rejected: partial_success(ctx, &b),
             },
-            Err(why) => {
-                ctx.stats.body_lost();
-                ctx.stats.failed(format!(
-                    "POST {}: {status}, but the response body failed ({why}); the batch \
-                     counts as exported, a partial success in it is unknown",
-                    ctx.shown
-                ));
-                Answer::Accepted { rejected: 0 }
-            }
+            Err(why) => Answer::Accepted {
+                rejected: body_lost(
+                    ctx,
+                    &format!("{status}, but the response body failed ({why})"),
+                ),
+            },
         },
         Verdict::Retry => {
             ctx.stats
@@ -183,6 +192,17 @@ async fn attempt(ctx: &Ctx, body: Bytes) -> Result<Answer, ()> {
             Answer::Fatal
         }
     })
+}
+
+/// Counts a 2xx whose body never arrived whole: the batch is exported, a partial success in
+/// it unknown. Returns the spans known rejected: none.
+pub(crate) fn body_lost(ctx: &Ctx, what: &str) -> u64 {
+    ctx.stats.body_lost();
+    ctx.stats.failed(format!(
+        "POST {}: {what}; the batch counts as exported, a partial success in it is unknown",
+        ctx.shown
+    ));
+    0
 }
 
 /// `rejected_spans` from a 2xx body holding an `ExportTraceServiceResponse` (an empty or

@@ -22,7 +22,8 @@ pub struct ExportDropped {
     /// A final answer: any other 4xx/5xx (400, 401, 413, 500, ...). Not retried, as the spec asks.
     pub non_retryable: u64,
     /// Still queued, in flight or waiting to retry when shutdown's deadline came, or handed to
-    /// an exporter that had stopped.
+    /// an exporter that had stopped. (A request whose 2xx status was in when the deadline cut
+    /// its body counts as exported, under `bodies_lost`.)
     pub shutdown: u64,
     /// The task sending them panicked (a bug in ringspan or its HTTP stack; the exporter
     /// goes on with the next request).
@@ -57,8 +58,8 @@ pub struct ExportCounts {
     /// Body bytes sent, after compression, over all attempts.
     pub bytes_sent: u64,
     /// Requests the collector accepted (a 2xx status) whose response body then failed to
-    /// arrive (a stall past the timeout, a reset): their spans count as exported, never sent
-    /// again, and a partial success in that body is unknown.
+    /// arrive (a stall past the timeout, a reset, the shutdown deadline): their spans count as
+    /// exported, never sent again, and a partial success in that body is unknown.
     pub bodies_lost: u64,
 }
 

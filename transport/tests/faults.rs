@@ -293,6 +293,29 @@ fn a_200_whose_body_stalls_is_delivered_once_not_retried() {
 }
 
 #[test]
+fn a_shutdown_that_cuts_a_200_body_counts_the_batch_exported() {
+    let receiver = receiver();
+    let mut c = config(&receiver.endpoint());
+    c.exporter = c.exporter.timeout(Duration::from_secs(20));
+    let pipeline = Pipeline::start(c).unwrap();
+    receiver.inject(Fault::StallBody(Duration::from_secs(10)), 1);
+    record(&pipeline, "cut", 0, 25);
+    // The 200 is in and the body is stalled when the shutdown's deadline passes.
+    assert!(wait_for(Duration::from_secs(5), || receiver.counts().spans == 25));
+    let report = pipeline.shutdown(Duration::from_millis(500)).unwrap();
+    assert_eq!(
+        (
+            report.exported,
+            report.dropped.shutdown,
+            report.export.bodies_lost
+        ),
+        (25, 0, 1),
+        "{report:#?}"
+    );
+    assert_settled(&report);
+}
+
+#[test]
 fn a_200_whose_body_is_reset_is_delivered_once_not_retried() {
     let receiver = receiver();
     let pipeline = Pipeline::start(config(&receiver.endpoint())).unwrap();
