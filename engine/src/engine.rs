@@ -14,7 +14,7 @@ use crate::drain::sink::Sink;
 use crate::error::Error;
 use crate::produce::pool::{Pool, MAX_CORES};
 use crate::produce::producer::Producer;
-use crate::stats::{DrainCounters, Snapshot};
+use crate::stats::{DrainCounters, RingGauge, Snapshot};
 use crate::sync::{is_finished, thread, Arc, Ordering};
 
 /// How long the TSC rate is measured at start before the drain refines it.
@@ -280,6 +280,18 @@ impl Engine {
     /// Rings in the pool.
     pub fn rings(&self) -> usize {
         self.pool.lanes.len()
+    }
+
+    /// Each ring's claim and fill now, in pool order (a monitoring read: each ring's fill is
+    /// exact at one instant and within its capacity; the rings are read one after another).
+    pub fn ring_gauges(&self) -> impl Iterator<Item = RingGauge> + '_ {
+        self.pool.lanes.iter().map(|lane| RingGauge {
+            claimed: lane.ring.is_claimed(),
+            full_len: lane.ring.len(),
+            full_capacity: lane.ring.capacity(),
+            compact_len: lane.compact.len(),
+            compact_capacity: lane.compact.capacity(),
+        })
     }
 }
 

@@ -116,4 +116,4 @@ pub use produce::traceparent::{
     TRACEPARENT_LEN,
 };
 pub use ring::{Full, PushError, ReadChunk, Ring, RingConsumer, RingProducer, WriteChunk};
-pub use stats::{Dropped, Snapshot};
+pub use stats::{Dropped, RingGauge, Snapshot};

@@ -135,3 +135,19 @@ impl Snapshot {
         self.recorded == self.delivered + self.dropped.total() + self.in_rings
     }
 }
+
+/// One ring's state at one moment, for monitoring ([`crate::Engine::ring_gauges`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RingGauge {
+    /// Whether a producer holds the ring.
+    pub claimed: bool,
+    /// Full records waiting for the drain (never more than `full_capacity`).
+    pub full_len: usize,
+    /// Slots for full records.
+    pub full_capacity: usize,
+    /// Compact (callsite) records waiting for the drain.
+    pub compact_len: usize,
+    /// Slots for compact records.
+    pub compact_capacity: usize,
+}

@@ -56,6 +56,8 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+#[cfg(feature = "admin")]
+pub mod admin;
 mod client;
 pub mod config;
 pub mod env;
@@ -66,6 +68,8 @@ pub mod retry;
 mod send;
 mod stats;
 
+#[cfg(feature = "admin")]
+pub use admin::{Admin, AdminConfig};
 pub use config::{Compression, ExporterConfig, Roots};
 pub use error::Error;
 pub use exporter::{ExporterHandle, HttpExporter};

@@ -198,6 +198,15 @@ impl Pipeline {
             .last_error()
     }
 
+    /// How long ago the exporter's most recent failure happened (`None` if none did).
+    pub fn last_export_error_age(&self) -> Option<Duration> {
+        self.exporter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stats()
+            .last_error_age()
+    }
+
     /// The accounting now.
     pub fn report(&self) -> Report {
         let exporter = self.exporter.lock().unwrap_or_else(|e| e.into_inner());

@@ -11,6 +11,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Spans the exporter gave up on, by reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -86,7 +87,8 @@ pub struct ExportStats {
     retries: AtomicU64,
     bytes_sent: AtomicU64,
     bodies_lost: AtomicU64,
-    last_error: Mutex<Option<String>>,
+    /// The last failure, and when it happened.
+    last_error: Mutex<Option<(Instant, String)>>,
 }
 
 /// Where a request's spans ended.
@@ -135,7 +137,17 @@ impl ExportStats {
         self.last_error
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .as_ref()
+            .map(|(_, why)| why.clone())
+    }
+
+    /// How long ago the last failure happened (`None` if none did).
+    pub fn last_error_age(&self) -> Option<Duration> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|(at, _)| at.elapsed())
     }
 
     pub(crate) fn handed(&self, spans: u64) {
@@ -156,7 +168,7 @@ impl ExportStats {
     }
 
     pub(crate) fn failed(&self, why: String) {
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), why));
     }
 
     pub(crate) fn settle(&self, spans: u64, outcome: Outcome) {

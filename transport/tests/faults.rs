@@ -9,22 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use ringspan_receiver::{Fault, Receiver, ReceiverConfig};
-use ringspan_transport::{Compression, Pipeline, Report};
-
-/// Flushes the engine and waits until the exporter has settled every span handed to it.
-fn settle(pipeline: &Pipeline) -> Report {
-    pipeline
-        .engine()
-        .flush(Duration::from_secs(10))
-        .expect("flush");
-    assert!(
-        wait_for(Duration::from_secs(15), || pipeline.report().unsettled()
-            == 0),
-        "spans never settled: {:#?}",
-        pipeline.report()
-    );
-    pipeline.report()
-}
+use ringspan_transport::{Compression, Pipeline};
 
 fn status(code: u16) -> Fault {
     Fault::Status {

@@ -144,3 +144,18 @@ pub fn rss_bytes() -> u64 {
         .expect("resident pages");
     pages * 4096
 }
+
+/// Flushes the engine and waits until the exporter has settled every span handed to it.
+pub fn settle(pipeline: &Pipeline) -> Report {
+    pipeline
+        .engine()
+        .flush(Duration::from_secs(10))
+        .expect("flush");
+    assert!(
+        wait_for(Duration::from_secs(15), || pipeline.report().unsettled()
+            == 0),
+        "spans never settled: {:#?}",
+        pipeline.report()
+    );
+    pipeline.report()
+}

@@ -1,0 +1,170 @@
+//! The admin endpoint's server: HTTP/1.1 on a one-worker tokio runtime of its own, the token
+//! check, and the routes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use super::{metrics, page, AdminConfig};
+use crate::error::Error;
+use crate::Pipeline;
+
+/// Connections served at once; more wait in the listen backlog.
+const MAX_CONNECTIONS: usize = 16;
+/// Time a client has to send a request's headers (also closes an idle connection).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+pub(super) struct Server {
+    addr: SocketAddr,
+    runtime: tokio::runtime::Runtime,
+}
+
+struct State {
+    pipeline: Arc<Pipeline>,
+    token: Option<Arc<str>>,
+}
+
+impl Server {
+    pub(super) fn start(pipeline: Arc<Pipeline>, config: &AdminConfig) -> Result<Server, Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("ringspan-admin")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io("starting the admin endpoint's runtime", e))?;
+        let listener = runtime
+            .block_on(TcpListener::bind(config.addr))
+            .map_err(|e| Error::io(format!("binding the admin endpoint to {}", config.addr), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the admin endpoint's address", e))?;
+        let state = Arc::new(State {
+            pipeline,
+            token: config.token.clone(),
+        });
+        runtime.spawn(accept_loop(listener, state));
+        Ok(Server { addr, runtime })
+    }
+
+    pub(super) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub(super) fn stop(self) {
+        self.runtime.shutdown_timeout(Duration::from_secs(1));
+    }
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<State>) {
+    let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(permit) = Arc::clone(&open).acquire_owned().await else {
+            return;
+        };
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors and the like: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = hyper::service::service_fn(move |req| {
+                let state = Arc::clone(&state);
+                async move { Ok::<_, std::convert::Infallible>(answer(&req, &state)) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Compares in time that depends only on the lengths, not on where the bytes differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn authorized(req: &Request<Incoming>, token: &str) -> bool {
+    req.headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .is_some_and(|given| same(given, token.as_bytes()))
+}
+
+fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    if let Some(token) = &state.token {
+        if !authorized(req, token) {
+            let mut r = reply(
+                StatusCode::UNAUTHORIZED,
+                TEXT,
+                "an Authorization: Bearer token is required\n".into(),
+            );
+            r.headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return r;
+        }
+    }
+    if req.method() != Method::GET {
+        return reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            TEXT,
+            "only GET is served\n".into(),
+        );
+    }
+    match req.uri().path() {
+        "/metrics" => reply(
+            StatusCode::OK,
+            OPENMETRICS,
+            metrics::render(&state.pipeline),
+        ),
+        "/debug" | "/debug/" => {
+            let families = metrics::read(&state.pipeline);
+            let last_error = state.pipeline.last_export_error();
+            reply(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                page::render(&families, last_error.as_deref()),
+            )
+        }
+        _ => reply(
+            StatusCode::NOT_FOUND,
+            TEXT,
+            "not found; try /metrics or /debug/\n".into(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same(b"abc", b"abc"));
+        assert!(!same(b"abc", b"abd"));
+        assert!(!same(b"abc", b"ab"));
+        assert!(!same(b"", b"a"));
+    }
+}

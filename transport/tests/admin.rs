@@ -1,0 +1,214 @@
+//! The admin endpoint (feature `admin`): `/metrics` holds every counter of the pipeline's
+//! report with the report's value, the index page shows them, a token is enforced, and a
+//! public address without one is refused. The scrape and the expected values are written to
+//! `target/tmp/admin/` for `.ci/run`, where the Prometheus project's own Python parser
+//! (`prometheus-client`) reads them: `transport/tests/admin/check_metrics.py`.
+#![cfg(feature = "admin")]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use ringspan_transport::{Admin, AdminConfig, Pipeline, Report};
+
+/// One GET over HTTP/1.1; the status and the body.
+fn get(addr: SocketAddr, path: &str, auth: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_owned())
+}
+
+/// `name{labels}` -> value, for every sample line of an OpenMetrics text. Chunked bodies
+/// are not expected: the answer has a Content-Length.
+fn samples(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_owned(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+/// What `/metrics` must show for `r`: sample key -> value.
+fn expected(r: &Report) -> Vec<(&'static str, u64)> {
+    let (e, x) = (&r.engine, &r.export);
+    vec![
+        ("ringspan_spans_recorded_total", e.recorded),
+        ("otel_sdk_processor_span_processed_total", e.delivered),
+        (
+            "otel_sdk_processor_span_processed_total{error_type=\"ring_full\"}",
+            e.dropped.ring_full,
+        ),
+        (
+            "otel_sdk_processor_span_processed_total{error_type=\"shutdown\"}",
+            e.dropped.shutdown,
+        ),
+        (
+            "otel_sdk_processor_span_processed_total{error_type=\"too_large\"}",
+            e.dropped.too_large,
+        ),
+        (
+            "otel_sdk_processor_span_processed_total{error_type=\"too_deep\"}",
+            e.dropped.too_deep,
+        ),
+        (
+            "otel_sdk_processor_span_processed_total{error_type=\"no_ring\"}",
+            e.dropped.no_ring,
+        ),
+        (
+            "otel_sdk_processor_span_processed_total{error_type=\"abandoned\"}",
+            e.dropped.abandoned,
+        ),
+        (
+            "otel_sdk_processor_span_processed_total{error_type=\"sink_panicked\"}",
+            e.dropped.sink_panicked,
+        ),
+        ("otel_sdk_processor_span_queue_size", e.in_rings),
+        ("otel_sdk_exporter_span_exported_total", x.exported),
+        (
+            "otel_sdk_exporter_span_exported_total{error_type=\"rejected\"}",
+            x.rejected,
+        ),
+        (
+            "otel_sdk_exporter_span_exported_total{error_type=\"retries_exhausted\"}",
+            x.dropped.retries_exhausted,
+        ),
+        (
+            "otel_sdk_exporter_span_exported_total{error_type=\"non_retryable\"}",
+            x.dropped.non_retryable,
+        ),
+        (
+            "otel_sdk_exporter_span_exported_total{error_type=\"shutdown\"}",
+            x.dropped.shutdown,
+        ),
+        (
+            "otel_sdk_exporter_span_exported_total{error_type=\"panicked\"}",
+            x.dropped.panicked,
+        ),
+        ("otel_sdk_exporter_span_inflight", 0),
+        ("ringspan_drain_flushes_total", e.flushes),
+        ("ringspan_drain_sink_stalls_total", e.sink_stalls),
+        ("ringspan_drain_sink_panicked", u64::from(e.sink_panicked)),
+        ("ringspan_export_requests_total", x.requests),
+        ("ringspan_export_attempts_total", x.attempts),
+        ("ringspan_export_retries_total", x.retries),
+        ("ringspan_export_sent_bytes_total", x.bytes_sent),
+        ("ringspan_export_bodies_lost_total", x.bodies_lost),
+        ("ringspan_truncated_strings_total", e.truncated_strings),
+    ]
+}
+
+#[test]
+fn metrics_show_the_reports_counters() {
+    let receiver = receiver();
+    let pipeline = Arc::new(Pipeline::start(config(&receiver.endpoint())).unwrap());
+    let admin = Admin::start(Arc::clone(&pipeline), AdminConfig::default()).unwrap();
+    assert!(admin.addr().ip().is_loopback());
+    // Hold a ring while scraping, so `claimed` is 1.
+    let producer = pipeline.engine().producer().unwrap();
+    for i in 0..300 {
+        let mut span = producer.span("admin.test");
+        span.set_attr("i", i);
+    }
+    let report = settle(&pipeline);
+    assert_eq!(report.exported, 300, "{report:#?}");
+    let (status, text) = get(admin.addr(), "/metrics", None);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.ends_with("# EOF\n"), "not OpenMetrics: {text}");
+    let got = samples(&text);
+    for (key, want) in expected(&report) {
+        assert_eq!(got.get(key), Some(&(want as f64)), "{key} in\n{text}");
+    }
+    assert_eq!(got.get("ringspan_rings{state=\"claimed\"}"), Some(&1.0));
+    assert_eq!(
+        got.get("ringspan_rings{state=\"free\"}"),
+        Some(&(pipeline.engine().rings() as f64 - 1.0))
+    );
+    assert_eq!(
+        got.get("ringspan_ring_capacity{ring=\"0\",records=\"full\"}"),
+        Some(&8192.0)
+    );
+    assert!(got.get("process_resident_memory_bytes").unwrap() > &1e6);
+
+    // The index page: the endpoints and the same figures, as HTML.
+    let (status, html) = get(admin.addr(), "/debug/", None);
+    assert_eq!(status, 200);
+    assert!(html.contains("<a href=\"/metrics\">"), "{html}");
+    assert!(
+        html.contains("<td>ringspan_spans_recorded</td><td></td><td class=\"n\">300</td>"),
+        "{html}"
+    );
+    assert!(!html.contains("<script"));
+    assert_eq!(get(admin.addr(), "/nope", None).0, 404);
+
+    // For the Python parser in .ci/run.
+    let dir = std::env::var("RINGSPAN_ADMIN_FIXTURE")
+        .unwrap_or_else(|_| format!("{}/admin", env!("CARGO_TARGET_TMPDIR")));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(format!("{dir}/metrics.txt"), &text).unwrap();
+    let json = expected(&report)
+        .iter()
+        .map(|(k, v)| format!("  {:?}: {v}", k))
+        .collect::<Vec<_>>()
+        .join(",\n");
+    std::fs::write(format!("{dir}/expected.json"), format!("{{\n{json}\n}}\n")).unwrap();
+
+    drop(producer);
+    drop(admin);
+    pipeline.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn a_token_is_required_once_set() {
+    let receiver = receiver();
+    let pipeline = Arc::new(Pipeline::start(config(&receiver.endpoint())).unwrap());
+    let admin = Admin::start(
+        Arc::clone(&pipeline),
+        AdminConfig::default().token("s3cret-t0ken").unwrap(),
+    )
+    .unwrap();
+    let (status, body) = get(admin.addr(), "/metrics", None);
+    assert_eq!(status, 401);
+    assert!(!body.contains("s3cret"));
+    assert_eq!(
+        get(admin.addr(), "/metrics", Some("Bearer s3cret-t0keN")).0,
+        401
+    );
+    assert_eq!(get(admin.addr(), "/metrics", Some("s3cret-t0ken")).0, 401);
+    assert_eq!(
+        get(admin.addr(), "/metrics", Some("Bearer s3cret-t0ken")).0,
+        200
+    );
+}
+
+#[test]
+fn a_public_address_without_a_token_is_refused() {
+    let receiver = receiver();
+    let pipeline = Arc::new(Pipeline::start(config(&receiver.endpoint())).unwrap());
+    let e = Admin::start(
+        Arc::clone(&pipeline),
+        AdminConfig::default().addr("0.0.0.0:0".parse().unwrap()),
+    )
+    .unwrap_err();
+    assert!(e.is_config(), "{e}");
+    assert!(e.to_string().contains("RINGSPAN_ADMIN_TOKEN"), "{e}");
+}
