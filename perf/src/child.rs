@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use ringspan_receiver::{Fault, Receiver, ReceiverConfig};
 
-use crate::target::Received;
+use crate::target::{counts, Received};
 
 /// The flag that makes the harness serve as the receiver child.
 pub const SERVE_FLAG: &str = "--serve-receiver";
@@ -67,16 +67,6 @@ pub fn parse_fault(words: &[&str]) -> Result<Fault, String> {
         ["drop"] => Fault::DropConnection,
         _ => return Err(format!("unknown fault {:?}", words.join(" "))),
     })
-}
-
-fn counts(r: &Receiver) -> Received {
-    let c = r.counts();
-    Received {
-        accepted: c.accepted_spans(),
-        rejected: c.rejected_spans,
-        requests: c.requests,
-        bytes: c.bytes,
-    }
 }
 
 fn start(addr: SocketAddr) -> Result<Receiver, String> {

@@ -59,7 +59,8 @@ fn config(addr: SocketAddr) -> ReceiverConfig {
         .on_thread_start(ringspan_alloc_counter::exclude_this_thread)
 }
 
-fn counts(r: &Receiver) -> Received {
+/// A receiver's counts, as the harness reads them.
+pub fn counts(r: &Receiver) -> Received {
     let c = r.counts();
     Received {
         accepted: c.accepted_spans(),
