@@ -6,6 +6,8 @@
 //!   `prometheus-client` crate); names follow the OpenTelemetry semantic conventions for SDK
 //!   metrics where one exists (`otel_sdk_processor_span_*`, `otel_sdk_exporter_span_*`), and
 //!   `ringspan_*` otherwise. See `metrics.rs` for the list.
+//! - `GET /debug/pprof/profile?seconds=N` (feature `profile`): a CPU profile in pprof's
+//!   protobuf format, for `go tool pprof` (see `profile.rs`).
 //! - `GET /debug/`: an HTML page (no JavaScript) with the same figures, for a browser.
 //!
 //! It binds `127.0.0.1` unless told otherwise. Any other address needs a bearer token, and
@@ -23,6 +25,8 @@
 
 mod metrics;
 mod page;
+#[cfg(feature = "profile")]
+mod profile;
 mod serve;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

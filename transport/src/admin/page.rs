@@ -30,8 +30,15 @@ pub(super) fn render(families: &[Family], last_error: Option<&str>) -> String {
          <h1>ringspan</h1>\n<h2>Endpoints</h2>\n<ul>\n\
          <li><a href=\"/metrics\">/metrics</a>: every counter and gauge below, in the \
          OpenMetrics text format</li>\n\
-         <li><a href=\"/debug/\">/debug/</a>: this page</li>\n</ul>\n",
+         <li><a href=\"/debug/\">/debug/</a>: this page</li>\n",
     );
+    if cfg!(feature = "profile") {
+        h.push_str(
+            "<li><a href=\"/debug/pprof/profile?seconds=30\">/debug/pprof/profile?seconds=N</a>: \
+             a CPU profile of N seconds (at most 60), for <code>go tool pprof</code></li>\n",
+        );
+    }
+    h.push_str("</ul>\n");
     if let Some(e) = last_error {
         let _ = writeln!(h, "<h2>Last export error</h2>\n<p>{}</p>", esc(e));
     }

@@ -81,7 +81,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) {
             let _permit = permit;
             let service = hyper::service::service_fn(move |req| {
                 let state = Arc::clone(&state);
-                async move { Ok::<_, std::convert::Infallible>(answer(&req, &state)) }
+                async move { Ok::<_, std::convert::Infallible>(answer(&req, &state).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -112,7 +112,7 @@ fn reply(status: StatusCode, content_type: &'static str, body: String) -> Respon
     r
 }
 
-fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+async fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
     const TEXT: &str = "text/plain; charset=utf-8";
     if let Some(token) = &state.token {
         if !authorized(req, token) {
@@ -139,6 +139,8 @@ fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
             OPENMETRICS,
             metrics::render(&state.pipeline),
         ),
+        #[cfg(feature = "profile")]
+        "/debug/pprof/profile" => cpu_profile(req.uri().query()).await,
         "/debug" | "/debug/" => {
             let families = metrics::read(&state.pipeline);
             let last_error = state.pipeline.last_export_error();
@@ -152,6 +154,46 @@ fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
             StatusCode::NOT_FOUND,
             TEXT,
             "not found; try /metrics or /debug/\n".into(),
+        ),
+    }
+}
+
+/// A CPU profile, taken on a blocking thread (it sleeps while sampling).
+#[cfg(feature = "profile")]
+async fn cpu_profile(query: Option<&str>) -> Response<Full<Bytes>> {
+    use super::profile::{self, Refused};
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let seconds = match profile::seconds(query) {
+        Ok(s) => s,
+        Err(why) => return reply(StatusCode::BAD_REQUEST, TEXT, why + "\n"),
+    };
+    match tokio::task::spawn_blocking(move || profile::take(seconds)).await {
+        Ok(Ok(gz)) => {
+            let mut r = Response::new(Full::new(Bytes::from(gz)));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            r.headers_mut().insert(
+                http::header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"profile\""),
+            );
+            r
+        }
+        Ok(Err(Refused::Busy)) => reply(
+            StatusCode::CONFLICT,
+            TEXT,
+            "a profile is already being taken; try again when it is done\n".into(),
+        ),
+        Ok(Err(Refused::Failed(why))) => reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            TEXT,
+            format!("the profiler failed: {why}\n"),
+        ),
+        Err(_) => reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            TEXT,
+            "the profiler's thread panicked\n".into(),
         ),
     }
 }
