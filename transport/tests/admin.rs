@@ -14,7 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use ringspan_alloc_counter::CountingAlloc;
 use ringspan_transport::{Admin, AdminConfig, Pipeline, Report};
+
+#[global_allocator]
+static ALLOC: CountingAlloc<std::alloc::System> = CountingAlloc::new(std::alloc::System);
 
 /// One GET over HTTP/1.1; the status and the body.
 fn get(addr: SocketAddr, path: &str, auth: Option<&str>) -> (u16, String) {
@@ -159,6 +163,8 @@ fn metrics_show_the_reports_counters() {
     );
     assert!(!html.contains("<script"));
     assert_eq!(get(admin.addr(), "/nope", None).0, 404);
+    // No counting allocator given: no heap page.
+    assert_eq!(get(admin.addr(), "/debug/pprof/heap", None).0, 404);
 
     // For the Python parser in .ci/run.
     let dir = std::env::var("RINGSPAN_ADMIN_FIXTURE")
@@ -211,4 +217,37 @@ fn a_public_address_without_a_token_is_refused() {
     .unwrap_err();
     assert!(e.is_config(), "{e}");
     assert!(e.to_string().contains("RINGSPAN_ADMIN_TOKEN"), "{e}");
+}
+
+/// The heap page's row for the class holding `size` bytes: (live blocks, live bytes).
+fn heap_row(text: &str, size: u64) -> (u64, u64) {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let n: Vec<u64> = l.split(' ').map(|w| w.parse().unwrap()).collect();
+            (n[0] <= size && size <= n[1]).then(|| (n[2], n[3]))
+        })
+        .unwrap_or((0, 0))
+}
+
+#[test]
+fn the_heap_page_shows_a_live_block_by_its_size_class() {
+    let receiver = receiver();
+    let pipeline = Arc::new(Pipeline::start(config(&receiver.endpoint())).unwrap());
+    let admin = Admin::start(Arc::clone(&pipeline), AdminConfig::default().heap(&ALLOC)).unwrap();
+    // A class (64-128 MiB) nothing else in these tests allocates in, as they run at once.
+    const SIZE: usize = 96 << 20;
+    let (_, before) = get(admin.addr(), "/debug/pprof/heap", None);
+    let block = std::hint::black_box(vec![0u8; SIZE]);
+    let (status, with) = get(admin.addr(), "/debug/pprof/heap", None);
+    assert_eq!(status, 200, "{with}");
+    let (b, w) = (heap_row(&before, SIZE as u64), heap_row(&with, SIZE as u64));
+    assert_eq!(w.0, b.0 + 1, "{with}");
+    assert!(w.1 >= b.1 + SIZE as u64, "{with}");
+    let (_, text) = get(admin.addr(), "/metrics", None);
+    let live = samples(&text)["ringspan_alloc_live_bytes"];
+    assert!(live >= SIZE as f64, "{live}");
+    drop(block);
+    let (_, after) = get(admin.addr(), "/debug/pprof/heap", None);
+    assert_eq!(heap_row(&after, SIZE as u64).0, b.0, "{after}");
 }

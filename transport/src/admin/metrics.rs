@@ -18,6 +18,8 @@
 //! | `ringspan_export_last_error_age_seconds` | gauge | | since the last export failure (absent if none) |
 //! | `ringspan_rings` | gauge | `state` = `claimed`, `free` | rings held by a producer, and free |
 //! | `ringspan_ring_fill`, `ringspan_ring_capacity` | gauge | `ring`, `records` = `full`, `compact` | each ring's records waiting, and its slots |
+//! | `ringspan_alloc_allocations`, `ringspan_alloc_allocated_bytes` | counter | | the counting allocator's, when one is given |
+//! | `ringspan_alloc_live_blocks`, `ringspan_alloc_live_bytes` | gauge | | blocks and bytes allocated and not freed (same) |
 //! | `process_resident_memory_bytes`, `process_threads` | gauge | | from `/proc/self` (absent elsewhere) |
 
 use prometheus_client::collector::Collector;
@@ -26,6 +28,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
+use super::HeapStats;
 use crate::Pipeline;
 
 /// One value of a family: a counter's or a gauge's.
@@ -53,8 +56,8 @@ fn one(name: &'static str, help: &'static str, v: Value) -> Family {
     }
 }
 
-/// Every family, read from `pipeline` now.
-pub(super) fn read(pipeline: &Pipeline) -> Vec<Family> {
+/// Every family, read from `pipeline` (and the counting allocator, if given) now.
+pub(super) fn read(pipeline: &Pipeline, heap: Option<&dyn HeapStats>) -> Vec<Family> {
     use Value::{Count, Gauge};
     let r = pipeline.report();
     let e = &r.engine;
@@ -246,6 +249,36 @@ pub(super) fn read(pipeline: &Pipeline) -> Vec<Family> {
             )
         });
     }
+    if let Some(heap) = heap {
+        let classes = heap.heap();
+        let sum = |f: fn(&ringspan_alloc_counter::SizeClass) -> u64| classes.iter().map(f).sum();
+        families.push(one(
+            "ringspan_alloc_allocations",
+            "Allocations by the process since start (counting allocator).",
+            Count(sum(|c| c.allocations)),
+        ));
+        families.push(Family {
+            unit: Some(Unit::Bytes),
+            ..one(
+                "ringspan_alloc_allocated",
+                "Bytes requested by those allocations.",
+                Count(sum(|c| c.bytes_allocated)),
+            )
+        });
+        families.push(one(
+            "ringspan_alloc_live_blocks",
+            "Blocks allocated and not freed.",
+            Gauge(sum(|c| c.live()) as f64),
+        ));
+        families.push(Family {
+            unit: Some(Unit::Bytes),
+            ..one(
+                "ringspan_alloc_live",
+                "Bytes allocated and not freed.",
+                Gauge(sum(|c| c.live_bytes()) as f64),
+            )
+        });
+    }
     if let Some(threads) = threads() {
         families.push(one(
             "process_threads",
@@ -296,10 +329,11 @@ impl Collector for Families {
     }
 }
 
-/// `pipeline`'s figures now, in the OpenMetrics text format (what `GET /metrics` answers).
-pub fn render(pipeline: &Pipeline) -> String {
+/// `pipeline`'s figures now (and the counting allocator's, if given), in the OpenMetrics text
+/// format: what `GET /metrics` answers.
+pub fn render(pipeline: &Pipeline, heap: Option<&dyn HeapStats>) -> String {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Families(read(pipeline))));
+    registry.register_collector(Box::new(Families(read(pipeline, heap))));
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut out, &registry);

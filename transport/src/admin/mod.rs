@@ -8,6 +8,9 @@
 //!   `ringspan_*` otherwise. See `metrics.rs` for the list.
 //! - `GET /debug/pprof/profile?seconds=N` (feature `profile`): a CPU profile in pprof's
 //!   protobuf format, for `go tool pprof` (see `profile.rs`).
+//! - `GET /debug/pprof/heap`: live and total allocations by size class, from the counting
+//!   allocator if one was given ([`AdminConfig::heap`]; 404 otherwise), as text (see
+//!   `heap.rs`).
 //! - `GET /debug/`: an HTML page (no JavaScript) with the same figures, for a browser.
 //!
 //! It binds `127.0.0.1` unless told otherwise. Any other address needs a bearer token, and
@@ -23,6 +26,7 @@
 //! It runs on a thread of its own (`ringspan-admin`) with a one-thread tokio runtime, apart
 //! from the exporter's, and reads the counters only when asked: nothing on the hot path.
 
+mod heap;
 mod metrics;
 mod page;
 #[cfg(feature = "profile")]
@@ -31,6 +35,8 @@ mod serve;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+
+pub use ringspan_alloc_counter::HeapStats;
 
 use crate::error::Error;
 use crate::Pipeline;
@@ -42,6 +48,7 @@ pub use metrics::render as render_metrics;
 pub struct AdminConfig {
     addr: SocketAddr,
     token: Option<Arc<str>>,
+    heap: Option<&'static dyn HeapStats>,
 }
 
 impl std::fmt::Debug for AdminConfig {
@@ -49,6 +56,7 @@ impl std::fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig")
             .field("addr", &self.addr)
             .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("heap", &self.heap.is_some())
             .finish()
     }
 }
@@ -59,6 +67,7 @@ impl Default for AdminConfig {
         AdminConfig {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             token: None,
+            heap: None,
         }
     }
 }
@@ -75,6 +84,14 @@ impl AdminConfig {
     /// ([`AdminConfig::token`]); [`Admin::start`] refuses otherwise.
     pub fn addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
+        self
+    }
+
+    /// The process's counting allocator (`ringspan_alloc_counter::CountingAlloc`, installed
+    /// as `#[global_allocator]`): `/debug/pprof/heap` then shows live and total allocations
+    /// by size class, and `/metrics` their totals.
+    pub fn heap(mut self, allocator: &'static dyn HeapStats) -> Self {
+        self.heap = Some(allocator);
         self
     }
 

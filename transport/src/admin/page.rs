@@ -30,7 +30,9 @@ pub(super) fn render(families: &[Family], last_error: Option<&str>) -> String {
          <h1>ringspan</h1>\n<h2>Endpoints</h2>\n<ul>\n\
          <li><a href=\"/metrics\">/metrics</a>: every counter and gauge below, in the \
          OpenMetrics text format</li>\n\
-         <li><a href=\"/debug/\">/debug/</a>: this page</li>\n",
+         <li><a href=\"/debug/\">/debug/</a>: this page</li>\n\
+         <li><a href=\"/debug/pprof/heap\">/debug/pprof/heap</a>: live and total \
+         allocations by size class (with a counting allocator)</li>\n",
     );
     if cfg!(feature = "profile") {
         h.push_str(

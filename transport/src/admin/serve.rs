@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use super::{metrics, page, AdminConfig};
+use super::{heap, metrics, page, AdminConfig, HeapStats};
 use crate::error::Error;
 use crate::Pipeline;
 
@@ -32,6 +32,7 @@ pub(super) struct Server {
 struct State {
     pipeline: Arc<Pipeline>,
     token: Option<Arc<str>>,
+    heap: Option<&'static dyn HeapStats>,
 }
 
 impl Server {
@@ -51,6 +52,7 @@ impl Server {
         let state = Arc::new(State {
             pipeline,
             token: config.token.clone(),
+            heap: config.heap,
         });
         runtime.spawn(accept_loop(listener, state));
         Ok(Server { addr, runtime })
@@ -137,12 +139,20 @@ async fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>>
         "/metrics" => reply(
             StatusCode::OK,
             OPENMETRICS,
-            metrics::render(&state.pipeline),
+            metrics::render(&state.pipeline, state.heap),
         ),
+        "/debug/pprof/heap" => match state.heap {
+            Some(h) => reply(StatusCode::OK, TEXT, heap::render(&h.heap())),
+            None => reply(
+                StatusCode::NOT_FOUND,
+                TEXT,
+                "no counting allocator was given (AdminConfig::heap)\n".into(),
+            ),
+        },
         #[cfg(feature = "profile")]
         "/debug/pprof/profile" => cpu_profile(req.uri().query()).await,
         "/debug" | "/debug/" => {
-            let families = metrics::read(&state.pipeline);
+            let families = metrics::read(&state.pipeline, state.heap);
             let last_error = state.pipeline.last_export_error();
             reply(
                 StatusCode::OK,
