@@ -46,7 +46,16 @@ pub(super) fn render(families: &[Family], last_error: Option<&str>) -> String {
     }
     h.push_str("<h2>Now</h2>\n<table>\n<tr><th>metric</th><th>labels</th><th>value</th><th>what it is</th></tr>\n");
     for f in families {
-        for (labels, value) in &f.series {
+        let unit = f
+            .unit
+            .as_ref()
+            .map_or(String::new(), |u| format!("_{}", u.as_str()));
+        // The name and what it is once per family, across its series' rows.
+        let span = match f.series.len() {
+            1 => String::new(),
+            n => format!(" rowspan=\"{n}\""),
+        };
+        for (i, (labels, value)) in f.series.iter().enumerate() {
             let labels = labels
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
@@ -57,20 +66,15 @@ pub(super) fn render(families: &[Family], last_error: Option<&str>) -> String {
                 Value::Gauge(v) if v.fract() == 0.0 => format!("{v:.0}"),
                 Value::Gauge(v) => format!("{v:.3}"),
             };
-            let unit = f.unit.as_ref().map_or("", |u| u.as_str());
-            let _ = writeln!(
-                h,
-                "<tr><td>{}{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-                esc(f.name),
-                if unit.is_empty() {
-                    String::new()
-                } else {
-                    format!("_{unit}")
-                },
-                esc(&labels),
-                value,
-                esc(f.help)
-            );
+            h.push_str("<tr>");
+            if i == 0 {
+                let _ = write!(h, "<td{span}>{}{}</td>", esc(f.name), esc(&unit));
+            }
+            let _ = write!(h, "<td>{}</td><td class=\"n\">{value}</td>", esc(&labels));
+            if i == 0 {
+                let _ = write!(h, "<td{span}>{}</td>", esc(f.help));
+            }
+            h.push_str("</tr>\n");
         }
     }
     h.push_str("</table>\n</body></html>\n");
