@@ -203,8 +203,17 @@ impl Child {
 
 impl Drop for Child {
     fn drop(&mut self) {
-        // Closing stdin ends the child's command loop; it stops its receiver and exits.
+        // Closing stdin ends the child's command loop; it stops its receiver (within a
+        // second) and exits. One that does not within 5 s is killed.
         drop(self.stdin.take());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.process.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.process.kill();
         let _ = self.process.wait();
     }
 }

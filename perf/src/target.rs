@@ -42,7 +42,9 @@ struct Embedded {
 enum Kind {
     External,
     Embedded(Mutex<Embedded>),
-    Child(Mutex<Child>),
+    /// The child process, and its pid (read without the lock, which a `down` holds for
+    /// seconds).
+    Child(Mutex<Child>, u32),
 }
 
 pub struct Target {
@@ -88,9 +90,10 @@ impl Target {
     /// Starts the receiver in a process of its own, on loopback.
     pub fn child() -> Result<Target, String> {
         let child = Child::spawn()?;
+        let pid = child.pid();
         Ok(Target {
             url: format!("http://{}", child.addr),
-            kind: Kind::Child(Mutex::new(child)),
+            kind: Kind::Child(Mutex::new(child), pid),
         })
     }
 
@@ -106,16 +109,14 @@ impl Target {
         match self.kind {
             Kind::External => "",
             Kind::Embedded(_) => " (embedded receiver)",
-            Kind::Child(_) => " (embedded receiver, own process)",
+            Kind::Child(..) => " (embedded receiver, own process)",
         }
     }
 
     /// The receiver process's resident set size, when it runs in a process of its own.
     pub fn receiver_rss(&self) -> Option<u64> {
         match &self.kind {
-            Kind::Child(c) => Some(crate::procfs::rss_bytes_of(
-                c.lock().unwrap_or_else(|e| e.into_inner()).pid(),
-            )),
+            Kind::Child(_, pid) => Some(crate::procfs::rss_bytes_of(*pid)),
             _ => None,
         }
     }
@@ -136,7 +137,7 @@ impl Target {
                 let now = e.live.as_ref().map(counts).unwrap_or_default();
                 Ok(Some(e.past.plus(now)))
             }
-            Kind::Child(c) => c
+            Kind::Child(c, _) => c
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .counts()
@@ -154,7 +155,7 @@ impl Target {
                     r.inject(fault, times);
                 }
             }
-            Kind::Child(c) => {
+            Kind::Child(c, _) => {
                 let command = format!("inject {times} {}", fault_words(&fault)?);
                 c.lock().unwrap_or_else(|e| e.into_inner()).ask(&command)?;
             }
@@ -167,7 +168,7 @@ impl Target {
     pub fn flap(&self, down: Duration) -> Result<(), String> {
         let e = match &self.kind {
             Kind::External => return Ok(()),
-            Kind::Child(c) => {
+            Kind::Child(c, _) => {
                 let command = format!("down {}", down.as_millis());
                 return c
                     .lock()

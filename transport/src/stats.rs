@@ -110,19 +110,24 @@ fn add(c: &AtomicU64, n: u64) {
 }
 
 impl ExportStats {
-    /// The counters now. Read while requests are moving, a sum may be off by a request.
+    /// The counters now. Read while requests are moving, a sum may be off by a request; the
+    /// outcomes are read before `handed`, so spans not yet settled (`handed` minus the
+    /// outcomes) are never under-counted by a settle in between.
     pub fn counts(&self) -> ExportCounts {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let exported = get(&self.exported);
+        let rejected = get(&self.rejected);
+        let dropped = ExportDropped {
+            retries_exhausted: get(&self.dropped_retries),
+            non_retryable: get(&self.dropped_fatal),
+            shutdown: get(&self.dropped_shutdown),
+            panicked: get(&self.dropped_panicked),
+        };
         ExportCounts {
             handed: get(&self.handed),
-            exported: get(&self.exported),
-            rejected: get(&self.rejected),
-            dropped: ExportDropped {
-                retries_exhausted: get(&self.dropped_retries),
-                non_retryable: get(&self.dropped_fatal),
-                shutdown: get(&self.dropped_shutdown),
-                panicked: get(&self.dropped_panicked),
-            },
+            exported,
+            rejected,
+            dropped,
             requests: get(&self.requests),
             attempts: get(&self.attempts),
             retries: get(&self.retries),

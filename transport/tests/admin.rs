@@ -15,18 +15,24 @@ use std::time::Duration;
 
 use common::*;
 use ringspan_alloc_counter::CountingAlloc;
+use ringspan_receiver::Fault;
 use ringspan_transport::{Admin, AdminConfig, Pipeline, Report};
 
 #[global_allocator]
 static ALLOC: CountingAlloc<std::alloc::System> = CountingAlloc::new(std::alloc::System);
 
-/// One GET over HTTP/1.1; the status and the body.
+/// One GET over HTTP/1.1 (`Host: localhost`); the status and the body.
 fn get(addr: SocketAddr, path: &str, auth: Option<&str>) -> (u16, String) {
+    get_as(addr, "localhost", path, auth)
+}
+
+/// One GET naming the server `host`.
+fn get_as(addr: SocketAddr, host: &str, path: &str, auth: Option<&str>) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut out = String::new();
@@ -59,11 +65,11 @@ fn expected(r: &Report) -> Vec<(&'static str, u64)> {
         ("ringspan_spans_recorded_total", e.recorded),
         ("otel_sdk_processor_span_processed_total", e.delivered),
         (
-            "otel_sdk_processor_span_processed_total{error_type=\"ring_full\"}",
+            "otel_sdk_processor_span_processed_total{error_type=\"queue_full\"}",
             e.dropped.ring_full,
         ),
         (
-            "otel_sdk_processor_span_processed_total{error_type=\"shutdown\"}",
+            "otel_sdk_processor_span_processed_total{error_type=\"already_shutdown\"}",
             e.dropped.shutdown,
         ),
         (
@@ -127,14 +133,29 @@ fn metrics_show_the_reports_counters() {
     let pipeline = Arc::new(Pipeline::start(config(&receiver.endpoint())).unwrap());
     let admin = Admin::start(Arc::clone(&pipeline), AdminConfig::default()).unwrap();
     assert!(admin.addr().ip().is_loopback());
+    // A slow collector while a burst fills the ring (spans dropped as `ring_full`), then a
+    // partial success: so that recorded, delivered, exported and each outcome differ.
+    receiver.inject(Fault::Delay(Duration::from_millis(500)), 4);
+    receiver.inject(
+        Fault::Reject {
+            spans: 7,
+            message: "test".into(),
+        },
+        1,
+    );
     // Hold a ring while scraping, so `claimed` is 1.
     let producer = pipeline.engine().producer().unwrap();
-    for i in 0..300 {
+    for i in 0..20_000 {
         let mut span = producer.span("admin.test");
         span.set_attr("i", i);
     }
     let report = settle(&pipeline);
-    assert_eq!(report.exported, 300, "{report:#?}");
+    let (e, x) = (&report.engine, &report.export);
+    assert!(e.dropped.ring_full > 0, "{report:#?}");
+    assert_eq!(x.rejected, 7, "{report:#?}");
+    assert!(e.recorded > e.delivered && e.delivered > x.exported);
+    let inflight_before = x.handed - x.exported - x.rejected - x.dropped.total();
+    assert_eq!(inflight_before, 0);
     let (status, text) = get(admin.addr(), "/metrics", None);
     assert_eq!(status, 200, "{text}");
     assert!(text.ends_with("# EOF\n"), "not OpenMetrics: {text}");
@@ -158,7 +179,10 @@ fn metrics_show_the_reports_counters() {
     assert_eq!(status, 200);
     assert!(html.contains("<a href=\"/metrics\">"), "{html}");
     assert!(
-        html.contains("<td>ringspan_spans_recorded</td><td></td><td class=\"n\">300</td>"),
+        html.contains(&format!(
+            "<td>ringspan_spans_recorded</td><td></td><td class=\"n\">{}</td>",
+            e.recorded
+        )),
         "{html}"
     );
     assert!(!html.contains("<script"));
@@ -204,6 +228,45 @@ fn a_token_is_required_once_set() {
         get(admin.addr(), "/metrics", Some("Bearer s3cret-t0ken")).0,
         200
     );
+    // The scheme is case-insensitive; with a token, any Host will do.
+    assert_eq!(
+        get_as(
+            admin.addr(),
+            "metrics.example",
+            "/metrics",
+            Some("bearer s3cret-t0ken")
+        )
+        .0,
+        200
+    );
+}
+
+#[test]
+fn without_a_token_only_a_loopback_host_is_served() {
+    let receiver = receiver();
+    let pipeline = Arc::new(Pipeline::start(config(&receiver.endpoint())).unwrap());
+    let admin = Admin::start(Arc::clone(&pipeline), AdminConfig::default()).unwrap();
+    let port = admin.addr().port();
+    for host in [
+        "localhost".to_owned(),
+        format!("127.0.0.1:{port}"),
+        format!("LOCALHOST:{port}"),
+        "[::1]:1".to_owned(),
+    ] {
+        assert_eq!(
+            get_as(admin.addr(), &host, "/metrics", None).0,
+            200,
+            "{host}"
+        );
+    }
+    // A name of a web page's own that resolves to 127.0.0.1 (DNS rebinding).
+    for host in ["attacker.example", "attacker.example:80", "10.0.0.1"] {
+        assert_eq!(
+            get_as(admin.addr(), host, "/metrics", None).0,
+            403,
+            "{host}"
+        );
+    }
 }
 
 #[test]

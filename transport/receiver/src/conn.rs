@@ -52,12 +52,15 @@ impl Activity {
     }
 
     /// When the connection becomes idle long enough to close, if nothing starts before.
+    /// A timeout too large to add (`Duration::MAX`) means a year.
     fn idle_deadline(&self, idle: Duration) -> Instant {
-        if self.in_flight.load(Ordering::Relaxed) > 0 {
-            Instant::now() + idle
+        let from = if self.in_flight.load(Ordering::Relaxed) > 0 {
+            Instant::now()
         } else {
-            *self.last_end.lock().unwrap_or_else(|e| e.into_inner()) + idle
-        }
+            *self.last_end.lock().unwrap_or_else(|e| e.into_inner())
+        };
+        from.checked_add(idle)
+            .unwrap_or_else(|| from + Duration::from_secs(365 * 24 * 3600))
     }
 }
 
@@ -139,9 +142,17 @@ where
         .max_concurrent_streams(limits.streams);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
+    if limits.idle.is_zero() {
+        // Zero: no idle timeout.
+        let _ = conn.await;
+        return;
+    }
     loop {
         let deadline = activity.idle_deadline(limits.idle);
         tokio::select! {
+            // The connection first: a request it has begun to read starts before the timer
+            // is looked at.
+            biased;
             _ = conn.as_mut() => return,
             () = tokio::time::sleep_until(deadline) => {
                 if activity.idle_deadline(limits.idle) <= Instant::now() {

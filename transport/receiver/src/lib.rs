@@ -74,7 +74,8 @@ pub(crate) struct Limits {
     pub(crate) streams: u32,
     /// Requests served at once over all connections; more get 503 with `Retry-After: 1`.
     pub(crate) requests: u64,
-    /// A connection with no request in flight for this long is closed (either protocol).
+    /// A connection with no request in flight for this long is closed (HTTP/1.1 also at the
+    /// header timeout, by hyper); zero: never.
     pub(crate) idle: Duration,
 }
 
@@ -160,11 +161,15 @@ impl ReceiverConfig {
         self
     }
 
-    /// How long a connection may stay open with no request in flight (default 60 s, as the
-    /// OpenTelemetry Collector's HTTP server). Past it the receiver closes it gracefully: an
-    /// HTTP/2 client gets a GOAWAY, and is cut if it does not acknowledge it within the header
+    /// How long a connection may stay open with no request in flight (default 60 s; zero:
+    /// never closed for idleness). Past it the receiver closes it gracefully: an HTTP/2
+    /// client gets a GOAWAY, and is cut if it does not acknowledge it within the header
     /// timeout; an answer still being sent (a stalled body) is finished first. Counted as
     /// `idle_closed`.
+    ///
+    /// HTTP/1.1 keep-alive connections are also closed by the header timeout once idle that
+    /// long (hyper's timer, not counted here): for them the idle timeout is the smaller of
+    /// the two.
     pub fn idle_timeout(mut self, d: Duration) -> Self {
         self.limits.idle = d;
         self

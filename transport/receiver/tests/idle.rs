@@ -112,9 +112,13 @@ fn a_connection_in_use_stays_open_and_closes_once_idle() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(receiver.counts().idle_closed, 0);
-    // Then nothing: closed after the idle timeout, before the header timeout would.
+    // Then nothing: closed after the idle timeout, well before the header timeout would
+    // (1.4 s from here).
     let closed = time_to_close(&mut s, Duration::from_secs(5)).expect("still open");
-    assert!(closed < HEADERS, "closed after {closed:?}");
+    assert!(
+        closed < IDLE + Duration::from_millis(400),
+        "closed after {closed:?}"
+    );
     let c = receiver.counts();
     assert_eq!((c.requests, c.idle_closed), (12, 1), "{c:?}");
 }
@@ -171,4 +175,21 @@ fn an_idle_http2_connection_gets_a_goaway_then_is_closed() {
         "closed after {closed:?}"
     );
     assert_eq!(receiver.counts().idle_closed, 1);
+}
+
+#[test]
+fn a_zero_or_huge_idle_timeout_never_closes() {
+    for idle in [Duration::ZERO, Duration::MAX] {
+        let receiver = Receiver::start(
+            ReceiverConfig::default()
+                .idle_timeout(idle)
+                .header_timeout(HEADERS),
+        )
+        .unwrap();
+        let addr = receiver.endpoint().trim_start_matches("http://").to_owned();
+        let mut s = TcpStream::connect(&addr).unwrap();
+        assert_eq!(exchange(&mut s, &one_span()).0, 200, "{idle:?}");
+        assert_eq!(exchange(&mut s, &one_span()).0, 200, "{idle:?}");
+        assert_eq!(receiver.counts().idle_closed, 0);
+    }
 }

@@ -5,7 +5,7 @@
 //! | family | kind | labels | from |
 //! |---|---|---|---|
 //! | `ringspan_spans_recorded` | counter | | sampled spans ended (or dropped at start) |
-//! | `otel_sdk_processor_span_processed` | counter | `error_type` on drops | spans the drain delivered to the encoder, and the engine's drops by reason |
+//! | `otel_sdk_processor_span_processed` | counter | `error_type` on drops | spans the drain delivered to the encoder, and the engine's drops by reason (`queue_full` = `ring_full`, `already_shutdown` = `shutdown`, as the conventions name them; the others by ringspan's names) |
 //! | `otel_sdk_processor_span_queue_size` | gauge | | spans in the rings |
 //! | `otel_sdk_processor_span_queue_capacity` | gauge | | ring slots, full and compact |
 //! | `otel_sdk_exporter_span_exported` | counter | `error_type` on failures | spans the collector accepted; `rejected` (partial success) and the exporter's drops by reason |
@@ -71,10 +71,14 @@ pub(super) fn read(pipeline: &Pipeline, heap: Option<&dyn HeapStats>) -> Vec<Fam
         unit: None,
         series: vec![
             (Vec::new(), Count(e.delivered)),
-            (error("ring_full"), Count(d.ring_full)),
+            // The semantic conventions' values where they define one: `queue_full` for a
+            // full ring, `already_shutdown` for spans ended after shutdown began or still in
+            // a ring when it finished (`dropped.shutdown` holds both); ringspan's own reason
+            // names for the rest.
+            (error("queue_full"), Count(d.ring_full)),
             (error("too_deep"), Count(d.too_deep)),
             (error("no_ring"), Count(d.no_ring)),
-            (error("shutdown"), Count(d.shutdown)),
+            (error("already_shutdown"), Count(d.shutdown)),
             (error("too_large"), Count(d.too_large)),
             (error("abandoned"), Count(d.abandoned)),
             (error("sink_panicked"), Count(d.sink_panicked)),

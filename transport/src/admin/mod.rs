@@ -15,7 +15,10 @@
 //!
 //! It binds `127.0.0.1` unless told otherwise. Any other address needs a bearer token, and
 //! with a token set every request must carry `Authorization: Bearer <token>` (401 otherwise).
-//! The token never appears in an error, a log line or `Debug` output.
+//! The token never appears in an error, a log line or `Debug` output. Without a token, a
+//! request must name the server as `localhost` or a loopback address in its `Host` header
+//! (403 otherwise): a web page the operator visits cannot reach the endpoint through a name
+//! of its own that resolves to 127.0.0.1 (DNS rebinding).
 //!
 //! | variable | default | meaning |
 //! |---|---|---|

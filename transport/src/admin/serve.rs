@@ -100,10 +100,34 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn authorized(req: &Request<Incoming>, token: &str) -> bool {
-    req.headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-        .is_some_and(|given| same(given, token.as_bytes()))
+    let Some(v) = req.headers().get(http::header::AUTHORIZATION) else {
+        return false;
+    };
+    // The scheme is case-insensitive (RFC 9110, 11.1); the token is compared whole.
+    let v = v.as_bytes();
+    v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ") && same(&v[7..], token.as_bytes())
+}
+
+/// Without a token, a request must name the server by a loopback address or `localhost`
+/// (any port): a web page the operator visits cannot then reach the endpoint through a
+/// name of its own that resolves to 127.0.0.1 (DNS rebinding).
+fn loopback_host(req: &Request<Incoming>) -> bool {
+    let Some(host) = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+    else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        // `[::1]:port`
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(n, _)| n),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
@@ -116,6 +140,13 @@ fn reply(status: StatusCode, content_type: &'static str, body: String) -> Respon
 
 async fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
     const TEXT: &str = "text/plain; charset=utf-8";
+    if state.token.is_none() && !loopback_host(req) {
+        return reply(
+            StatusCode::FORBIDDEN,
+            TEXT,
+            "without a token, the Host must be localhost or a loopback address\n".into(),
+        );
+    }
     if let Some(token) = &state.token {
         if !authorized(req, token) {
             let mut r = reply(
@@ -129,11 +160,14 @@ async fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>>
         }
     }
     if req.method() != Method::GET {
-        return reply(
+        let mut r = reply(
             StatusCode::METHOD_NOT_ALLOWED,
             TEXT,
             "only GET is served\n".into(),
         );
+        r.headers_mut()
+            .insert(http::header::ALLOW, HeaderValue::from_static("GET"));
+        return r;
     }
     match req.uri().path() {
         "/metrics" => reply(
