@@ -12,9 +12,9 @@ use crate::drain::handshake::Handshake;
 use crate::drain::run::{Drain, DrainSettings};
 use crate::drain::sink::Sink;
 use crate::error::Error;
-use crate::produce::pool::{Pool, MAX_CORES};
+use crate::produce::pool::{AbandonedSpan, Pool, MAX_CORES};
 use crate::produce::producer::Producer;
-use crate::stats::{DrainCounters, RingGauge, Snapshot};
+use crate::stats::{DrainCounters, RingGauge, RingHighWater, Snapshot};
 use crate::sync::{is_finished, thread, Arc, Ordering};
 
 /// How long the TSC rate is measured at start before the drain refines it.
@@ -81,7 +81,12 @@ impl Engine {
         );
         let preallocated = pool.bytes();
         let handshake = Arc::new(Handshake::default());
-        let drain_counters = Arc::new(CachePadded::new(DrainCounters::default()));
+        let drain_counters = Arc::new(CachePadded::new(DrainCounters {
+            high_water: (0..consumers.len())
+                .map(|_| CachePadded::new(RingHighWater::default()))
+                .collect(),
+            ..DrainCounters::default()
+        }));
         let settings = DrainSettings {
             max_batch: config.max_batch,
             schedule_delay: config.schedule_delay,
@@ -277,6 +282,13 @@ impl Engine {
         self.pool.clock.source()
     }
 
+    /// The last spans (at most 16, oldest first) found open when their producer was
+    /// dropped: leaked guards (`mem::forget`), counted as `dropped.abandoned`; with the name
+    /// of the thread that held them.
+    pub fn abandoned_spans(&self) -> Vec<AbandonedSpan> {
+        self.pool.abandoned()
+    }
+
     /// Rings in the pool.
     pub fn rings(&self) -> usize {
         self.pool.lanes.len()
@@ -285,12 +297,17 @@ impl Engine {
     /// Each ring's claim and fill now, in pool order (a monitoring read: each ring's fill is
     /// exact at one instant and within its capacity; the rings are read one after another).
     pub fn ring_gauges(&self) -> impl Iterator<Item = RingGauge> + '_ {
-        self.pool.lanes.iter().map(|lane| RingGauge {
+        let hw = self.drain_counters.high_water.iter();
+        self.pool.lanes.iter().zip(hw).map(|(lane, hw)| RingGauge {
             claimed: lane.ring.is_claimed(),
             full_len: lane.ring.len(),
             full_capacity: lane.ring.capacity(),
             compact_len: lane.compact.len(),
             compact_capacity: lane.compact.capacity(),
+            // Relaxed: statistics, one writer each (the drain; the lane's producer).
+            full_high_water: hw.full.load(Ordering::Relaxed) as usize,
+            compact_high_water: hw.compact.load(Ordering::Relaxed) as usize,
+            recorded: lane.counters.recorded.load(Ordering::Relaxed),
         })
     }
 }

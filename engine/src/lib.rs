@@ -109,6 +109,7 @@ pub use model::record::{
 };
 pub use model::value::{Value, ValueRef};
 pub use produce::guard::Span;
+pub use produce::pool::AbandonedSpan;
 pub use produce::producer::{Parent, Producer};
 pub use produce::sampler::Sampler;
 pub use produce::traceparent::{

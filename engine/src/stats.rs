@@ -18,6 +18,8 @@
 //! counters one by one, so it may be off by the spans in flight at that instant; taken while
 //! they are quiet (and always after shutdown) it is exact.
 
+use crossbeam_utils::CachePadded;
+
 use crate::sync::{AtomicU64, Ordering};
 
 /// Adds `n` to a counter that only the calling thread writes.
@@ -69,6 +71,8 @@ pub(crate) struct DrainCounters {
     pub(crate) dropped_sink_panicked: AtomicU64,
     /// Panics caught from the sink (the first one retires it; later ones come from its drop).
     pub(crate) sink_panics: AtomicU64,
+    /// Each lane's high-water marks (same index as the lanes), each on its own line.
+    pub(crate) high_water: Box<[CachePadded<RingHighWater>]>,
 }
 
 /// Dropped spans, by reason.
@@ -150,4 +154,30 @@ pub struct RingGauge {
     pub compact_len: usize,
     /// Slots for compact records.
     pub compact_capacity: usize,
+    /// The most full records the drain has found waiting in the ring at once, since start
+    /// (read at each of its visits: a peak between two visits is not seen).
+    pub full_high_water: usize,
+    /// The same for compact records.
+    pub compact_high_water: usize,
+    /// Sampled spans recorded through this ring since start, by all its producers (to tell a
+    /// producer that holds a ring but records nothing).
+    pub recorded: u64,
+}
+
+/// Each ring's high-water marks, written by the drain only (at each visit), read by
+/// [`crate::Engine::ring_gauges`].
+#[derive(Debug, Default)]
+pub(crate) struct RingHighWater {
+    pub(crate) full: AtomicU64,
+    pub(crate) compact: AtomicU64,
+}
+
+impl RingHighWater {
+    /// Raises `mark` to `fill` (one writer: the drain).
+    pub(crate) fn raise(mark: &AtomicU64, fill: usize) {
+        // Relaxed: a statistic with one writer; nothing is published through it.
+        if fill as u64 > mark.load(Ordering::Relaxed) {
+            mark.store(fill as u64, Ordering::Relaxed);
+        }
+    }
 }

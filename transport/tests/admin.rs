@@ -314,3 +314,49 @@ fn the_heap_page_shows_a_live_block_by_its_size_class() {
     let (_, after) = get(admin.addr(), "/debug/pprof/heap", None);
     assert_eq!(heap_row(&after, SIZE as u64).0, b.0, "{after}");
 }
+
+#[test]
+fn spans_left_open_and_idle_producers_show() {
+    let receiver = receiver();
+    let pipeline = Arc::new(Pipeline::start(config(&receiver.endpoint())).unwrap());
+    let admin = Admin::start(Arc::clone(&pipeline), AdminConfig::default()).unwrap();
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("leaky".into())
+            .spawn_scoped(s, || {
+                let producer = pipeline.engine().producer().unwrap();
+                std::mem::forget(producer.span("leaked.span"));
+            })
+            .unwrap();
+    });
+    // A producer that holds its ring and records nothing.
+    let idle = pipeline.engine().producer().unwrap();
+    std::thread::sleep(Duration::from_millis(1600));
+    let (_, text) = get(admin.addr(), "/metrics", None);
+    let got = samples(&text);
+    assert_eq!(
+        got.get("ringspan_abandoned_span{name=\"leaked.span\",thread=\"leaky\"}"),
+        Some(&1.0),
+        "{text}"
+    );
+    let idle_for: Vec<f64> = got
+        .iter()
+        .filter(|(k, _)| k.starts_with("ringspan_ring_idle_seconds{"))
+        .map(|(_, v)| *v)
+        .collect();
+    assert_eq!(idle_for.len(), 1, "one claimed ring: {text}");
+    assert!(idle_for[0] >= 1.0, "{idle_for:?}");
+    // Recording resets it.
+    drop(idle.span("now busy"));
+    let (_, text) = get(admin.addr(), "/metrics", None);
+    let got = samples(&text);
+    let v = got
+        .iter()
+        .find(|(k, _)| k.starts_with("ringspan_ring_idle_seconds{"))
+        .map(|(_, v)| *v)
+        .unwrap();
+    assert!(v < 0.5, "{v}");
+    let (_, html) = get(admin.addr(), "/debug/", None);
+    assert!(html.contains("name=leaked.span, thread=leaky"), "{html}");
+    drop(idle);
+}

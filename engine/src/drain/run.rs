@@ -37,7 +37,7 @@ use crate::config::IdleStrategy;
 use crate::model::compact::CompactRecord;
 use crate::model::record::SpanRecord;
 use crate::ring::RingConsumer;
-use crate::stats::{bump, DrainCounters};
+use crate::stats::{bump, DrainCounters, RingHighWater};
 use crate::sync::{park_timeout, yield_now, Arc};
 
 /// How often the drain refreshes the clock calibration.
@@ -183,6 +183,12 @@ impl Drain {
     /// Offers ring `i` (its compact ring if `compact`) to the sink; without a sink (it
     /// panicked), frees the ring's spans as `dropped.sink_panicked`.
     fn visit(&mut self, i: usize, compact: bool) -> usize {
+        let hw = &self.counters.high_water[i];
+        if compact {
+            RingHighWater::raise(&hw.compact, self.compact[i].len());
+        } else {
+            RingHighWater::raise(&hw.full, self.consumers[i].len());
+        }
         let Some(sink) = self.sink.as_mut() else {
             let n = if compact {
                 discard(&mut self.compact[i])

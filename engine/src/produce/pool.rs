@@ -36,6 +36,24 @@ pub(crate) struct Pool {
     no_ring: CachePadded<AtomicU64>,
     /// Sampled spans of ringless producers that started after shutdown began (the same path).
     late: CachePadded<AtomicU64>,
+    /// The last spans abandoned (their producer dropped with them open), oldest first; at
+    /// most `ABANDONED_KEPT`. Written only when a producer is dropped with open spans.
+    abandoned: std::sync::Mutex<std::collections::VecDeque<AbandonedSpan>>,
+}
+
+/// How many abandoned spans [`Pool`] keeps the names of.
+pub(crate) const ABANDONED_KEPT: usize = 16;
+
+/// A span whose guard was leaked, found open when its producer was dropped (see
+/// [`crate::Engine::abandoned_spans`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AbandonedSpan {
+    /// The span's name.
+    pub name: String,
+    /// The name of the thread that dropped its producer (the thread that held it), or its
+    /// id if it has no name.
+    pub thread: String,
 }
 
 impl Pool {
@@ -72,6 +90,7 @@ impl Pool {
             shutting_down: CachePadded::new(AtomicBool::new(false)),
             no_ring: CachePadded::new(AtomicU64::new(0)),
             late: CachePadded::new(AtomicU64::new(0)),
+            abandoned: std::sync::Mutex::new(std::collections::VecDeque::new()),
         };
         (Arc::new(pool), full, compact)
     }
@@ -91,6 +110,29 @@ impl Pool {
         };
         // Relaxed: a statistic; many threads add, the snapshot only needs a recent value.
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Keeps the name of a span found open when its producer was dropped (the last
+    /// `ABANDONED_KEPT` of them).
+    pub(crate) fn note_abandoned(&self, name: &str) {
+        let t = std::thread::current();
+        let thread = t
+            .name()
+            .map_or_else(|| format!("{:?}", t.id()), str::to_owned);
+        let mut kept = self.abandoned.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() == ABANDONED_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(AbandonedSpan {
+            name: name.to_owned(),
+            thread,
+        });
+    }
+
+    /// The spans kept by `note_abandoned`, oldest first.
+    pub(crate) fn abandoned(&self) -> Vec<AbandonedSpan> {
+        let kept = self.abandoned.lock().unwrap_or_else(|e| e.into_inner());
+        kept.iter().cloned().collect()
     }
 
     /// Sampled spans of threads that had no ring, so far: (before shutdown, after it began).

@@ -634,6 +634,18 @@ impl Drop for Producer {
             if abandoned > 0 {
                 bump(&claim.lane.counters.recorded, abandoned);
                 bump(&claim.lane.counters.dropped_abandoned, abandoned);
+                for depth in inner.stack.open_recording_depths() {
+                    let frame = &inner.stack[depth];
+                    match frame.callsite {
+                        Some(c) if frame.compact => self.pool.note_abandoned(c.name()),
+                        // SAFETY: the producer is being dropped, so no guard (which borrows
+                        // it) is alive, and no other reference into its records exists.
+                        _ => match unsafe { inner.record(depth) } {
+                            Some(rec) => self.pool.note_abandoned(rec.name()),
+                            None => self.pool.note_abandoned("?"),
+                        },
+                    }
+                }
             }
         }
         // The lane claim (if any) is released when `inner` drops.

@@ -188,9 +188,15 @@ impl Stack {
 
     /// Frames still open that record: the spans of leaked guards, when the producer goes.
     pub(super) fn open_recording(&self) -> u64 {
+        self.open_recording_depths().count() as u64
+    }
+
+    /// The depths of those frames, outermost first.
+    pub(super) fn open_recording_depths(&self) -> impl Iterator<Item = usize> + '_ {
         self.frames[..self.depth]
             .iter()
-            .filter(|f| f.open && f.recording)
-            .count() as u64
+            .enumerate()
+            .filter(|(_, f)| f.open && f.recording)
+            .map(|(d, _)| d)
     }
 }

@@ -17,7 +17,10 @@
 //! | `ringspan_export_requests`, `_attempts`, `_retries`, `_sent_bytes`, `_bodies_lost` | counter | | the exporter's work |
 //! | `ringspan_export_last_error_age_seconds` | gauge | | since the last export failure (absent if none) |
 //! | `ringspan_rings` | gauge | `state` = `claimed`, `free` | rings held by a producer, and free |
-//! | `ringspan_ring_fill`, `ringspan_ring_capacity` | gauge | `ring`, `records` = `full`, `compact` | each ring's records waiting, and its slots |
+//! | `ringspan_ring_fill`, `ringspan_ring_capacity`, `ringspan_ring_high_water` | gauge | `ring`, `records` = `full`, `compact` | each ring's records waiting, its slots, and the most the drain found waiting at once |
+//! | `ringspan_ring_recorded` | counter | `ring` | sampled spans recorded through each ring |
+//! | `ringspan_ring_idle_seconds` | gauge | `ring` | claimed rings only: time since the ring's producer last recorded (a producer holding a ring and recording nothing) |
+//! | `ringspan_abandoned_span` | gauge (1) | `name`, `thread` | the last 16 spans found open when their producer was dropped |
 //! | `ringspan_alloc_allocations`, `ringspan_alloc_allocated_bytes` | counter | | the counting allocator's, when one is given |
 //! | `ringspan_alloc_live_blocks`, `ringspan_alloc_live_bytes` | gauge | | blocks and bytes allocated and not freed (same) |
 //! | `process_resident_memory_bytes`, `process_threads` | gauge | | from `/proc/self` (absent elsewhere) |
@@ -28,6 +31,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
+use super::watch::Watch;
 use super::HeapStats;
 use crate::Pipeline;
 
@@ -57,7 +61,11 @@ fn one(name: &'static str, help: &'static str, v: Value) -> Family {
 }
 
 /// Every family, read from `pipeline` (and the counting allocator, if given) now.
-pub(super) fn read(pipeline: &Pipeline, heap: Option<&dyn HeapStats>) -> Vec<Family> {
+pub(super) fn read(
+    pipeline: &Pipeline,
+    heap: Option<&dyn HeapStats>,
+    watch: &Watch,
+) -> Vec<Family> {
     use Value::{Count, Gauge};
     let r = pipeline.report();
     let e = &r.engine;
@@ -232,7 +240,50 @@ pub(super) fn read(pipeline: &Pipeline, heap: Option<&dyn HeapStats>) -> Vec<Fam
             unit: None,
             series: per_ring(&|g| (g.full_capacity, g.compact_capacity)),
         },
+        Family {
+            name: "ringspan_ring_high_water",
+            help: "The most records the drain has found waiting in each ring at once, since start.",
+            unit: None,
+            series: per_ring(&|g| (g.full_high_water, g.compact_high_water)),
+        },
+        Family {
+            name: "ringspan_ring_recorded",
+            help: "Sampled spans recorded through each ring since start.",
+            unit: None,
+            series: gauges
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (vec![("ring", i.to_string())], Count(g.recorded)))
+                .collect(),
+        },
     ];
+    watch.observe(pipeline);
+    let idle: Vec<_> = watch
+        .idle()
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, d)| Some((vec![("ring", i.to_string())], Gauge(d?.as_secs_f64()))))
+        .collect();
+    if !idle.is_empty() {
+        families.push(Family {
+            name: "ringspan_ring_idle",
+            help: "For each claimed ring: time since its producer last recorded a span (or claimed it), as read once a second.",
+            unit: Some(Unit::Seconds),
+            series: idle,
+        });
+    }
+    let abandoned = pipeline.engine().abandoned_spans();
+    if !abandoned.is_empty() {
+        families.push(Family {
+            name: "ringspan_abandoned_span",
+            help: "The last spans (at most 16) found open when their producer was dropped, by name and thread: 1 each.",
+            unit: None,
+            series: abandoned
+                .into_iter()
+                .map(|a| (vec![("name", a.name), ("thread", a.thread)], Gauge(1.0)))
+                .collect(),
+        });
+    }
     if let Some(age) = pipeline.last_export_error_age() {
         families.push(Family {
             unit: Some(Unit::Seconds),
@@ -335,9 +386,9 @@ impl Collector for Families {
 
 /// `pipeline`'s figures now (and the counting allocator's, if given), in the OpenMetrics text
 /// format: what `GET /metrics` answers.
-pub fn render(pipeline: &Pipeline, heap: Option<&dyn HeapStats>) -> String {
+pub(super) fn render(pipeline: &Pipeline, heap: Option<&dyn HeapStats>, watch: &Watch) -> String {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Families(read(pipeline, heap))));
+    registry.register_collector(Box::new(Families(read(pipeline, heap, watch))));
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut out, &registry);

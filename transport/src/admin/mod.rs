@@ -35,6 +35,7 @@ mod page;
 #[cfg(feature = "profile")]
 mod profile;
 mod serve;
+mod watch;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -43,8 +44,6 @@ pub use ringspan_alloc_counter::HeapStats;
 
 use crate::error::Error;
 use crate::Pipeline;
-
-pub use metrics::render as render_metrics;
 
 /// Settings of the admin endpoint.
 #[derive(Clone)]

@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
+use super::watch::{self, Watch};
 use super::{heap, metrics, page, AdminConfig, HeapStats};
 use crate::error::Error;
 use crate::Pipeline;
@@ -31,6 +32,7 @@ pub(super) struct Server {
 
 struct State {
     pipeline: Arc<Pipeline>,
+    watch: Watch,
     token: Option<Arc<str>>,
     heap: Option<&'static dyn HeapStats>,
 }
@@ -51,9 +53,11 @@ impl Server {
             .map_err(|e| Error::io("reading the admin endpoint's address", e))?;
         let state = Arc::new(State {
             pipeline,
+            watch: Watch::default(),
             token: config.token.clone(),
             heap: config.heap,
         });
+        runtime.spawn(watcher(Arc::clone(&state)));
         runtime.spawn(accept_loop(listener, state));
         Ok(Server { addr, runtime })
     }
@@ -64,6 +68,15 @@ impl Server {
 
     pub(super) fn stop(self) {
         self.runtime.shutdown_timeout(Duration::from_secs(1));
+    }
+}
+
+/// Reads the rings once a second, for the idle-producer gauge.
+async fn watcher(state: Arc<State>) {
+    let mut tick = tokio::time::interval(watch::PERIOD);
+    loop {
+        tick.tick().await;
+        state.watch.observe(&state.pipeline);
     }
 }
 
@@ -173,7 +186,7 @@ async fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>>
         "/metrics" => reply(
             StatusCode::OK,
             OPENMETRICS,
-            metrics::render(&state.pipeline, state.heap),
+            metrics::render(&state.pipeline, state.heap, &state.watch),
         ),
         "/debug/pprof/heap" => match state.heap {
             Some(h) => reply(StatusCode::OK, TEXT, heap::render(&h.heap())),
@@ -186,7 +199,7 @@ async fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>>
         #[cfg(feature = "profile")]
         "/debug/pprof/profile" => cpu_profile(req.uri().query()).await,
         "/debug" | "/debug/" => {
-            let families = metrics::read(&state.pipeline, state.heap);
+            let families = metrics::read(&state.pipeline, state.heap, &state.watch);
             let last_error = state.pipeline.last_export_error();
             reply(
                 StatusCode::OK,

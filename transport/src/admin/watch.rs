@@ -1,0 +1,49 @@
+//! The admin endpoint's watcher: once a second it reads how many spans each ring has
+//! recorded, and remembers when that count last moved, so that a producer holding a ring but
+//! recording nothing shows as idle (`ringspan_ring_idle_seconds`). Nothing on the hot path:
+//! it reads counters the producers keep anyway.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::Pipeline;
+
+/// How often the watcher reads the rings.
+pub(super) const PERIOD: Duration = Duration::from_secs(1);
+
+/// Per ring: the count last read, and when it last changed (or the ring was claimed).
+#[derive(Default)]
+pub(super) struct Watch {
+    rings: Mutex<Vec<(bool, u64, Instant)>>,
+}
+
+impl Watch {
+    /// Reads every ring once (the watcher's tick; also at each scrape).
+    pub(super) fn observe(&self, pipeline: &Pipeline) {
+        let now = Instant::now();
+        let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, g) in pipeline.engine().ring_gauges().enumerate() {
+            match rings.get_mut(i) {
+                None => rings.push((g.claimed, g.recorded, now)),
+                Some(r) => {
+                    // A new claim or a span recorded: the ring is in use now.
+                    if g.recorded != r.1 || (g.claimed && !r.0) {
+                        *r = (g.claimed, g.recorded, now);
+                    } else {
+                        r.0 = g.claimed;
+                    }
+                }
+            }
+        }
+    }
+
+    /// For each ring, how long it has been claimed without recording a span (`None` for a
+    /// free ring), as of the last observation.
+    pub(super) fn idle(&self) -> Vec<Option<Duration>> {
+        let rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
+        rings
+            .iter()
+            .map(|&(claimed, _, since)| claimed.then(|| since.elapsed()))
+            .collect()
+    }
+}
