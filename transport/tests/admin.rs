@@ -173,6 +173,20 @@ fn metrics_show_the_reports_counters() {
         Some(&8192.0)
     );
     assert!(got.get("process_resident_memory_bytes").unwrap() > &1e6);
+    // Every request settled: all four of the encoder's buffers are back.
+    assert_eq!(
+        (
+            got.get("ringspan_encoder_buffers{state=\"in_use\"}"),
+            got.get("ringspan_encoder_buffers{state=\"free\"}")
+        ),
+        (Some(&0.0), Some(&4.0))
+    );
+    // The burst filled the ring the producer holds: its high-water mark is the ring's size.
+    assert!(
+        got.iter()
+            .any(|(k, v)| k.starts_with("ringspan_ring_high_water{") && *v == 8192.0),
+        "{text}"
+    );
 
     // The index page: the endpoints and the same figures, as HTML.
     let (status, html) = get(admin.addr(), "/debug/", None);

@@ -198,6 +198,8 @@ pub struct OtlpStats {
     bytes: AtomicU64,
     dropped_too_large: AtomicU64,
     buffer_waits: AtomicU64,
+    /// The pool's size and its free list (a receiving end of it, only to read its length).
+    pool: Option<(usize, Receiver<Vec<u8>>)>,
 }
 
 impl OtlpStats {
@@ -220,6 +222,14 @@ impl OtlpStats {
     /// Times the sink had no free buffer and refused spans (backpressure).
     pub fn buffer_waits(&self) -> u64 {
         self.buffer_waits.load(Ordering::Relaxed)
+    }
+    /// Request buffers out of the pool now (being filled, or held by requests the exporter
+    /// has not settled), and the pool's size.
+    pub fn buffers_in_use(&self) -> (usize, usize) {
+        match &self.pool {
+            Some((size, free)) => (size.saturating_sub(free.len()), *size),
+            None => (0, 0),
+        }
     }
 }
 
@@ -311,12 +321,15 @@ impl<E: Exporter> OtlpSink<E> {
             max_bytes: config.max_bytes,
             max_spans: config.max_spans,
             resource: config.resource.encode(),
-            free,
             home,
             open: None,
             staged,
+            stats: Arc::new(OtlpStats {
+                pool: Some((config.buffers, free.clone())),
+                ..OtlpStats::default()
+            }),
+            free,
             exporter,
-            stats: Arc::default(),
             unreported_drops: 0,
         })
     }

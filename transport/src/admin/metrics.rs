@@ -14,6 +14,7 @@
 //! | `ringspan_drain_flushes`, `ringspan_drain_sink_stalls` | counter | | batches flushed; times the encoder had no free buffer |
 //! | `ringspan_drain_sink_panicked` | gauge | | 1 once the sink panicked and was retired |
 //! | `ringspan_encoder_requests`, `ringspan_encoder_bytes` | counter | | requests built and their bytes |
+//! | `ringspan_encoder_buffers` | gauge | `state` = `in_use`, `free` | the encoder's request buffers (all in use: the exporter is behind) |
 //! | `ringspan_export_requests`, `_attempts`, `_retries`, `_sent_bytes`, `_bodies_lost` | counter | | the exporter's work |
 //! | `ringspan_export_last_error_age_seconds` | gauge | | since the last export failure (absent if none) |
 //! | `ringspan_rings` | gauge | `state` = `claimed`, `free` | rings held by a producer, and free |
@@ -187,6 +188,21 @@ pub(super) fn read(
                 "Bytes of those requests, before compression.",
                 Count(enc.bytes()),
             )
+        },
+        Family {
+            name: "ringspan_encoder_buffers",
+            help: "The encoder's request buffers: in use (being filled, or held by a request not yet settled) and free.",
+            unit: None,
+            series: {
+                let (in_use, size) = enc.buffers_in_use();
+                vec![
+                    (vec![("state", "in_use".to_owned())], Gauge(in_use as f64)),
+                    (
+                        vec![("state", "free".to_owned())],
+                        Gauge(size.saturating_sub(in_use) as f64),
+                    ),
+                ]
+            },
         },
         one(
             "ringspan_export_requests",
