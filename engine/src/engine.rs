@@ -35,6 +35,8 @@ pub struct Engine {
     drain: Mutex<Option<thread::JoinHandle<()>>>,
     drain_thread: thread::Thread,
     preallocated: usize,
+    /// The drain's `last_pass_ns` counts from here.
+    epoch: std::time::Instant,
 }
 
 impl std::fmt::Debug for Engine {
@@ -80,6 +82,7 @@ impl Engine {
             clock,
         );
         let preallocated = pool.bytes();
+        let epoch = std::time::Instant::now();
         let handshake = Arc::new(Handshake::default());
         let drain_counters = Arc::new(CachePadded::new(DrainCounters {
             high_water: (0..consumers.len())
@@ -92,6 +95,7 @@ impl Engine {
             schedule_delay: config.schedule_delay,
             idle: config.idle,
             scope: config.scope,
+            epoch,
         };
         let drain = Drain::new(
             settings,
@@ -137,6 +141,7 @@ impl Engine {
             drain: Mutex::new(Some(handle)),
             drain_thread,
             preallocated,
+            epoch,
         })
     }
 
@@ -287,6 +292,19 @@ impl Engine {
     /// of the thread that held them.
     pub fn abandoned_spans(&self) -> Vec<AbandonedSpan> {
         self.pool.abandoned()
+    }
+
+    /// How long ago the drain last finished a pass over every ring (zero before its first).
+    /// It passes at least every `idle` period; a lag that grows means a sink that blocks it.
+    pub fn drain_lag(&self) -> Duration {
+        // Relaxed: a statistic; see `Drain::run`.
+        let at = self.drain_counters.last_pass_ns.load(Ordering::Relaxed);
+        if at == 0 {
+            return Duration::ZERO;
+        }
+        self.epoch
+            .elapsed()
+            .saturating_sub(Duration::from_nanos(at))
     }
 
     /// Rings in the pool.

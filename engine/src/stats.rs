@@ -71,6 +71,8 @@ pub(crate) struct DrainCounters {
     pub(crate) dropped_sink_panicked: AtomicU64,
     /// Panics caught from the sink (the first one retires it; later ones come from its drop).
     pub(crate) sink_panics: AtomicU64,
+    /// When the drain last finished a pass over every ring, in ns from the engine's start.
+    pub(crate) last_pass_ns: AtomicU64,
     /// Each lane's high-water marks (same index as the lanes), each on its own line.
     pub(crate) high_water: Box<[CachePadded<RingHighWater>]>,
 }

@@ -110,3 +110,47 @@ fn spans_left_open_are_named_with_their_thread() {
     let report = engine.shutdown(Duration::from_secs(2)).unwrap();
     assert_eq!(report.dropped.abandoned, 2);
 }
+
+/// Blocks the drain in `accept` for `block` once, then takes everything.
+struct Blocking {
+    block: Duration,
+    done: bool,
+}
+
+impl Sink for Blocking {
+    fn accept(&mut self, spans: &[SpanRecord], _: &Calibration) -> usize {
+        if !self.done {
+            self.done = true;
+            std::thread::sleep(self.block);
+        }
+        spans.len()
+    }
+
+    fn flush(&mut self, _: &Calibration) {}
+}
+
+#[test]
+fn the_drain_lag_grows_while_a_sink_blocks_it() {
+    let config = EngineConfig::default()
+        .rings(1)
+        .idle(IdleStrategy::Park(Duration::from_micros(200)));
+    let sink = Blocking {
+        block: Duration::from_millis(600),
+        done: false,
+    };
+    let engine = Engine::start(config, sink).unwrap();
+    // Passing freely: a lag of about one park.
+    assert!(wait_for(Duration::from_secs(1), || {
+        let lag = engine.drain_lag();
+        lag > Duration::ZERO && lag < Duration::from_millis(100)
+    }));
+    let producer = engine.producer().unwrap();
+    drop(producer.span("blocks the sink"));
+    // The sink holds the drain for 600 ms: the lag passes 300 ms, then falls back.
+    assert!(wait_for(Duration::from_secs(2), || engine.drain_lag()
+        >= Duration::from_millis(300)));
+    assert!(wait_for(Duration::from_secs(2), || engine.drain_lag()
+        < Duration::from_millis(100)));
+    drop(producer);
+    engine.shutdown(Duration::from_secs(2)).unwrap();
+}

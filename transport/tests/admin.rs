@@ -173,6 +173,8 @@ fn metrics_show_the_reports_counters() {
         Some(&8192.0)
     );
     assert!(got.get("process_resident_memory_bytes").unwrap() > &1e6);
+    // The drain is passing freely.
+    assert!(got["ringspan_drain_lag_seconds"] < 1.0, "{text}");
     // Every request settled: all four of the encoder's buffers are back.
     assert_eq!(
         (

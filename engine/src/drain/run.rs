@@ -38,7 +38,7 @@ use crate::model::compact::CompactRecord;
 use crate::model::record::SpanRecord;
 use crate::ring::RingConsumer;
 use crate::stats::{bump, DrainCounters, RingHighWater};
-use crate::sync::{park_timeout, yield_now, Arc};
+use crate::sync::{park_timeout, yield_now, Arc, Ordering};
 
 /// How often the drain refreshes the clock calibration.
 const CALIBRATION_PERIOD: Duration = Duration::from_secs(1);
@@ -59,6 +59,8 @@ pub(crate) struct DrainSettings {
     pub(crate) idle: IdleStrategy,
     /// The scope of callsite spans whose callsite names none.
     pub(crate) scope: &'static str,
+    /// What `DrainCounters::last_pass_ns` counts from (the engine's start).
+    pub(crate) epoch: std::time::Instant,
 }
 
 /// The drain thread's state.
@@ -138,6 +140,9 @@ impl Drain {
     pub(crate) fn run(mut self) {
         loop {
             let moved = self.pass();
+            let at = self.settings.epoch.elapsed().as_nanos() as u64;
+            // Relaxed: a statistic (the drain's lag), one writer.
+            self.counters.last_pass_ns.store(at, Ordering::Relaxed);
             self.serve_flush_requests();
             let now = self.now();
             if self.pending > 0 && now.wrapping_sub(self.pending_since) >= self.delay_ticks {

@@ -13,6 +13,7 @@
 //! | `ringspan_truncated_strings` | counter | | strings cut short to fit a record |
 //! | `ringspan_drain_flushes`, `ringspan_drain_sink_stalls` | counter | | batches flushed; times the encoder had no free buffer |
 //! | `ringspan_drain_sink_panicked` | gauge | | 1 once the sink panicked and was retired |
+//! | `ringspan_drain_lag_seconds` | gauge | | since the drain last finished a pass over every ring |
 //! | `ringspan_encoder_requests`, `ringspan_encoder_bytes` | counter | | requests built and their bytes |
 //! | `ringspan_encoder_buffers` | gauge | `state` = `in_use`, `free` | the encoder's request buffers (all in use: the exporter is behind) |
 //! | `ringspan_export_requests`, `_attempts`, `_retries`, `_sent_bytes`, `_bodies_lost` | counter | | the exporter's work |
@@ -161,6 +162,14 @@ pub(super) fn read(
             "Strings cut short to fit a span record (the spans were kept).",
             Count(e.truncated_strings),
         ),
+        Family {
+            unit: Some(Unit::Seconds),
+            ..one(
+                "ringspan_drain_lag",
+                "Time since the drain last finished a pass over every ring (a lag that grows: a sink blocks it).",
+                Gauge(pipeline.engine().drain_lag().as_secs_f64()),
+            )
+        },
         one(
             "ringspan_drain_flushes",
             "Batches the drain asked the encoder to flush.",
