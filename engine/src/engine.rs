@@ -326,6 +326,7 @@ impl Engine {
             full_high_water: hw.full.load(Ordering::Relaxed) as usize,
             compact_high_water: hw.compact.load(Ordering::Relaxed) as usize,
             recorded: lane.counters.recorded.load(Ordering::Relaxed),
+            claims: lane.counters.claims.load(Ordering::Relaxed),
         })
     }
 }

@@ -52,6 +52,8 @@ pub(crate) struct LaneCounters {
     pub(crate) dropped_abandoned: AtomicU64,
     /// Strings cut short to fit a record.
     pub(crate) truncated_strings: AtomicU64,
+    /// Times the lane was claimed (bumped by each new holder, then its only writer).
+    pub(crate) claims: AtomicU64,
 }
 
 /// Drain counters, written by the drain thread only.
@@ -164,6 +166,8 @@ pub struct RingGauge {
     /// Sampled spans recorded through this ring since start, by all its producers (to tell a
     /// producer that holds a ring but records nothing).
     pub recorded: u64,
+    /// Times the ring was claimed since start (a new value: a new producer holds it).
+    pub claims: u64,
 }
 
 /// Each ring's high-water marks, written by the drain only (at each visit), read by

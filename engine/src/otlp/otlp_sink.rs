@@ -150,6 +150,8 @@ pub struct EncodedRequest {
     start: usize,
     spans: usize,
     home: Sender<Vec<u8>>,
+    /// Told when the buffer goes home (`OtlpStats::buffers_in_use`).
+    stats: Arc<OtlpStats>,
 }
 
 impl EncodedRequest {
@@ -187,6 +189,8 @@ impl Drop for EncodedRequest {
         buf.clear();
         // The channel holds every buffer of the pool, so there is always room: never blocks.
         let _ = self.home.try_send(buf);
+        // Relaxed: a statistic.
+        self.stats.buffers_out.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -198,8 +202,11 @@ pub struct OtlpStats {
     bytes: AtomicU64,
     dropped_too_large: AtomicU64,
     buffer_waits: AtomicU64,
-    /// The pool's size and its free list (a receiving end of it, only to read its length).
-    pool: Option<(usize, Receiver<Vec<u8>>)>,
+    /// Request buffers in the pool.
+    buffers: usize,
+    /// Buffers out of the pool: taken by the sink (drain thread), given back when a request
+    /// drops (exporter thread); so a read-modify-write, unlike the counters above.
+    buffers_out: AtomicU64,
 }
 
 impl OtlpStats {
@@ -226,10 +233,9 @@ impl OtlpStats {
     /// Request buffers out of the pool now (being filled, or held by requests the exporter
     /// has not settled), and the pool's size.
     pub fn buffers_in_use(&self) -> (usize, usize) {
-        match &self.pool {
-            Some((size, free)) => (size.saturating_sub(free.len()), *size),
-            None => (0, 0),
-        }
+        // Relaxed: a statistic (see `buffers_out`).
+        let out = self.buffers_out.load(Ordering::Relaxed) as usize;
+        (out.min(self.buffers), self.buffers)
     }
 }
 
@@ -325,7 +331,7 @@ impl<E: Exporter> OtlpSink<E> {
             open: None,
             staged,
             stats: Arc::new(OtlpStats {
-                pool: Some((config.buffers, free.clone())),
+                buffers: config.buffers,
                 ..OtlpStats::default()
             }),
             free,
@@ -531,6 +537,7 @@ impl<E: Exporter> OtlpSink<E> {
             start,
             spans,
             home: self.home.clone(),
+            stats: Arc::clone(&self.stats),
         };
         self.exporter.export(request);
     }
@@ -566,6 +573,8 @@ impl<E: Exporter> Sink for OtlpSink<E> {
                     bump(&self.stats.buffer_waits, 1);
                     return taken;
                 };
+                // Relaxed: a statistic; the exporter thread gives it back (see `buffers_out`).
+                self.stats.buffers_out.fetch_add(1, Ordering::Relaxed);
                 let reserve = self.prefix_bound(scope);
                 // Within capacity: no allocation.
                 buf.resize(reserve, 0);

@@ -12,7 +12,7 @@ use crate::config::MAX_DEPTH;
 use crate::model::compact::CompactRecord;
 use crate::model::record::SpanRecord;
 use crate::ring::{Ring, RingConsumer, RingProducer};
-use crate::stats::LaneCounters;
+use crate::stats::{bump, LaneCounters};
 use crate::sync::Arc;
 
 /// One ring of the pool, its counters and its producer's scratch records.
@@ -111,6 +111,8 @@ impl Lane {
         // order in `LaneClaim`), so this claim succeeds whenever `ring`'s just did; were it
         // ever to fail, dropping `ring` gives the lane back.
         let compact = Ring::try_claim(&lane.compact)?;
+        // The claim makes this thread the counters' only writer.
+        bump(&lane.counters.claims, 1);
         Some(LaneClaim {
             compact,
             ring,

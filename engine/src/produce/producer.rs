@@ -636,14 +636,17 @@ impl Drop for Producer {
                 bump(&claim.lane.counters.dropped_abandoned, abandoned);
                 for depth in inner.stack.open_recording_depths() {
                     let frame = &inner.stack[depth];
-                    match frame.callsite {
-                        Some(c) if frame.compact => self.pool.note_abandoned(c.name()),
-                        // SAFETY: the producer is being dropped, so no guard (which borrows
-                        // it) is alive, and no other reference into its records exists.
-                        _ => match unsafe { inner.record(depth) } {
-                            Some(rec) => self.pool.note_abandoned(rec.name()),
-                            None => self.pool.note_abandoned("?"),
-                        },
+                    if frame.compact {
+                        // A compact span always has its callsite.
+                        self.pool
+                            .note_abandoned(frame.callsite.map_or("?", |c| c.name()));
+                        continue;
+                    }
+                    // SAFETY: the producer is being dropped, so no guard (which borrows it)
+                    // is alive, and no other reference into its records exists.
+                    match unsafe { inner.record(depth) } {
+                        Some(rec) => self.pool.note_abandoned(rec.name()),
+                        None => self.pool.note_abandoned("?"),
                     }
                 }
             }

@@ -22,7 +22,7 @@
 //! | `ringspan_ring_fill`, `ringspan_ring_capacity`, `ringspan_ring_high_water` | gauge | `ring`, `records` = `full`, `compact` | each ring's records waiting, its slots, and the most the drain found waiting at once |
 //! | `ringspan_ring_recorded` | counter | `ring` | sampled spans recorded through each ring |
 //! | `ringspan_ring_idle_seconds` | gauge | `ring` | claimed rings only: time since the ring's producer last recorded (a producer holding a ring and recording nothing) |
-//! | `ringspan_abandoned_span` | gauge (1) | `name`, `thread` | the last 16 spans found open when their producer was dropped |
+//! | `ringspan_abandoned_span` | gauge | `name`, `thread` | of the last 16 spans found open when their producer was dropped, how many had this name and thread |
 //! | `ringspan_alloc_allocations`, `ringspan_alloc_allocated_bytes` | counter | | the counting allocator's, when one is given |
 //! | `ringspan_alloc_live_blocks`, `ringspan_alloc_live_bytes` | gauge | | blocks and bytes allocated and not freed (same) |
 //! | `process_resident_memory_bytes`, `process_threads` | gauge | | from `/proc/self` (absent elsewhere) |
@@ -297,15 +297,25 @@ pub(super) fn read(
             series: idle,
         });
     }
-    let abandoned = pipeline.engine().abandoned_spans();
+    // One series per (name, thread): OpenMetrics wants each label set once.
+    let mut abandoned: Vec<((String, String), u64)> = Vec::new();
+    for a in pipeline.engine().abandoned_spans() {
+        let key = (a.name, a.thread);
+        match abandoned.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => abandoned.push((key, 1)),
+        }
+    }
     if !abandoned.is_empty() {
         families.push(Family {
             name: "ringspan_abandoned_span",
-            help: "The last spans (at most 16) found open when their producer was dropped, by name and thread: 1 each.",
+            help: "Of the last 16 spans found open when their producer was dropped: how many had this name and thread.",
             unit: None,
             series: abandoned
                 .into_iter()
-                .map(|a| (vec![("name", a.name), ("thread", a.thread)], Gauge(1.0)))
+                .map(|((name, thread), n)| {
+                    (vec![("name", name), ("thread", thread)], Gauge(n as f64))
+                })
                 .collect(),
         });
     }

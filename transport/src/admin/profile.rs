@@ -9,6 +9,11 @@
 //! run afterwards on a blocking thread of the admin runtime. One profile at a time: another
 //! request meanwhile gets 409. `seconds` defaults to 30 (as Go's) and is capped at 60.
 //!
+//! What it leaves out: samples that land inside libc, libgcc, libpthread or the vDSO (system
+//! calls, `memcpy`, libc's `malloc`), which the `pprof` crate's unwinder must not walk from a
+//! signal handler. After a profile the process keeps the parsed debug information (the
+//! `backtrace` crate caches it), a one-time step in RSS; and `SIGPROF` is left ignored.
+//!
 //! The encoding is written here with the workspace's prost (the `pprof` crate's own encoder
 //! would bring a second version), after `profile.proto` of github.com/google/pprof.
 
@@ -239,30 +244,43 @@ pub(super) enum Refused {
     Failed(String),
 }
 
-/// Samples the process for `seconds` (blocking the calling thread), then returns the profile,
-/// gzip-compressed.
-pub(super) fn take(seconds: u64) -> Result<Vec<u8>, Refused> {
+/// Samples the process for `seconds`, then returns the profile, gzip-compressed. The
+/// sampling stops as soon as this future is dropped (the client went away, the endpoint
+/// stopped); the symbol lookup and encoding run on a blocking thread.
+pub(super) async fn take(seconds: u64) -> Result<Vec<u8>, Refused> {
     if BUSY
         .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
     {
         return Err(Refused::Busy);
     }
-    let _taking = Taking;
+    let taking = Taking;
     let fail = |e: pprof::Error| Refused::Failed(e.to_string());
+    // The pprof crate's advice: no samples from inside these libraries, whose frames its
+    // unwinder may deadlock on. So time a thread spends in them (system calls, memcpy,
+    // malloc in libc) is left out of the profile.
     let guard = pprof::ProfilerGuardBuilder::default()
         .frequency(FREQUENCY)
-        .blocklist(&["libc", "libgcc", "pthread", "vdso"])
+        .blocklist(&["libc.so", "libgcc", "libpthread", "vdso"])
         .build()
         .map_err(fail)?;
-    std::thread::sleep(Duration::from_secs(seconds));
-    let report = guard.report().build().map_err(fail)?;
-    drop(guard);
-    let raw = encode(&report);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    // Writing into a Vec cannot fail.
-    let _ = gz.write_all(&raw);
-    Ok(gz.finish().unwrap_or_default())
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let built = tokio::task::spawn_blocking(move || {
+        let _taking = taking;
+        let report = guard.report().build().map_err(fail);
+        drop(guard);
+        let raw = encode(&report?);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        // Writing into a Vec cannot fail.
+        let _ = gz.write_all(&raw);
+        Ok(gz.finish().unwrap_or_default())
+    })
+    .await;
+    match built {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => Err(Refused::Failed("the encoding panicked".into())),
+        Err(_) => Err(Refused::Failed("the endpoint is stopping".into())),
+    }
 }
 
 /// `seconds` from a query string (`seconds=N`, other parameters ignored).

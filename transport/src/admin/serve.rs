@@ -125,13 +125,14 @@ fn authorized(req: &Request<Incoming>, token: &str) -> bool {
 /// (any port): a web page the operator visits cannot then reach the endpoint through a
 /// name of its own that resolves to 127.0.0.1 (DNS rebinding).
 fn loopback_host(req: &Request<Incoming>) -> bool {
-    let Some(host) = req
-        .headers()
+    req.headers()
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
-    else {
-        return false;
-    };
+        .is_some_and(host_is_loopback)
+}
+
+/// `localhost` or a loopback address, with or without a port.
+fn host_is_loopback(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         // `[::1]:port`
         Some(rest) => rest.split(']').next().unwrap_or(""),
@@ -141,6 +142,26 @@ fn loopback_host(req: &Request<Incoming>) -> bool {
         || name
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a browser sent this from another site's page (`Sec-Fetch-Site: cross-site`, or an
+/// `Origin` that is not this machine): an `<img src=".../debug/pprof/profile?seconds=60">`
+/// on any page would otherwise start a profile. Scrapers and a typed-in address send
+/// neither.
+fn cross_site(req: &Request<Incoming>) -> bool {
+    let h = req.headers();
+    if h.get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    {
+        return true;
+    }
+    match h.get(http::header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        None => false,
+        Some(origin) => {
+            let host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+            !host_is_loopback(host)
+        }
+    }
 }
 
 fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
@@ -153,6 +174,13 @@ fn reply(status: StatusCode, content_type: &'static str, body: String) -> Respon
 
 async fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
     const TEXT: &str = "text/plain; charset=utf-8";
+    if cross_site(req) {
+        return reply(
+            StatusCode::FORBIDDEN,
+            TEXT,
+            "requests from another site's page are refused\n".into(),
+        );
+    }
     if state.token.is_none() && !loopback_host(req) {
         return reply(
             StatusCode::FORBIDDEN,
@@ -172,14 +200,16 @@ async fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>>
             return r;
         }
     }
-    if req.method() != Method::GET {
+    // HEAD as GET (hyper sends no body for it), except for a profile, which takes seconds.
+    let head = req.method() == Method::HEAD;
+    if req.method() != Method::GET && !(head && req.uri().path() != "/debug/pprof/profile") {
         let mut r = reply(
             StatusCode::METHOD_NOT_ALLOWED,
             TEXT,
             "only GET is served\n".into(),
         );
         r.headers_mut()
-            .insert(http::header::ALLOW, HeaderValue::from_static("GET"));
+            .insert(http::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
     match req.uri().path() {
@@ -215,7 +245,7 @@ async fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>>
     }
 }
 
-/// A CPU profile, taken on a blocking thread (it sleeps while sampling).
+/// A CPU profile (the sampling stops if the client goes away).
 #[cfg(feature = "profile")]
 async fn cpu_profile(query: Option<&str>) -> Response<Full<Bytes>> {
     use super::profile::{self, Refused};
@@ -224,8 +254,8 @@ async fn cpu_profile(query: Option<&str>) -> Response<Full<Bytes>> {
         Ok(s) => s,
         Err(why) => return reply(StatusCode::BAD_REQUEST, TEXT, why + "\n"),
     };
-    match tokio::task::spawn_blocking(move || profile::take(seconds)).await {
-        Ok(Ok(gz)) => {
+    match profile::take(seconds).await {
+        Ok(gz) => {
             let mut r = Response::new(Full::new(Bytes::from(gz)));
             r.headers_mut().insert(
                 CONTENT_TYPE,
@@ -237,20 +267,15 @@ async fn cpu_profile(query: Option<&str>) -> Response<Full<Bytes>> {
             );
             r
         }
-        Ok(Err(Refused::Busy)) => reply(
+        Err(Refused::Busy) => reply(
             StatusCode::CONFLICT,
             TEXT,
             "a profile is already being taken; try again when it is done\n".into(),
         ),
-        Ok(Err(Refused::Failed(why))) => reply(
+        Err(Refused::Failed(why)) => reply(
             StatusCode::INTERNAL_SERVER_ERROR,
             TEXT,
             format!("the profiler failed: {why}\n"),
-        ),
-        Err(_) => reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            TEXT,
-            "the profiler's thread panicked\n".into(),
         ),
     }
 }
