@@ -17,9 +17,13 @@ const IDLE: Duration = Duration::from_millis(300);
 const HEADERS: Duration = Duration::from_millis(1500);
 
 fn receiver() -> (Receiver, String) {
+    receiver_with(IDLE)
+}
+
+fn receiver_with(idle: Duration) -> (Receiver, String) {
     let receiver = Receiver::start(
         ReceiverConfig::default()
-            .idle_timeout(IDLE)
+            .idle_timeout(idle)
             .header_timeout(HEADERS),
     )
     .unwrap();
@@ -180,13 +184,7 @@ fn an_idle_http2_connection_gets_a_goaway_then_is_closed() {
 #[test]
 fn a_zero_or_huge_idle_timeout_never_closes() {
     for idle in [Duration::ZERO, Duration::MAX] {
-        let receiver = Receiver::start(
-            ReceiverConfig::default()
-                .idle_timeout(idle)
-                .header_timeout(HEADERS),
-        )
-        .unwrap();
-        let addr = receiver.endpoint().trim_start_matches("http://").to_owned();
+        let (receiver, addr) = receiver_with(idle);
         let mut s = TcpStream::connect(&addr).unwrap();
         assert_eq!(exchange(&mut s, &one_span()).0, 200, "{idle:?}");
         assert_eq!(exchange(&mut s, &one_span()).0, 200, "{idle:?}");

@@ -11,6 +11,7 @@ import re
 import sys
 
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
+from prometheus_client.parser import text_string_to_metric_families as classic_families
 
 
 def key(name, labels):
@@ -39,13 +40,19 @@ def main(d):
             sys.exit(f"family {family.name} has no HELP")
         for s in family.samples:
             got[key(s.name, s.labels)] = s.value
-    bad = [(k, v, got.get(k)) for k, v in expected.items() if got.get(k) != v]
-    for k, want, have in bad:
-        print(f"MISMATCH {k}: expected {want}, scraped {have}")
+    # The classic Prometheus text parser (what a scraper that did not ask for OpenMetrics
+    # reads) must read the same values.
+    classic = {key(s.name, s.labels): s.value
+               for f in classic_families(text) for s in f.samples}
+    bad = [(k, v, got.get(k), classic.get(k)) for k, v in expected.items()
+           if got.get(k) != v or classic.get(k) != v]
+    for k, want, have, old in bad:
+        print(f"MISMATCH {k}: expected {want}, OpenMetrics parser {have}, text parser {old}")
     if bad:
         sys.exit(1)
     print(f"admin /metrics: {families} families, {len(got)} samples parsed by prometheus_client's "
-          f"OpenMetrics parser; all {len(expected)} expected values equal the report's")
+          f"OpenMetrics parser; all {len(expected)} expected values equal the report's, "
+          f"and its Prometheus text parser reads the same")
 
 
 if __name__ == "__main__":
