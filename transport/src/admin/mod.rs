@@ -102,10 +102,15 @@ impl AdminConfig {
     /// # Errors
     /// A configuration error if it is empty or holds characters a bearer token cannot
     /// (the error does not show it).
-    pub fn token(mut self, token: &str) -> Result<Self, Error> {
+    pub fn token(self, token: &str) -> Result<Self, Error> {
+        self.set_token(token, "admin token")
+    }
+
+    /// [`AdminConfig::token`], with an error that names `setting` (never the token).
+    fn set_token(mut self, token: &str, setting: &str) -> Result<Self, Error> {
         if !valid_token(token) {
             return Err(Error::config(
-                "admin token",
+                setting.to_owned(),
                 "<hidden>",
                 "expected letters, digits and -._~+/= only, at least one",
             ));
@@ -138,13 +143,7 @@ impl AdminConfig {
         };
         let mut config = AdminConfig::default().addr(SocketAddr::new(host, port));
         if let Some(t) = lookup("RINGSPAN_ADMIN_TOKEN") {
-            config = config.token(&t).map_err(|_| {
-                Error::config(
-                    "RINGSPAN_ADMIN_TOKEN",
-                    "<hidden>",
-                    "expected letters, digits and -._~+/= only, at least one",
-                )
-            })?;
+            config = config.set_token(&t, "RINGSPAN_ADMIN_TOKEN")?;
         }
         Ok(Some(config))
     }
