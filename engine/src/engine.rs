@@ -14,7 +14,7 @@ use crate::drain::sink::Sink;
 use crate::error::Error;
 use crate::produce::pool::{AbandonedSpan, Pool, MAX_CORES};
 use crate::produce::producer::Producer;
-use crate::stats::{DrainCounters, RingGauge, RingHighWater, Snapshot};
+use crate::stats::{DrainCounters, OldestOpen, OpenSpans, RingGauge, RingHighWater, Snapshot};
 use crate::sync::{is_finished, thread, Arc, Ordering};
 
 /// How long the TSC rate is measured at start before the drain refines it.
@@ -37,6 +37,8 @@ pub struct Engine {
     preallocated: usize,
     /// The drain's `last_pass_ns` counts from here.
     epoch: std::time::Instant,
+    /// The clock's rate measured at start, for the ages of open spans.
+    ns_per_tick: f64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -72,6 +74,7 @@ impl Engine {
             ClockChoice::Monotonic => Clock::monotonic(),
         };
         let calibration = Calibration::new(clock, CALIBRATION_WARMUP);
+        let ns_per_tick = calibration.ns_per_tick();
         let (pool, consumers, compact) = Pool::new(
             next_engine_id(),
             config.rings,
@@ -142,6 +145,7 @@ impl Engine {
             drain_thread,
             preallocated,
             epoch,
+            ns_per_tick,
         })
     }
 
@@ -329,6 +333,52 @@ impl Engine {
             claims: lane.counters.claims.load(Ordering::Relaxed),
         })
     }
+}
+
+impl Engine {
+    /// The open sampled spans of every ring that has some: how many, and the oldest one's
+    /// name, age and thread. A monitoring read, race-free while producers record: each
+    /// ring's count is exact at one instant (or, for a ring recording too fast to catch
+    /// still, a recent value within its bounds), its oldest span read whole or not at all.
+    /// Spans that are not sampled are not seen. See `produce/watch.rs`.
+    pub fn open_spans(&self) -> Vec<OpenSpans> {
+        let now = self.pool.clock.now();
+        let mut out = Vec::new();
+        for (ring, lane) in self.pool.lanes.iter().enumerate() {
+            let open = open_count(&lane.counters);
+            let oldest = lane.watch.read().map(|(since, name)| OldestOpen {
+                name,
+                age: Duration::from_nanos(
+                    (now.saturating_sub(since) as f64 * self.ns_per_tick) as u64,
+                ),
+                thread: lane.holder(),
+            });
+            if open > 0 || oldest.is_some() {
+                out.push(OpenSpans { ring, open, oldest });
+            }
+        }
+        out
+    }
+}
+
+/// `started - recorded` of one lane, read so that it is the count at one instant when the
+/// lane's producer is not starting spans faster than the reads (a few tries), and clamped to
+/// what a producer can hold open otherwise.
+fn open_count(c: &crate::stats::LaneCounters) -> u64 {
+    let mut open = 0;
+    for _ in 0..4 {
+        // Relaxed: `started` only grows, and one writer keeps it.
+        let s1 = c.started.load(Ordering::Relaxed);
+        // Acquire: pairs with the Release store of `bump`; every span counted in `r` was
+        // counted in `started` before, so the reload below is at least `r`.
+        let r = c.recorded.load(Ordering::Acquire);
+        let s2 = c.started.load(Ordering::Relaxed);
+        open = s2.saturating_sub(r);
+        if s1 == s2 {
+            break;
+        }
+    }
+    open.min(crate::config::MAX_DEPTH as u64)
 }
 
 impl Drop for Engine {

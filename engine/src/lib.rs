@@ -116,5 +116,6 @@ pub use produce::traceparent::{
     format as format_traceparent, parse as parse_traceparent, Traceparent, TraceparentError,
     TRACEPARENT_LEN,
 };
+pub use produce::watch::OpenWatch;
 pub use ring::{Full, PushError, ReadChunk, Ring, RingConsumer, RingProducer, WriteChunk};
-pub use stats::{Dropped, RingGauge, Snapshot};
+pub use stats::{Dropped, OldestOpen, OpenSpans, RingGauge, Snapshot};

@@ -42,6 +42,9 @@ pub(crate) fn bump(counter: &AtomicU64, n: u64) {
 pub(crate) struct LaneCounters {
     /// Sampled spans that ended (plus those dropped at start for depth).
     pub(crate) recorded: AtomicU64,
+    /// Sampled spans that started recording, plus those dropped at start: `started -
+    /// recorded` are open now.
+    pub(crate) started: AtomicU64,
     /// Sampled spans dropped because the ring was full when they ended.
     pub(crate) dropped_ring_full: AtomicU64,
     /// Sampled spans dropped because the producer's span stack was full when they started.
@@ -168,6 +171,32 @@ pub struct RingGauge {
     pub recorded: u64,
     /// Times the ring was claimed since start (a new value: a new producer holds it).
     pub claims: u64,
+}
+
+/// The open spans of one ring's producer at one moment ([`crate::Engine::open_spans`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenSpans {
+    /// The ring's index in the pool.
+    pub ring: usize,
+    /// Sampled spans open now (started, not ended, not dropped); at most
+    /// [`crate::MAX_DEPTH`].
+    pub open: u64,
+    /// The oldest of them, if it could be read (see [`OldestOpen`]).
+    pub oldest: Option<OldestOpen>,
+}
+
+/// The oldest open sampled span of a producer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OldestOpen {
+    /// Its name; `None` for a name copied into the record (`Producer::span_copied`), which
+    /// only its thread may read.
+    pub name: Option<&'static str>,
+    /// How long it has been open.
+    pub age: std::time::Duration,
+    /// The name (or id) of the thread whose producer holds it.
+    pub thread: String,
 }
 
 /// Each ring's high-water marks, written by the drain only (at each visit), read by

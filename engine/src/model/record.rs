@@ -505,6 +505,11 @@ impl SpanRecord {
         self.header.scope.as_str(&self.arena)
     }
 
+    /// The span name if it is a `&'static str` (not copied into the record).
+    pub(crate) fn name_static(&self) -> Option<&'static str> {
+        self.header.name.as_static()
+    }
+
     /// The instrumentation scope name with its real lifetime (scopes are always `'static`).
     pub(crate) fn scope_static(&self) -> &'static str {
         self.header.scope.as_static().unwrap_or("")

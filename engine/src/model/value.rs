@@ -81,6 +81,12 @@ impl<'a> Value<'a> {
         Value::new(Packed::from_static(v))
     }
 
+    /// The `&'static str` this value holds, if it is one ([`Value::str`]).
+    #[inline(always)]
+    pub(crate) fn as_static(&self) -> Option<&'static str> {
+        self.packed.as_static()
+    }
+
     /// A string that is copied into the record when it is set (and truncated if the record's
     /// string budget runs out).
     #[inline(always)]

@@ -5,9 +5,11 @@
 //! producer handle owns all three together and hands them on together.
 
 use std::cell::UnsafeCell;
+use std::fmt::Write as _;
 
 use crossbeam_utils::CachePadded;
 
+use super::watch::OpenWatch;
 use crate::config::MAX_DEPTH;
 use crate::model::compact::CompactRecord;
 use crate::model::record::SpanRecord;
@@ -25,6 +27,11 @@ pub(crate) struct Lane {
     compact_scratch: Box<[UnsafeCell<CompactRecord>]>,
     /// Written only by the producer holding the ring's claim.
     pub(crate) counters: CachePadded<LaneCounters>,
+    /// Its oldest open span, for monitors; written only by the producer holding the claim
+    /// (on a line of its own, which it writes when that span changes).
+    pub(crate) watch: CachePadded<OpenWatch>,
+    /// The name of the thread that holds the claim, set by each new holder.
+    holder: std::sync::Mutex<ThreadLabel>,
     /// One record per open-span depth. A span is built here and copied into the ring when it
     /// ends, so spans can end in any order without holding back the ring. Accessed only by the
     /// producer holding the ring's claim.
@@ -65,6 +72,8 @@ impl Lane {
             compact,
             compact_scratch,
             counters: CachePadded::default(),
+            watch: CachePadded::default(),
+            holder: std::sync::Mutex::new(ThreadLabel::default()),
             scratch,
             salt,
         };
@@ -104,6 +113,26 @@ impl Lane {
         unsafe { &mut *self.compact_scratch[depth].get() }
     }
 
+    /// Notes the calling thread as the lane's holder (its name, or its id if it has none).
+    /// Called by a new holder, once, on its own thread; no allocation. It may wait for a
+    /// monitor copying the label (64 bytes) at that moment.
+    pub(crate) fn note_holder(&self) {
+        let mut label = ThreadLabel::default();
+        let t = std::thread::current();
+        // Writing into a fixed buffer cannot fail; a longer name is cut.
+        let _ = match t.name() {
+            Some(n) => label.write_str(n),
+            None => write!(label, "{:?}", t.id()),
+        };
+        *self.holder.lock().unwrap_or_else(|e| e.into_inner()) = label;
+    }
+
+    /// The name of the thread that last claimed the lane (empty before the first claim).
+    pub(crate) fn holder(&self) -> String {
+        let label = *self.holder.lock().unwrap_or_else(|e| e.into_inner());
+        label.as_str().to_owned()
+    }
+
     /// Claims the lane if nobody holds it.
     pub(crate) fn try_claim(lane: &Arc<Lane>) -> Option<LaneClaim> {
         let ring = Ring::try_claim(&lane.ring)?;
@@ -128,4 +157,40 @@ pub(crate) struct LaneClaim {
     pub(crate) compact: RingProducer<CompactRecord>,
     pub(crate) ring: RingProducer<SpanRecord>,
     pub(crate) lane: Arc<Lane>,
+}
+
+/// A thread's name, in a fixed buffer (longer names are cut at a character boundary).
+#[derive(Clone, Copy)]
+struct ThreadLabel {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Default for ThreadLabel {
+    fn default() -> Self {
+        ThreadLabel {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl ThreadLabel {
+    fn as_str(&self) -> &str {
+        // Only whole characters are ever copied in (`write_str`).
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for ThreadLabel {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let room = self.bytes.len() - self.len;
+        let mut n = s.len().min(room);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
 }

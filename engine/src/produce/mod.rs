@@ -6,6 +6,7 @@
 //! - `lane.rs`: one ring of the pool with its counters and scratch records;
 //! - `producer.rs`: a thread's [`Producer`]: where its spans are built and published;
 //! - `stack.rs`: its stack of open spans and their lazily drawn ids;
+//! - `watch.rs`: what a monitor may read of its open spans (the oldest one's start and name);
 //! - `guard.rs`: the [`Span`] guard and the calls that start one;
 //! - `local.rs`: producers claimed lazily for threads that are not pinned;
 //! - `sampler.rs` and `traceparent.rs`: the head sampler and W3C trace context.
@@ -23,3 +24,4 @@ pub(crate) mod producer;
 pub(crate) mod sampler;
 pub(crate) mod stack;
 pub(crate) mod traceparent;
+pub(crate) mod watch;

@@ -86,6 +86,9 @@ pub(crate) struct Opened {
 /// `Inner::in_ring` when no span is being built in the ring.
 const NOT_IN_RING: usize = usize::MAX;
 
+/// `Inner::watched` when no span is watched.
+const NOT_WATCHED: usize = usize::MAX;
+
 /// What a span records into: a full record named by a value, or a compact one described by
 /// its callsite.
 #[derive(Clone, Copy)]
@@ -112,6 +115,9 @@ struct Inner {
     claim: Option<LaneClaim>,
     /// The open spans, and the id generator their ids are drawn from.
     stack: Stack,
+    /// Depth of the span the lane's watch shows (the oldest open recording span), or
+    /// [`NOT_WATCHED`].
+    watched: usize,
     scope: &'static str,
     /// Copies of the pool's settings, so that recording reads no shared line.
     sampler: Sampler,
@@ -160,6 +166,11 @@ impl std::fmt::Debug for Producer {
 impl Producer {
     fn new(pool: Arc<Pool>, claim: Option<LaneClaim>, core: Option<usize>) -> Self {
         let salt = claim.as_ref().map_or(0, |c| c.lane.salt);
+        if let Some(c) = &claim {
+            // A producer is made on the thread that will use it (it is `!Send`).
+            c.lane.note_holder();
+            c.lane.watch.close();
+        }
         let (scope, sampler, clock) = (pool.scope, pool.sampler, pool.clock);
         Producer {
             pool,
@@ -171,6 +182,7 @@ impl Producer {
                 default_scope: scope,
                 claim,
                 stack: Stack::new(IdGenerator::new(salt)),
+                watched: NOT_WATCHED,
                 scope,
                 sampler,
                 clock,
@@ -447,6 +459,9 @@ impl Producer {
             } else {
                 inner.publish(depth, pool)
             }
+            if depth == inner.watched {
+                inner.unwatch(depth);
+            }
         });
     }
 }
@@ -544,6 +559,7 @@ impl Inner {
                 let mut loss = Loss::default();
                 rec.set_name(name, &mut loss);
                 self.count_loss(loss);
+                self.started(depth, start, name.as_static());
             }
             What::Compact(callsite) => {
                 self.evict_compact();
@@ -569,11 +585,69 @@ impl Inner {
                     TraceFlags(flags),
                     start,
                 );
+                self.started(depth, start, Some(callsite.name()));
             }
         }
         Opened {
             depth,
             recording: true,
+        }
+    }
+
+    /// Counts a span that began recording at `depth` at `start`, and watches it if no older
+    /// span is (see `watch.rs`).
+    #[inline(always)]
+    fn started(&mut self, depth: usize, start: u64, name: Option<&'static str>) {
+        let Some(claim) = &self.claim else { return };
+        bump(&claim.lane.counters.started, 1);
+        if self.watched == NOT_WATCHED {
+            self.watched = depth;
+            claim.lane.watch.open(start, name);
+        }
+    }
+
+    /// The watched span at `depth` ends: usually the last one open (the top frame), so
+    /// nothing is watched any more; else see `rewatch`.
+    #[inline(always)]
+    fn unwatch(&mut self, depth: usize) {
+        self.watched = NOT_WATCHED;
+        if depth + 1 == self.stack.depth() {
+            if let Some(claim) = &self.claim {
+                claim.lane.watch.close();
+            }
+        } else {
+            self.rewatch(depth);
+        }
+    }
+
+    /// The watched span at `depth` ended before spans above it: watch the oldest of those
+    /// still open (one that ends before its children), or nothing.
+    #[cold]
+    fn rewatch(&mut self, depth: usize) {
+        let next = (depth + 1..self.stack.depth())
+            .find(|&d| self.stack[d].open && self.stack[d].recording);
+        let Some(claim) = &self.claim else { return };
+        let Some(d) = next else {
+            claim.lane.watch.close();
+            return;
+        };
+        let (start, name) = if self.stack[d].compact {
+            // SAFETY: `d` is a recording compact span's frame; no other reference into the
+            // records is alive while `self` is borrowed mutably.
+            match unsafe { self.compact_record(d) } {
+                Some(rec) => (rec.start_ticks(), Some(rec.name())),
+                None => return,
+            }
+        } else {
+            // SAFETY: as above, for a full record.
+            match unsafe { self.record(d) } {
+                Some(rec) => (rec.start_ticks(), rec.name_static()),
+                None => return,
+            }
+        };
+        self.watched = d;
+        if let Some(claim) = &self.claim {
+            claim.lane.watch.open(start, name);
         }
     }
 
@@ -630,6 +704,7 @@ impl Drop for Producer {
         // was leaked (`mem::forget`): that span will never end. Count it rather than lose it.
         let inner = self.inner.get_mut();
         if let Some(claim) = &inner.claim {
+            claim.lane.watch.close();
             let abandoned = inner.stack.open_recording();
             if abandoned > 0 {
                 bump(&claim.lane.counters.recorded, abandoned);

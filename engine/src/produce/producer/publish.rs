@@ -183,6 +183,7 @@ impl Inner {
     ) {
         match &self.claim {
             Some(claim) => {
+                bump(&claim.lane.counters.started, 1);
                 bump(&claim.lane.counters.recorded, 1);
                 bump(reason(&claim.lane.counters), 1);
             }
