@@ -5,6 +5,8 @@
 //! - `wire.rs` sizes and writes protobuf fields with prost's varint and key primitives;
 //! - `span.rs` sizes and writes one `Span` from a [`crate::SpanRecord`];
 //! - [`Resource`] is encoded once, when the sink is built;
+//! - [`MetricsRequest`] (`metrics.rs`) writes an `ExportMetricsServiceRequest` (sums, gauges,
+//!   histograms), for the pipeline's own metrics;
 //! - [`OtlpSink`] (`otlp_sink.rs`) assembles requests, laid out so that nothing is moved once
 //!   written, and hands them to an [`Exporter`].
 //!
@@ -15,11 +17,13 @@
 //! The bytes are canonical: the same as prost's encoding of the equivalent
 //! `opentelemetry-proto` message (tested byte for byte in `engine/tests/otlp.rs`).
 
+mod metrics;
 mod otlp_sink;
 mod resource;
 mod span;
 mod wire;
 
+pub use metrics::{HistogramPoint, MetricMeta, MetricsRequest, Number, NumberPoint, Temporality};
 pub use otlp_sink::{
     EncodedRequest, Exporter, OtlpConfig, OtlpSink, OtlpStats, EXTRA_SCOPES, OTLP_MAX_BYTES,
 };

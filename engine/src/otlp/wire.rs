@@ -180,7 +180,7 @@ fn copy_short(src: &[u8], dst: &mut [MaybeUninit<u8>]) {
 /// Writes a field key. With the tag a constant at every call site, the one-byte case (tags
 /// below 16: all but `Span.flags`) folds into a single store; prost's `encode_key` does the rest.
 #[inline(always)]
-fn put_key(tag: u32, wire_type: WireType, buf: &mut impl BufMut) {
+pub(crate) fn put_key(tag: u32, wire_type: WireType, buf: &mut impl BufMut) {
     let key = (tag << 3) | wire_type as u32;
     if key < 0x80 {
         buf.put_u8(key as u8);
