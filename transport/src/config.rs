@@ -15,6 +15,45 @@ use crate::retry::RetryPolicy;
 /// The OTLP/HTTP default for traces.
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318/v1/traces";
 
+/// The OTLP signal an exporter sends: it decides the path a base endpoint gets, the
+/// signal-specific variables (`OTEL_EXPORTER_OTLP_TRACES_*`, `..._METRICS_*`) and how a
+/// partial success is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Signal {
+    /// Spans, to `/v1/traces`.
+    #[default]
+    Traces,
+    /// Metric data points, to `/v1/metrics` (ringspan's own metrics, see
+    /// [`crate::observe`]).
+    Metrics,
+}
+
+impl Signal {
+    /// The path appended to a base endpoint: `/v1/traces` or `/v1/metrics`.
+    pub fn path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/v1/traces",
+            Signal::Metrics => "/v1/metrics",
+        }
+    }
+
+    /// The signal's part of its variables' names: `TRACES` or `METRICS`.
+    pub(crate) fn env_name(self) -> &'static str {
+        match self {
+            Signal::Traces => "TRACES",
+            Signal::Metrics => "METRICS",
+        }
+    }
+
+    /// What its items are called in messages: `spans` or `data points`.
+    pub(crate) fn items(self) -> &'static str {
+        match self {
+            Signal::Traces => "spans",
+            Signal::Metrics => "data points",
+        }
+    }
+}
+
 /// Request body compression.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Compression {
@@ -63,6 +102,7 @@ pub struct ExporterConfig {
     pub(crate) retry: RetryPolicy,
     pub(crate) roots: Roots,
     pub(crate) http2_prior_knowledge: bool,
+    pub(crate) signal: Signal,
 }
 
 impl Default for ExporterConfig {
@@ -76,6 +116,7 @@ impl Default for ExporterConfig {
             retry: RetryPolicy::default(),
             roots: Roots::default(),
             http2_prior_knowledge: false,
+            signal: Signal::Traces,
         }
     }
 }
@@ -93,6 +134,7 @@ impl fmt::Debug for ExporterConfig {
             .field("retry", &self.retry)
             .field("roots", &self.roots)
             .field("http2_prior_knowledge", &self.http2_prior_knowledge)
+            .field("signal", &self.signal)
             .finish()
     }
 }
@@ -152,6 +194,30 @@ pub(crate) fn redact(url: &str) -> String {
 }
 
 impl ExporterConfig {
+    /// The default config for `signal`: its endpoint is `http://localhost:4318` with the
+    /// signal's path, and [`ExporterConfig::base_endpoint`] appends that path.
+    pub fn for_signal(signal: Signal) -> Self {
+        let endpoint = signal_url("http://localhost:4318", signal);
+        ExporterConfig {
+            // A constant URL with a host: it parses.
+            endpoint: endpoint
+                .parse()
+                .unwrap_or(Uri::from_static(DEFAULT_ENDPOINT)),
+            signal,
+            ..ExporterConfig::default()
+        }
+    }
+
+    /// The retry policy.
+    pub fn retry_setting(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// The signal this config sends.
+    pub fn signal(&self) -> Signal {
+        self.signal
+    }
+
     /// The full URL requests are POSTed to, path included (default
     /// `http://localhost:4318/v1/traces`). Nothing is appended to it.
     ///
@@ -162,14 +228,14 @@ impl ExporterConfig {
         Ok(self)
     }
 
-    /// A base URL: `/v1/traces` is appended to its path, as for `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// A base URL: the signal's path (`/v1/traces`) is appended to its path, as for `OTEL_EXPORTER_OTLP_ENDPOINT`
     /// (`http://collector:4318` and `http://collector:4318/` both give
     /// `http://collector:4318/v1/traces`).
     ///
     /// # Errors
     /// Not an `http://` or `https://` URL with a host.
     pub fn base_endpoint(mut self, url: &str) -> Result<Self, Error> {
-        self.endpoint = parse_endpoint("base endpoint", &traces_url(url))?;
+        self.endpoint = parse_endpoint("base endpoint", &signal_url(url, self.signal))?;
         Ok(self)
     }
 
@@ -286,10 +352,11 @@ pub(crate) fn shown(uri: &Uri) -> String {
     redact(&uri.to_string())
 }
 
-/// `base` with `/v1/traces` appended to its path; a query or fragment stays at the end.
-pub(crate) fn traces_url(base: &str) -> String {
+/// `base` with the signal's path (`/v1/traces`, `/v1/metrics`) appended to its path; a query
+/// or fragment stays at the end.
+pub(crate) fn signal_url(base: &str, signal: Signal) -> String {
     let (path, rest) = base.split_at(base.find(['?', '#']).unwrap_or(base.len()));
-    format!("{}/v1/traces{rest}", path.trim_end_matches('/'))
+    format!("{}{}{rest}", path.trim_end_matches('/'), signal.path())
 }
 
 pub(crate) fn header_pair(

@@ -1,17 +1,18 @@
 //! The standard `OTEL_EXPORTER_OTLP_*` variables, read with the spec's precedence:
-//! a setter called in code wins over the signal-specific variable (`..._TRACES_...`), which wins
-//! over the generic one, which wins over the default.
+//! a setter called in code wins over the signal-specific variable (`..._TRACES_...` for
+//! spans, `..._METRICS_...` for ringspan's own metrics), which wins over the generic one,
+//! which wins over the default.
 //!
-//! | variable (generic / traces) | meaning | default |
+//! | variable (generic / signal) | meaning | default |
 //! |---|---|---|
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | base URL; `/v1/traces` is appended | `http://localhost:4318` |
-//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | full URL, used as is | |
-//! | `OTEL_EXPORTER_OTLP_{,TRACES_}HEADERS` | `key=value,...`, values percent-decoded | none |
-//! | `OTEL_EXPORTER_OTLP_{,TRACES_}COMPRESSION` | `gzip` or `none` | `none` |
-//! | `OTEL_EXPORTER_OTLP_{,TRACES_}TIMEOUT` | ms one attempt may take | 10000 |
-//! | `OTEL_EXPORTER_OTLP_{,TRACES_}PROTOCOL` | `http/protobuf` (`grpc`, `http/json`: an error) | `http/protobuf` |
-//! | `OTEL_EXPORTER_OTLP_{,TRACES_}CERTIFICATE` | PEM file of the CA to trust for `https://` | webpki roots |
-//! | `OTEL_BSP_EXPORT_TIMEOUT` | ms one batch may spend in retries, all attempts together | 30000 |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | base URL; `/v1/traces` (`/v1/metrics`) is appended | `http://localhost:4318` |
+//! | `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_ENDPOINT` | full URL, used as is | |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_}HEADERS` | `key=value,...`, values percent-decoded | none |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_}COMPRESSION` | `gzip` or `none` | `none` |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_}TIMEOUT` | ms one attempt may take | 10000 |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_}PROTOCOL` | `http/protobuf` (`grpc`, `http/json`: an error) | `http/protobuf` |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_}CERTIFICATE` | PEM file of the CA to trust for `https://` | webpki roots |
+//! | `OTEL_BSP_EXPORT_TIMEOUT` (traces) / `OTEL_METRIC_EXPORT_TIMEOUT` (metrics) | ms one batch may spend in retries, all attempts together | 30000 |
 //!
 //! An empty variable counts as unset. A value that does not parse fails with the variable's
 //! name and the value, except header values, which are redacted (they are often credentials).
@@ -20,23 +21,29 @@
 
 use std::time::Duration;
 
-use crate::config::{header_pair, parse_endpoint, traces_url, Compression, ExporterConfig, Roots};
+use crate::config::{
+    header_pair, parse_endpoint, signal_url, Compression, ExporterConfig, Roots, Signal,
+};
 use crate::error::Error;
 
 use ringspan::env_var as get;
 
-/// `OTEL_EXPORTER_OTLP_TRACES_{suffix}` if set, else `OTEL_EXPORTER_OTLP_{suffix}`, with the
-/// name of the one used.
-fn pick(lookup: &impl Fn(&str) -> Option<String>, suffix: &str) -> Option<(String, String)> {
+/// `OTEL_EXPORTER_OTLP_{signal}_{suffix}` if set, else `OTEL_EXPORTER_OTLP_{suffix}`, with
+/// the name of the one used.
+fn pick(
+    lookup: &impl Fn(&str) -> Option<String>,
+    signal: Signal,
+    suffix: &str,
+) -> Option<(String, String)> {
     [
-        format!("OTEL_EXPORTER_OTLP_TRACES_{suffix}"),
+        format!("OTEL_EXPORTER_OTLP_{}_{suffix}", signal.env_name()),
         format!("OTEL_EXPORTER_OTLP_{suffix}"),
     ]
     .into_iter()
     .find_map(|name| get(lookup, &name).map(|v| (name, v)))
 }
 
-fn millis(name: &str, v: &str) -> Result<Duration, Error> {
+pub(crate) fn millis(name: &str, v: &str) -> Result<Duration, Error> {
     match v.parse::<u64>() {
         Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
         Ok(_) => Err(Error::config(name, v, "must be at least 1 ms")),
@@ -109,8 +116,31 @@ impl ExporterConfig {
     /// # Ok::<(), ringspan_transport::Error>(())
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let mut c = ExporterConfig::default();
-        if let Some((name, p)) = pick(&lookup, "PROTOCOL") {
+        Self::signal_from_lookup(Signal::Traces, lookup)
+    }
+
+    /// [`ExporterConfig::from_env`] for `signal`: its own variables
+    /// (`OTEL_EXPORTER_OTLP_METRICS_*` for [`Signal::Metrics`]) over the generic ones, its path
+    /// appended to a generic endpoint, and its export timeout (`OTEL_METRIC_EXPORT_TIMEOUT`).
+    ///
+    /// # Errors
+    /// As for [`ExporterConfig::from_env`].
+    pub fn signal_from_env(signal: Signal) -> Result<Self, Error> {
+        ringspan::from_process_env(|lookup| Self::signal_from_lookup(signal, lookup))
+    }
+
+    /// [`ExporterConfig::signal_from_env`] with the variables read through `lookup`.
+    ///
+    /// # Errors
+    /// As for [`ExporterConfig::from_env`].
+    pub fn signal_from_lookup(
+        signal: Signal,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        let mut c = ExporterConfig::for_signal(signal);
+        let pick = |suffix: &str| pick(&lookup, signal, suffix);
+        let own_endpoint = format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", signal.env_name());
+        if let Some((name, p)) = pick("PROTOCOL") {
             match p.as_str() {
                 "http/protobuf" => {}
                 "grpc" | "http/json" => return Err(Error::unsupported(&name, p)),
@@ -123,27 +153,27 @@ impl ExporterConfig {
                 }
             }
         }
-        if let Some(url) = get(&lookup, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-            c.endpoint = parse_endpoint("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &url)?;
+        if let Some(url) = get(&lookup, &own_endpoint) {
+            c.endpoint = parse_endpoint(&own_endpoint, &url)?;
         } else if let Some(url) = get(&lookup, "OTEL_EXPORTER_OTLP_ENDPOINT") {
             // Check the variable's own value first, so the message shows what was set.
             parse_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", &url)?;
-            c.endpoint = parse_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", &traces_url(&url))?;
+            c.endpoint = parse_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", &signal_url(&url, signal))?;
         }
-        if let Some((name, list)) = pick(&lookup, "HEADERS") {
+        if let Some((name, list)) = pick("HEADERS") {
             headers(&mut c, &name, &list)?;
         }
-        if let Some((name, v)) = pick(&lookup, "COMPRESSION") {
+        if let Some((name, v)) = pick("COMPRESSION") {
             c.compression = match v.as_str() {
                 "gzip" => Compression::Gzip,
                 "none" => Compression::None,
                 _ => return Err(Error::config(name, v, "expected gzip or none")),
             };
         }
-        if let Some((name, v)) = pick(&lookup, "TIMEOUT") {
+        if let Some((name, v)) = pick("TIMEOUT") {
             c.timeout = millis(&name, &v)?;
         }
-        if let Some((name, path)) = pick(&lookup, "CERTIFICATE") {
+        if let Some((name, path)) = pick("CERTIFICATE") {
             // Read it now, so that a missing or empty file names the variable.
             crate::client::read_ca_file(path.as_ref()).map_err(|why| {
                 Error::config(
@@ -154,12 +184,15 @@ impl ExporterConfig {
             })?;
             c.roots = Roots::CaFile(path.into());
         }
-        if let Some(v) = get(&lookup, "OTEL_BSP_EXPORT_TIMEOUT") {
-            let budget = millis("OTEL_BSP_EXPORT_TIMEOUT", &v)?;
-            c.retry = c.retry.max_elapsed(budget);
-            c.retry.validate().map_err(|_| {
-                Error::config("OTEL_BSP_EXPORT_TIMEOUT", &v, "must be at most a day")
-            })?;
+        let budget = match signal {
+            Signal::Traces => "OTEL_BSP_EXPORT_TIMEOUT",
+            Signal::Metrics => "OTEL_METRIC_EXPORT_TIMEOUT",
+        };
+        if let Some(v) = get(&lookup, budget) {
+            c.retry = c.retry.max_elapsed(millis(budget, &v)?);
+            c.retry
+                .validate()
+                .map_err(|_| Error::config(budget, &v, "must be at most a day"))?;
         }
         Ok(c)
     }

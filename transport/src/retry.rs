@@ -51,6 +51,11 @@ impl RetryPolicy {
         self.max_elapsed = d;
         self
     }
+    /// The time one batch may spend in retries, all attempts together.
+    pub fn max_elapsed_setting(&self) -> Duration {
+        self.max_elapsed
+    }
+
     /// The longest `Retry-After` honoured (default 30 s); a longer one is cut to this.
     pub fn max_retry_after(mut self, d: Duration) -> Self {
         self.max_retry_after = d;
