@@ -7,6 +7,11 @@
 //! (or dropping it) closes the listener and every connection, like a collector going away;
 //! [`Receiver::start`] on the same address brings it back.
 //!
+//! It also accepts `POST /v1/metrics` (ringspan's own metrics): each request is decoded,
+//! its data points counted ([`ReceiverCounts::metric_requests`], `data_points`) and, with
+//! [`Keep::Decoded`], kept with its bytes ([`Receiver::take_metrics`]). Faults apply to
+//! traces only.
+//!
 //! Answers: 200 with an empty `ExportTraceServiceResponse` (or one with `partial_success`),
 //! 400 for a body that is not an `ExportTraceServiceRequest` or not valid gzip, 404 for another
 //! path, 405 for another method, 413 for a body over 64 MiB (before or after gzip), 415 for
@@ -26,6 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -272,6 +278,19 @@ pub struct ReceiverCounts {
     pub busy: u64,
     /// Connections closed because no request was in flight for the idle timeout.
     pub idle_closed: u64,
+    /// `/v1/metrics` requests answered with 2xx.
+    pub metric_requests: u64,
+    /// Data points in those requests.
+    pub data_points: u64,
+}
+
+/// A `/v1/metrics` request the receiver accepted (kept with [`Keep::Decoded`]).
+#[derive(Clone, Debug)]
+pub struct MetricsRequest {
+    /// Its body as sent, inflated if it was gzip: for a second decoder to read.
+    pub bytes: Vec<u8>,
+    /// The body decoded with `opentelemetry-proto`.
+    pub request: ExportMetricsServiceRequest,
 }
 
 impl ReceiverCounts {
@@ -296,6 +315,8 @@ struct Counters {
     timed_out: AtomicU64,
     busy: AtomicU64,
     idle_closed: AtomicU64,
+    metric_requests: AtomicU64,
+    data_points: AtomicU64,
 }
 
 /// State shared by the connection tasks and the handle.
@@ -305,6 +326,7 @@ struct Shared {
     keep: Keep,
     faults: Mutex<VecDeque<(Fault, usize)>>,
     kept: Mutex<Vec<ExportTraceServiceRequest>>,
+    kept_metrics: Mutex<Vec<MetricsRequest>>,
     last_headers: Mutex<(http::Version, http::HeaderMap)>,
     body_timeout: Duration,
     max_requests: u64,
@@ -420,6 +442,11 @@ impl Receiver {
         format!("{}/v1/traces", self.endpoint())
     }
 
+    /// `endpoint()` + `/v1/metrics`.
+    pub fn metrics_url(&self) -> String {
+        format!("{}/v1/metrics", self.endpoint())
+    }
+
     /// The counts now.
     pub fn counts(&self) -> ReceiverCounts {
         let c = &self.shared.counters;
@@ -437,6 +464,8 @@ impl Receiver {
             timed_out: get(&c.timed_out),
             busy: get(&c.busy),
             idle_closed: get(&c.idle_closed),
+            metric_requests: get(&c.metric_requests),
+            data_points: get(&c.data_points),
         }
     }
 
@@ -482,6 +511,17 @@ impl Receiver {
     /// The decoded requests accepted so far (with [`Keep::Decoded`]; empty otherwise).
     pub fn take_requests(&self) -> Vec<ExportTraceServiceRequest> {
         std::mem::take(&mut *self.shared.kept.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The `/v1/metrics` requests accepted so far (with [`Keep::Decoded`]; empty otherwise).
+    pub fn take_metrics(&self) -> Vec<MetricsRequest> {
+        std::mem::take(
+            &mut *self
+                .shared
+                .kept_metrics
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
     }
 
     /// Closes the listener and every connection (a collector going down). Idempotent.

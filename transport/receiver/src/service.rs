@@ -13,13 +13,16 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
 
 use super::scan::count_spans;
-use super::{add, Fault, Keep, Shared};
+use super::{add, Fault, Keep, MetricsRequest, Shared};
 
 /// OTLP's request cap, before and after decompression.
 const MAX_REQUEST_BYTES: usize = 64 << 20;
@@ -190,9 +193,11 @@ async fn serve(
     req: Request<Incoming>,
     shared: &Shared,
 ) -> Result<Response<ResponseBody>, std::io::Error> {
-    if req.uri().path() != "/v1/traces" {
-        return refuse(shared, StatusCode::NOT_FOUND);
-    }
+    let metrics = match req.uri().path() {
+        "/v1/traces" => false,
+        "/v1/metrics" => true,
+        _ => return refuse(shared, StatusCode::NOT_FOUND),
+    };
     if req.method() != Method::POST {
         return refuse(shared, StatusCode::METHOD_NOT_ALLOWED);
     }
@@ -228,6 +233,9 @@ async fn serve(
             ));
         }
     };
+    if metrics {
+        return serve_metrics(&wire, gzip, shared);
+    }
     let keep = shared.keep;
     // Inflating and scanning up to 64 MiB is CPU work: off the runtime's one worker, so the
     // other connections' headers and bodies keep moving meanwhile.
@@ -317,6 +325,71 @@ async fn serve(
         None => answer(StatusCode::OK, body),
         Some((wait, reset)) => Response::new(Faulty::new(body, wait, reset).boxed()),
     };
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-protobuf"),
+    );
+    Ok(r)
+}
+
+/// The data points of a metrics request.
+fn data_points(req: &ExportMetricsServiceRequest) -> u64 {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let points = |d: &Data| match d {
+        Data::Gauge(g) => g.data_points.len(),
+        Data::Sum(s) => s.data_points.len(),
+        Data::Histogram(h) => h.data_points.len(),
+        Data::ExponentialHistogram(h) => h.data_points.len(),
+        Data::Summary(s) => s.data_points.len(),
+    };
+    req.resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .filter_map(|m| m.data.as_ref())
+        .map(|d| points(d) as u64)
+        .sum()
+}
+
+/// Serves a `/v1/metrics` request: decoded (it is small), counted, kept with
+/// [`Keep::Decoded`], answered with full success. Faults are for traces only.
+fn serve_metrics(
+    wire: &[u8],
+    gzip: bool,
+    shared: &Shared,
+) -> Result<Response<ResponseBody>, std::io::Error> {
+    let unzipped;
+    let body: &[u8] = if gzip {
+        match gunzip(wire) {
+            Ok(b) => {
+                unzipped = b;
+                &unzipped
+            }
+            Err(status) => return refuse(shared, status),
+        }
+    } else {
+        wire
+    };
+    let Ok(request) = ExportMetricsServiceRequest::decode(body) else {
+        return refuse(shared, StatusCode::BAD_REQUEST);
+    };
+    let c = &shared.counters;
+    add(&c.metric_requests, 1);
+    add(&c.data_points, data_points(&request));
+    if shared.keep == Keep::Decoded {
+        shared
+            .kept_metrics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(MetricsRequest {
+                bytes: body.to_vec(),
+                request,
+            });
+    }
+    let mut r = answer(
+        StatusCode::OK,
+        Bytes::from(ExportMetricsServiceResponse::default().encode_to_vec()),
+    );
     r.headers_mut().insert(
         CONTENT_TYPE,
         http::HeaderValue::from_static("application/x-protobuf"),

@@ -88,6 +88,40 @@ fn accepts_protobuf_plain_and_gzip_and_counts_spans() {
 }
 
 #[test]
+fn accepts_metrics_and_counts_their_data_points() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::metrics::v1::{
+        metric::Data, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+    };
+    let r = Receiver::start(ReceiverConfig::default().keep(Keep::Decoded)).unwrap();
+    let gauge = |name: &str, points: usize| Metric {
+        name: name.into(),
+        data: Some(Data::Gauge(Gauge {
+            data_points: vec![NumberDataPoint::default(); points],
+        })),
+        ..Default::default()
+    };
+    let req = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![gauge("a", 2), gauge("b", 3)],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let head = "POST /v1/metrics HTTP/1.1\r\nContent-Type: application/x-protobuf";
+    assert_eq!(send(r.addr(), head, &req.encode_to_vec()).0, 200);
+    assert_eq!(send(r.addr(), head, &[0x0a, 0x7f, 0x01]).0, 400);
+    let c = r.counts();
+    assert_eq!((c.metric_requests, c.data_points, c.requests), (1, 5, 0));
+    let kept = r.take_metrics();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].request, req);
+    assert_eq!(kept[0].bytes, req.encode_to_vec());
+}
+
+#[test]
 fn refuses_what_is_not_an_otlp_protobuf_request() {
     let r = Receiver::start(ReceiverConfig::default()).unwrap();
     let a = r.addr();
@@ -97,7 +131,7 @@ fn refuses_what_is_not_an_otlp_protobuf_request() {
     assert_eq!(
         send(
             a,
-            "POST /v1/metrics HTTP/1.1\r\nContent-Type: application/x-protobuf",
+            "POST /v1/logs HTTP/1.1\r\nContent-Type: application/x-protobuf",
             &request(1)
         )
         .0,
