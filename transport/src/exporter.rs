@@ -82,6 +82,13 @@ impl HttpExporter {
     /// An invalid setting, a CA file that cannot be read, or a thread that cannot start.
     pub fn start(config: ExporterConfig) -> Result<(HttpExporter, ExporterHandle), Error> {
         config.validate()?;
+        if config.signal != crate::config::Signal::Traces {
+            return Err(Error::config(
+                "exporter signal",
+                format!("{:?}", config.signal),
+                "the span exporter sends traces: build its config with ExporterConfig::default() or for_signal(Signal::Traces)",
+            ));
+        }
         let stats = Arc::new(ExportStats::default());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -101,6 +108,7 @@ impl HttpExporter {
             timeout: config.timeout,
             retry: config.retry,
             stats: Arc::clone(&stats),
+            signal: config.signal,
         });
         let (queue, requests) = mpsc::unbounded_channel();
         let (stop, stop_rx) = watch::channel(None);
@@ -181,7 +189,7 @@ impl Drop for ExporterHandle {
 }
 
 /// Resolves when the shutdown deadline has passed (never, before shutdown begins).
-async fn deadline(mut stop: watch::Receiver<Option<Instant>>) {
+pub(crate) async fn deadline(mut stop: watch::Receiver<Option<Instant>>) {
     loop {
         let at = *stop.borrow_and_update();
         if let Some(at) = at {

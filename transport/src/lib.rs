@@ -63,6 +63,7 @@ pub mod config;
 pub mod env;
 mod error;
 pub mod exporter;
+pub mod observe;
 mod pipeline;
 pub mod retry;
 mod send;
@@ -70,9 +71,10 @@ mod stats;
 
 #[cfg(feature = "admin")]
 pub use admin::{Admin, AdminConfig};
-pub use config::{Compression, ExporterConfig, Roots};
+pub use config::{Compression, ExporterConfig, Roots, Signal};
 pub use error::Error;
 pub use exporter::{ExporterHandle, HttpExporter};
+pub use observe::{MetricsExport, ObserveConfig};
 pub use pipeline::{Pipeline, PipelineConfig, Report};
 pub use retry::RetryPolicy;
 pub use send::MAX_RESPONSE_BYTES;

@@ -10,6 +10,7 @@ use ringspan::{Dropped, Engine, EngineConfig, Snapshot};
 use crate::config::ExporterConfig;
 use crate::error::Error;
 use crate::exporter::{ExporterHandle, HttpExporter};
+use crate::observe::{MetricsExporter, ObserveConfig, Observer};
 use crate::stats::{ExportCounts, ExportDropped};
 
 /// Everything a [`Pipeline`] is built from.
@@ -21,11 +22,15 @@ pub struct PipelineConfig {
     pub otlp: OtlpConfig,
     /// Endpoint, headers, compression, TLS, retries.
     pub exporter: ExporterConfig,
+    /// The open-span threshold, and the export of the pipeline's own metrics (off by
+    /// default; see [`crate::observe`]).
+    pub observe: ObserveConfig,
 }
 
 impl PipelineConfig {
     /// Every standard variable ringspan reads: `OTEL_BSP_*`, `OTEL_TRACES_SAMPLER{,_ARG}`,
-    /// `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_*` (see
+    /// `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_*`,
+    /// `OTEL_METRICS_EXPORTER` and `OTEL_METRIC_EXPORT_*` (see [`crate::observe`]; and
     /// [`ringspan`'s list](ringspan#configuration-from-the-environment) and [`crate::env`]). Change the fields afterwards to override them.
     ///
     /// # Errors
@@ -43,6 +48,7 @@ impl PipelineConfig {
             engine: EngineConfig::from_lookup(&lookup)?,
             otlp: OtlpConfig::from_lookup(&lookup)?,
             exporter: ExporterConfig::from_lookup(&lookup)?,
+            observe: ObserveConfig::from_lookup(&lookup)?,
         })
     }
 }
@@ -141,33 +147,52 @@ impl Report {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Pipeline {
+    core: Arc<Core>,
+    metrics: Mutex<Option<MetricsExporter>>,
+}
+
+/// What the pipeline's threads share: the engine, the span exporter's handle, the encoder's
+/// counters and the observer (the metrics exporter and the admin endpoint read them).
+pub(crate) struct Core {
     engine: Engine,
     exporter: Mutex<ExporterHandle>,
     sink: Arc<OtlpStats>,
+    observer: Observer,
 }
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pipeline")
-            .field("engine", &self.engine)
+            .field("engine", &self.core.engine)
             .finish_non_exhaustive()
     }
 }
 
 impl Pipeline {
-    /// Starts the exporter, the encoder and the engine.
+    /// Starts the exporter, the encoder and the engine (and the metrics exporter, if the
+    /// config asks for one).
     ///
     /// # Errors
     /// An invalid setting (named), a CA file that cannot be read, or a thread that cannot start.
     pub fn start(config: PipelineConfig) -> Result<Pipeline, Error> {
+        let observer = Observer::new(&config.observe, config.otlp.resource_setting().clone());
         let (exporter, handle) = HttpExporter::start(config.exporter)?;
         let sink = OtlpSink::new(config.otlp, exporter)?;
         let sink_stats = sink.stats();
         let engine = Engine::start(config.engine, sink)?;
-        Ok(Pipeline {
+        let core = Arc::new(Core {
             engine,
             exporter: Mutex::new(handle),
             sink: sink_stats,
+            observer,
+        });
+        let metrics = match config.observe.metrics {
+            Some(export) => Some(MetricsExporter::start(Arc::clone(&core), export)?),
+            None => None,
+        };
+        Ok(Pipeline {
+            core,
+            metrics: Mutex::new(metrics),
         })
     }
 
@@ -179,18 +204,94 @@ impl Pipeline {
         Self::start(PipelineConfig::from_env()?)
     }
 
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
+    }
+
     /// The engine, to claim producers from.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.core.engine
     }
 
     /// The encoder's counters (requests, bytes, buffer waits).
     pub fn encoder_stats(&self) -> &OtlpStats {
-        &self.sink
+        &self.core.sink
     }
 
     /// The exporter's most recent failure, for a person to read (never holds header values).
     pub fn last_export_error(&self) -> Option<String> {
+        self.core.last_export_error()
+    }
+
+    /// How long ago the exporter's most recent failure happened (`None` if none did).
+    pub fn last_export_error_age(&self) -> Option<Duration> {
+        self.core.last_export_error_age()
+    }
+
+    /// The accounting now.
+    pub fn report(&self) -> Report {
+        self.core.report()
+    }
+
+    /// The metrics exporter's accounting, in data points (`None` when it is off): after
+    /// [`Pipeline::shutdown`], `handed = exported + rejected + dropped` exactly.
+    pub fn metrics_counts(&self) -> Option<ExportCounts> {
+        let m = self.metrics.lock().unwrap_or_else(|e| e.into_inner());
+        m.as_ref().map(MetricsExporter::counts)
+    }
+
+    /// The metrics exporter's most recent failure, for a person (never holds header values).
+    pub fn last_metrics_error(&self) -> Option<String> {
+        let m = self.metrics.lock().unwrap_or_else(|e| e.into_inner());
+        m.as_ref().and_then(MetricsExporter::last_error)
+    }
+
+    /// Stops recording, drains the rings, sends everything it can before `timeout` runs out,
+    /// and returns the final accounting: what was exported, rejected, and dropped by reason.
+    /// With the metrics exporter on, it then sends the final figures, within what is left of
+    /// `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::is_timeout`] if a thread did not stop in time; [`Pipeline::report`] still
+    /// reports.
+    pub fn shutdown(&self, timeout: Duration) -> Result<Report, Error> {
+        let started = Instant::now();
+        let engine = self.core.engine.shutdown(timeout);
+        let left = timeout.saturating_sub(started.elapsed());
+        let export = self
+            .core
+            .exporter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .shutdown(left);
+        let metrics = match &mut *self.metrics.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(m) => m
+                .shutdown(timeout.saturating_sub(started.elapsed()))
+                .map(|_| ()),
+            None => Ok(()),
+        };
+        let engine = engine?;
+        let report = Report::settled(engine, export?);
+        metrics?;
+        Ok(report)
+    }
+}
+
+impl Core {
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub(crate) fn encoder_stats(&self) -> &OtlpStats {
+        &self.sink
+    }
+
+    pub(crate) fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    pub(crate) fn last_export_error(&self) -> Option<String> {
         self.exporter
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -198,8 +299,7 @@ impl Pipeline {
             .last_error()
     }
 
-    /// How long ago the exporter's most recent failure happened (`None` if none did).
-    pub fn last_export_error_age(&self) -> Option<Duration> {
+    pub(crate) fn last_export_error_age(&self) -> Option<Duration> {
         self.exporter
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -207,8 +307,7 @@ impl Pipeline {
             .last_error_age()
     }
 
-    /// The accounting now.
-    pub fn report(&self) -> Report {
+    pub(crate) fn report(&self) -> Report {
         let exporter = self.exporter.lock().unwrap_or_else(|e| e.into_inner());
         let (export, stopped) = (exporter.counts(), exporter.has_stopped());
         drop(exporter);
@@ -217,24 +316,5 @@ impl Pipeline {
         } else {
             Report::new(self.engine.snapshot(), export)
         }
-    }
-
-    /// Stops recording, drains the rings, sends everything it can before `timeout` runs out,
-    /// and returns the final accounting: what was exported, rejected, and dropped by reason.
-    ///
-    /// # Errors
-    /// [`Error::is_timeout`] if a thread did not stop in time; [`Pipeline::report`] still
-    /// reports.
-    pub fn shutdown(&self, timeout: Duration) -> Result<Report, Error> {
-        let started = Instant::now();
-        let engine = self.engine.shutdown(timeout);
-        let left = timeout.saturating_sub(started.elapsed());
-        let export = self
-            .exporter
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .shutdown(left);
-        let engine = engine?;
-        Ok(Report::settled(engine, export?))
     }
 }

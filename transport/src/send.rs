@@ -9,13 +9,14 @@ use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use http::{HeaderName, HeaderValue, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 use ringspan::otlp::EncodedRequest;
 use ringspan::IdGenerator;
 
 use crate::client::HttpClient;
-use crate::config::Compression;
+use crate::config::{Compression, Signal};
 use crate::retry::{classify, parse_retry_after, RetryPolicy, Verdict};
 use crate::stats::{ExportStats, Outcome};
 
@@ -35,6 +36,8 @@ pub(crate) struct Ctx {
     pub(crate) timeout: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) stats: std::sync::Arc<ExportStats>,
+    /// What is sent: decides how a partial success is read.
+    pub(crate) signal: Signal,
 }
 
 /// The answer to one attempt.
@@ -49,17 +52,19 @@ enum Answer {
 fn body(request: EncodedRequest, compression: Compression) -> Bytes {
     match compression {
         Compression::None => Bytes::from_owner(request),
-        Compression::Gzip => {
-            let raw = request.bytes();
-            let mut gz = flate2::write::GzEncoder::new(
-                Vec::with_capacity(raw.len() / 4 + 64),
-                flate2::Compression::fast(),
-            );
-            // Writing into a Vec cannot fail.
-            let _ = gz.write_all(raw);
-            Bytes::from(gz.finish().unwrap_or_default())
-        }
+        Compression::Gzip => gzip(request.bytes()),
     }
+}
+
+/// A gzip copy of `raw`.
+pub(crate) fn gzip(raw: &[u8]) -> Bytes {
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::with_capacity(raw.len() / 4 + 64),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = gz.write_all(raw);
+    Bytes::from(gz.finish().unwrap_or_default())
 }
 
 /// Sends `request` until it is settled, and says how. `delivered` is set as soon as a 2xx
@@ -72,7 +77,25 @@ pub(crate) async fn send(
     delivered: &AtomicBool,
 ) -> Outcome {
     let started = Instant::now();
-    let body = body(request, ctx.compression);
+    send_body(
+        body(request, ctx.compression),
+        started,
+        ctx,
+        jitter,
+        delivered,
+    )
+    .await
+}
+
+/// [`send`] for a body ready to go (compressed already if the config asks), first handed
+/// over at `started` (the retry budget counts from there).
+pub(crate) async fn send_body(
+    body: Bytes,
+    started: Instant,
+    ctx: &Ctx,
+    jitter: &mut IdGenerator,
+    delivered: &AtomicBool,
+) -> Outcome {
     let mut retry = 0u32;
     loop {
         ctx.stats.attempt(retry > 0, body.len() as u64);
@@ -205,20 +228,29 @@ pub(crate) fn body_lost(ctx: &Ctx, what: &str) -> u64 {
     0
 }
 
-/// `rejected_spans` from a 2xx body holding an `ExportTraceServiceResponse` (an empty or
-/// undecodable body means full success).
+/// The items rejected according to a 2xx body holding the signal's response
+/// (`ExportTraceServiceResponse.rejected_spans`, `ExportMetricsServiceResponse
+/// .rejected_data_points`); an empty or undecodable body means full success.
 fn partial_success(ctx: &Ctx, body: &[u8]) -> u64 {
-    let Ok(resp) = ExportTraceServiceResponse::decode(body) else {
-        return 0;
+    let (rejected, message) = match ctx.signal {
+        Signal::Traces => match ExportTraceServiceResponse::decode(body) {
+            Ok(ExportTraceServiceResponse {
+                partial_success: Some(p),
+            }) => (p.rejected_spans, p.error_message),
+            _ => return 0,
+        },
+        Signal::Metrics => match ExportMetricsServiceResponse::decode(body) {
+            Ok(ExportMetricsServiceResponse {
+                partial_success: Some(p),
+            }) => (p.rejected_data_points, p.error_message),
+            _ => return 0,
+        },
     };
-    let Some(p) = resp.partial_success else {
-        return 0;
-    };
-    if p.rejected_spans > 0 || !p.error_message.is_empty() {
+    if rejected > 0 || !message.is_empty() {
         ctx.stats.failed(format!(
-            "collector rejected {} spans: {}",
-            p.rejected_spans, p.error_message
+            "collector rejected {rejected} {}: {message}",
+            ctx.signal.items()
         ));
     }
-    p.rejected_spans.max(0) as u64
+    rejected.max(0) as u64
 }

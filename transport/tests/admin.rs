@@ -357,7 +357,11 @@ fn the_heap_page_shows_a_live_block_by_its_size_class() {
 #[test]
 fn spans_left_open_and_idle_producers_show() {
     let receiver = receiver();
-    let pipeline = Arc::new(Pipeline::start(config(&receiver.endpoint())).unwrap());
+    let mut config = config(&receiver.endpoint());
+    config.observe = config
+        .observe
+        .open_span_threshold(Duration::from_millis(300));
+    let pipeline = Arc::new(Pipeline::start(config).unwrap());
     let admin = Admin::start(Arc::clone(&pipeline), AdminConfig::default()).unwrap();
     std::thread::scope(|s| {
         std::thread::Builder::new()
@@ -370,35 +374,87 @@ fn spans_left_open_and_idle_producers_show() {
             })
             .unwrap();
     });
+    // A thread that holds a span open (a request stuck in a handler) until told to go.
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (opened_tx, opened_rx) = std::sync::mpsc::channel::<()>();
+    let stuck = {
+        let pipeline = Arc::clone(&pipeline);
+        std::thread::Builder::new()
+            .name("stuck".into())
+            .spawn(move || {
+                let producer = pipeline.engine().producer().unwrap();
+                let span = producer.span("stuck.request");
+                opened_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                drop(span);
+            })
+            .unwrap()
+    };
+    opened_rx.recv().unwrap();
     // A producer that holds its ring and records nothing.
     let idle = pipeline.engine().producer().unwrap();
     std::thread::sleep(Duration::from_millis(1600));
     let (_, text) = get(admin.addr(), "/metrics", None);
     let got = samples(&text);
     assert_eq!(
-        got.get("ringspan_abandoned_span{name=\"leaked.span\",thread=\"leaky\"}"),
+        got.get("ringspan_abandoned_span{span_name=\"leaked.span\",thread_name=\"leaky\"}"),
         Some(&2.0),
         "{text}"
     );
+    // The stuck span: one open, past the threshold, named with its thread.
+    assert_eq!(got.get("ringspan_spans_open"), Some(&1.0), "{text}");
+    assert_eq!(got.get("ringspan_spans_open_long"), Some(&1.0), "{text}");
+    let long: Vec<(&String, &f64)> = got
+        .iter()
+        .filter(|(k, _)| k.starts_with("ringspan_span_open_long_age_seconds{"))
+        .collect();
+    assert_eq!(long.len(), 1, "{text}");
+    assert!(
+        long[0].0.contains("span_name=\"stuck.request\"")
+            && long[0].0.contains("thread_name=\"stuck\""),
+        "{long:?}"
+    );
+    assert!(*long[0].1 >= 1.6, "{long:?}");
+    assert!(
+        got["ringspan_span_open_oldest_age_seconds"] >= 1.6,
+        "{text}"
+    );
+    // Two claimed rings (the stuck thread's, and `idle`), both idle.
     let idle_for: Vec<f64> = got
         .iter()
         .filter(|(k, _)| k.starts_with("ringspan_ring_idle_seconds{"))
         .map(|(_, v)| *v)
         .collect();
-    assert_eq!(idle_for.len(), 1, "one claimed ring: {text}");
+    assert_eq!(idle_for.len(), 2, "two claimed rings: {text}");
     // Read once a second: counted from the first read after the claim, so at least 0.6 s.
-    assert!(idle_for[0] >= 0.5, "{idle_for:?}");
-    // Recording resets it.
+    assert!(idle_for.iter().all(|&v| v >= 0.5), "{idle_for:?}");
+    let (_, html) = get(admin.addr(), "/debug/", None);
+    let report = &html[html.find("Leak report").expect("a leak report")..];
+    assert!(
+        report.contains("<td>stuck.request</td><td>stuck</td>"),
+        "{report}"
+    );
+    assert!(
+        report.contains("<td>leaked.span</td><td>leaky</td>"),
+        "{report}"
+    );
+    // The stuck span ends: nothing open, nothing long-open.
+    go_tx.send(()).unwrap();
+    stuck.join().unwrap();
+    let (_, text) = get(admin.addr(), "/metrics", None);
+    let got = samples(&text);
+    assert_eq!(got.get("ringspan_spans_open"), Some(&0.0), "{text}");
+    assert_eq!(got.get("ringspan_spans_open_long"), Some(&0.0), "{text}");
+    assert!(!text.contains("ringspan_span_open_long_age"), "{text}");
+    // Recording resets the idle time.
     drop(idle.span("now busy"));
     let (_, text) = get(admin.addr(), "/metrics", None);
     let got = samples(&text);
     let v = got
         .iter()
-        .find(|(k, _)| k.starts_with("ringspan_ring_idle_seconds{"))
+        .filter(|(k, _)| k.starts_with("ringspan_ring_idle_seconds{"))
         .map(|(_, v)| *v)
-        .unwrap();
+        .fold(f64::MAX, f64::min);
     assert!(v < 0.5, "{v}");
-    let (_, html) = get(admin.addr(), "/debug/", None);
-    assert!(html.contains("name=leaked.span, thread=leaky"), "{html}");
     drop(idle);
 }

@@ -35,12 +35,11 @@ mod page;
 #[cfg(feature = "profile")]
 mod profile;
 mod serve;
-mod watch;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-pub use ringspan_alloc_counter::HeapStats;
+pub use crate::observe::HeapStats;
 
 use crate::error::Error;
 use crate::Pipeline;

@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use super::metrics::{Family, Value};
+use super::metrics::{prom_label, prom_unit};
+use crate::observe::families::{Family, Value};
 
 /// Escapes text for HTML.
 fn esc(s: &str) -> String {
@@ -44,12 +45,10 @@ pub(super) fn render(families: &[Family], last_error: Option<&str>) -> String {
     if let Some(e) = last_error {
         let _ = writeln!(h, "<h2>Last export error</h2>\n<p>{}</p>", esc(e));
     }
+    leaks(&mut h, families);
     h.push_str("<h2>Now</h2>\n<table>\n<tr><th>metric</th><th>labels</th><th>value</th><th>what it is</th></tr>\n");
     for f in families {
-        let unit = f
-            .unit
-            .as_ref()
-            .map_or(String::new(), |u| format!("_{}", u.as_str()));
+        let unit = prom_unit(f.unit).map_or(String::new(), |u| format!("_{}", u.as_str()));
         // The name and what it is once per family, across its series' rows.
         let span = match f.series.len() {
             1 => String::new(),
@@ -58,7 +57,7 @@ pub(super) fn render(families: &[Family], last_error: Option<&str>) -> String {
         for (i, (labels, value)) in f.series.iter().enumerate() {
             let labels = labels
                 .iter()
-                .map(|(k, v)| format!("{k}={v}"))
+                .map(|(k, v)| format!("{}={v}", prom_label(k)))
                 .collect::<Vec<_>>()
                 .join(", ");
             let value = match value {
@@ -68,7 +67,7 @@ pub(super) fn render(families: &[Family], last_error: Option<&str>) -> String {
             };
             h.push_str("<tr>");
             if i == 0 {
-                let _ = write!(h, "<td{span}>{}{}</td>", esc(f.name), esc(&unit));
+                let _ = write!(h, "<td{span}>{}{}</td>", esc(f.prom), esc(&unit));
             }
             let _ = write!(h, "<td>{}</td><td class=\"n\">{value}</td>", esc(&labels));
             if i == 0 {
@@ -79,4 +78,109 @@ pub(super) fn render(families: &[Family], last_error: Option<&str>) -> String {
     }
     h.push_str("</table>\n</body></html>\n");
     h
+}
+
+/// The series of the family named `name` (OTLP name), if it is there.
+fn series<'f>(families: &'f [Family], name: &str) -> &'f [(Vec<(&'static str, String)>, Value)] {
+    families
+        .iter()
+        .find(|f| f.name == name)
+        .map_or(&[], |f| &f.series[..])
+}
+
+fn gauge(v: &Value) -> f64 {
+    match *v {
+        Value::Count(n) => n as f64,
+        Value::Gauge(g) => g,
+    }
+}
+
+fn label<'a>(labels: &'a [(&'static str, String)], key: &str) -> &'a str {
+    labels
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// The leak report: spans open too long, spans abandoned by exited threads, producers that
+/// hold a ring and record nothing, a growing exporter backlog.
+fn leaks(h: &mut String, families: &[Family]) {
+    let threshold = series(families, "ringspan.span.open.threshold")
+        .first()
+        .map_or(0.0, |(_, v)| gauge(v));
+    h.push_str("<h2>Leak report</h2>\n");
+    let _ = writeln!(
+        h,
+        "<h3>Spans open longer than {threshold:.0} s (the oldest of each producer)</h3>"
+    );
+    let long = series(families, "ringspan.span.open.long_age");
+    if long.is_empty() {
+        h.push_str("<p>none</p>\n");
+    } else {
+        h.push_str(
+            "<table>\n<tr><th>span</th><th>thread</th><th>ring</th><th>open for</th></tr>\n",
+        );
+        for (labels, v) in long {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{:.1} s</td></tr>",
+                esc(label(labels, "span.name")),
+                esc(label(labels, "thread.name")),
+                esc(label(labels, "ring")),
+                gauge(v)
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    h.push_str("<h3>Spans left open by threads that exited (the last 16)</h3>\n");
+    let abandoned = series(families, "ringspan.span.abandoned");
+    if abandoned.is_empty() {
+        h.push_str("<p>none</p>\n");
+    } else {
+        h.push_str("<table>\n<tr><th>span</th><th>thread</th><th>spans</th></tr>\n");
+        for (labels, v) in abandoned {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"n\">{:.0}</td></tr>",
+                esc(label(labels, "span.name")),
+                esc(label(labels, "thread.name")),
+                gauge(v)
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    let _ = writeln!(
+        h,
+        "<h3>Producers holding a ring without recording for longer than {threshold:.0} s</h3>"
+    );
+    let idle: Vec<_> = series(families, "ringspan.ring.idle")
+        .iter()
+        .filter(|(_, v)| gauge(v) > threshold)
+        .collect();
+    if idle.is_empty() {
+        h.push_str("<p>none</p>\n");
+    } else {
+        h.push_str("<table>\n<tr><th>ring</th><th>idle for</th></tr>\n");
+        for (labels, v) in idle {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"n\">{:.1} s</td></tr>",
+                esc(label(labels, "ring")),
+                gauge(v)
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    h.push_str("<h3>Exporter backlog</h3>\n");
+    let growing = series(families, "ringspan.export.backlog.growing")
+        .first()
+        .map_or(0.0, |(_, v)| gauge(v));
+    if growing > 0.0 {
+        let _ = writeln!(
+            h,
+            "<p>growing (never shrinking) for {growing:.1} s: the collector does not keep up</p>"
+        );
+    } else {
+        h.push_str("<p>not growing</p>\n");
+    }
 }

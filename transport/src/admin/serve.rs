@@ -13,9 +13,9 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use super::watch::{self, Watch};
 use super::{heap, metrics, page, AdminConfig, HeapStats};
 use crate::error::Error;
+use crate::observe::{self, families, watch};
 use crate::Pipeline;
 
 /// Connections served at once; more wait in the listen backlog.
@@ -32,7 +32,6 @@ pub(super) struct Server {
 
 struct State {
     pipeline: Arc<Pipeline>,
-    watch: Watch,
     token: Option<Arc<str>>,
     heap: Option<&'static dyn HeapStats>,
 }
@@ -51,11 +50,11 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io("reading the admin endpoint's address", e))?;
+        let pipeline_heap = pipeline.core().observer().heap;
         let state = Arc::new(State {
             pipeline,
-            watch: Watch::default(),
             token: config.token.clone(),
-            heap: config.heap,
+            heap: config.heap.or(pipeline_heap),
         });
         runtime.spawn(watcher(Arc::clone(&state)));
         runtime.spawn(accept_loop(listener, state));
@@ -76,7 +75,7 @@ async fn watcher(state: Arc<State>) {
     let mut tick = tokio::time::interval(watch::PERIOD);
     loop {
         tick.tick().await;
-        state.watch.observe(&state.pipeline);
+        observe::tick(state.pipeline.core());
     }
 }
 
@@ -216,7 +215,7 @@ async fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>>
         "/metrics" => reply(
             StatusCode::OK,
             OPENMETRICS,
-            metrics::render(&state.pipeline, state.heap, &state.watch),
+            metrics::render(&state.pipeline, state.heap),
         ),
         "/debug/pprof/heap" => match state.heap {
             Some(h) => reply(StatusCode::OK, TEXT, heap::render(&h.heap())),
@@ -229,7 +228,8 @@ async fn answer(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>>
         #[cfg(feature = "profile")]
         "/debug/pprof/profile" => cpu_profile(req.uri().query()).await,
         "/debug" | "/debug/" => {
-            let families = metrics::read(&state.pipeline, state.heap, &state.watch);
+            let core = state.pipeline.core();
+            let families = families::read(core, core.observer(), state.heap);
             let last_error = state.pipeline.last_export_error();
             reply(
                 StatusCode::OK,

@@ -1,0 +1,223 @@
+//! The metrics exporter: every interval, the pipeline's figures read into families
+//! (`families.rs`), encoded as one `ExportMetricsServiceRequest` and sent to `/v1/metrics`
+//! with the span exporter's machinery (`send.rs`: compression, headers, TLS, retries,
+//! `Retry-After`, partial success), on a thread of its own (`ringspan-metrics`) with a
+//! one-thread tokio runtime.
+//!
+//! One export at a time: a tick that comes while an export still retries waits for it
+//! (cumulative values lose nothing by a late export). At shutdown, after spans are settled,
+//! one last export carries the final counts, within what is left of the deadline.
+//!
+//! Accounting, in data points: every point of every export is handed, then exported,
+//! rejected (partial success) or dropped by reason, exactly as spans are
+//! ([`crate::Pipeline::metrics_counts`]).
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ringspan::otlp::{MetricMeta, MetricsRequest, Number, NumberPoint, Temporality};
+use ringspan::{IdGenerator, ValueRef};
+use tokio::sync::watch;
+
+use super::families::{read, Family, Value};
+use super::{unix_nanos, MetricsExport, Observer};
+use crate::config::Compression;
+use crate::error::Error;
+use crate::exporter::deadline;
+use crate::pipeline::Core;
+use crate::send::{gzip, send_body, Ctx};
+use crate::stats::{ExportCounts, ExportStats, Outcome};
+
+/// Extra time `shutdown` waits for the thread after the deadline.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
+/// The running exporter: stop it with [`MetricsExporter::shutdown`].
+pub(crate) struct MetricsExporter {
+    stop: watch::Sender<Option<Instant>>,
+    done: std::sync::mpsc::Receiver<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    stats: Arc<ExportStats>,
+}
+
+impl MetricsExporter {
+    /// Starts exporting `core`'s figures as `config` says.
+    pub(crate) fn start(core: Arc<Core>, config: MetricsExport) -> Result<Self, Error> {
+        config.exporter.validate()?;
+        if config.interval.is_zero() {
+            return Err(Error::config(
+                "metrics export interval",
+                "0",
+                "must be at least 1 ms",
+            ));
+        }
+        let stats = Arc::new(ExportStats::default());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io("starting the metrics exporter's tokio runtime", e))?;
+        let exporter = &config.exporter;
+        let client = {
+            let _enter = runtime.enter();
+            crate::client::build(exporter)?
+        };
+        let ctx = Ctx {
+            client,
+            endpoint: exporter.endpoint.clone(),
+            shown: crate::config::shown(&exporter.endpoint),
+            headers: exporter.headers.clone(),
+            compression: exporter.compression,
+            timeout: exporter.timeout,
+            retry: exporter.retry,
+            stats: Arc::clone(&stats),
+            signal: exporter.signal,
+        };
+        let (stop, stop_rx) = watch::channel(None);
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let interval = config.interval;
+        let thread = std::thread::Builder::new()
+            .name("ringspan-metrics".into())
+            .spawn(move || {
+                runtime.block_on(run(&core, &ctx, interval, stop_rx));
+                runtime.shutdown_background();
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| Error::io("starting the ringspan-metrics thread", e))?;
+        Ok(MetricsExporter {
+            stop,
+            done,
+            thread: Some(thread),
+            stats,
+        })
+    }
+
+    /// The counters now (in data points).
+    pub(crate) fn counts(&self) -> ExportCounts {
+        self.stats.counts()
+    }
+
+    /// The last failure, for a person.
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.stats.last_error()
+    }
+
+    /// Makes the last export (the final counts) within `timeout` and stops the thread.
+    /// Calling it again returns the same counts.
+    pub(crate) fn shutdown(&mut self, timeout: Duration) -> Result<ExportCounts, Error> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(self.counts());
+        };
+        let deadline = Instant::now() + timeout.min(Duration::from_secs(365 * 86400));
+        let _ = self.stop.send(Some(deadline));
+        match self.done.recv_timeout(timeout.saturating_add(EXIT_GRACE)) {
+            Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let _ = thread.join();
+                Ok(self.counts())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                self.thread = Some(thread);
+                Err(Error::timeout("metrics exporter shutdown", timeout))
+            }
+        }
+    }
+}
+
+impl Drop for MetricsExporter {
+    fn drop(&mut self) {
+        let _ = self.shutdown(Duration::from_secs(5));
+    }
+}
+
+/// Exports every `interval` until shutdown begins, then once more.
+async fn run(core: &Core, ctx: &Ctx, interval: Duration, stop: watch::Receiver<Option<Instant>>) {
+    let mut jitter = IdGenerator::new(0x6d65_7472_6963);
+    let start = tokio::time::Instant::now() + interval;
+    let mut tick = tokio::time::interval_at(start, interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = stop.clone();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(Option::is_some) => break,
+        }
+        export_once(core, ctx, &mut jitter, stop.clone()).await;
+    }
+    export_once(core, ctx, &mut jitter, stop).await;
+}
+
+/// Reads, encodes and sends the figures once; a send still going at the shutdown deadline
+/// is cut and its points counted as `shutdown` (or exported, once a 2xx status is in).
+async fn export_once(
+    core: &Core,
+    ctx: &Ctx,
+    jitter: &mut IdGenerator,
+    stop: watch::Receiver<Option<Instant>>,
+) {
+    let observer = core.observer();
+    let families = read(core, observer, observer.heap);
+    let (bytes, points) = encode(&families, observer, unix_nanos());
+    let started = Instant::now();
+    ctx.stats.handed(points);
+    let body = match ctx.compression {
+        Compression::None => Bytes::from(bytes),
+        Compression::Gzip => gzip(&bytes),
+    };
+    let delivered = AtomicBool::new(false);
+    let outcome = tokio::select! {
+        outcome = send_body(body, started, ctx, jitter, &delivered) => outcome,
+        _ = deadline(stop) => {
+            // Relaxed: set by the send future above, on this same task.
+            if delivered.load(std::sync::atomic::Ordering::Relaxed) {
+                Outcome::Accepted { rejected: crate::send::body_lost(ctx, "the shutdown deadline cut the response body") }
+            } else {
+                Outcome::Shutdown
+            }
+        }
+    };
+    ctx.stats.settle(points, outcome);
+}
+
+/// The families as one request: counters as cumulative monotonic sums from the pipeline's
+/// start, gauges as gauges, every point stamped `now`. Returns the bytes and the points.
+pub(crate) fn encode(families: &[Family], observer: &Observer, now: u64) -> (Vec<u8>, u64) {
+    let mut req = MetricsRequest::new(&observer.resource, "ringspan", env!("CARGO_PKG_VERSION"));
+    for f in families {
+        let meta = MetricMeta {
+            name: f.name,
+            description: f.help,
+            unit: f.unit.ucum(),
+        };
+        let attrs: Vec<Vec<(&str, ValueRef<'_>)>> = f
+            .series
+            .iter()
+            .map(|(labels, _)| labels.iter().map(|(k, v)| (*k, ValueRef::Str(v))).collect())
+            .collect();
+        let counter = matches!(f.series.first(), Some((_, Value::Count(_))));
+        let points: Vec<NumberPoint<'_>> = f
+            .series
+            .iter()
+            .zip(&attrs)
+            .map(|((_, v), a)| NumberPoint {
+                attributes: a,
+                start_unix_nanos: if counter {
+                    observer.start_unix_nanos
+                } else {
+                    0
+                },
+                time_unix_nanos: now,
+                value: match *v {
+                    Value::Count(n) => Number::U64(n),
+                    Value::Gauge(g) => Number::F64(g),
+                },
+            })
+            .collect();
+        if counter {
+            req.sum(&meta, Temporality::Cumulative, true, &points);
+        } else {
+            req.gauge(&meta, &points);
+        }
+    }
+    let points = req.points();
+    (req.finish(), points)
+}
