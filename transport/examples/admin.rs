@@ -5,9 +5,12 @@
 //! cargo run --release -p ringspan-transport --features profile --example admin
 //! ```
 //!
-//! It sends to an embedded receiver (or to `OTEL_EXPORTER_OTLP_ENDPOINT` if set), serves the
-//! admin endpoint on `RINGSPAN_ADMIN_PORT` (default 9464) of 127.0.0.1, and records 10 000
-//! spans a second on one thread for `--seconds N` (default: until killed).
+//! It sends to an embedded receiver (or to `OTEL_EXPORTER_OTLP_ENDPOINT` if set), spans and,
+//! every 5 s, the pipeline's own metrics; serves the admin endpoint on `RINGSPAN_ADMIN_PORT`
+//! (default 9464) of 127.0.0.1, and records 10 000 spans a second on one thread for
+//! `--seconds N` (default: until killed). A second thread (`stuck-worker`) opens a span and
+//! never ends it: past `RINGSPAN_OPEN_SPAN_THRESHOLD` (default 10 s) it shows in the leak
+//! report.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +18,9 @@ use std::time::{Duration, Instant};
 use ringspan::Value;
 use ringspan_alloc_counter::CountingAlloc;
 use ringspan_receiver::{Receiver, ReceiverConfig};
-use ringspan_transport::{Admin, AdminConfig, Pipeline, PipelineConfig};
+use ringspan_transport::{
+    Admin, AdminConfig, ExporterConfig, MetricsExport, Pipeline, PipelineConfig, Signal,
+};
 
 #[global_allocator]
 static ALLOC: CountingAlloc<std::alloc::System> = CountingAlloc::new(std::alloc::System);
@@ -32,6 +37,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => {
             let r = Receiver::start(ReceiverConfig::default())?;
             config.exporter = config.exporter.base_endpoint(&r.endpoint())?;
+            if config.observe.metrics_setting().is_none() {
+                let metrics =
+                    ExporterConfig::for_signal(Signal::Metrics).base_endpoint(&r.endpoint())?;
+                let export = MetricsExport::new(metrics)?.interval(Duration::from_secs(5));
+                config.observe = config.observe.export_metrics(export);
+            }
             Some(r)
         }
     };
@@ -42,6 +53,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let admin = Admin::start(Arc::clone(&pipeline), admin_config.heap(&ALLOC))?;
     println!("admin endpoint: {}/debug/", admin.url());
+    // A request stuck in its handler for good: the leak report shows it.
+    let stuck = Arc::clone(&pipeline);
+    std::thread::Builder::new()
+        .name("stuck-worker".into())
+        .spawn(move || {
+            let producer = stuck.engine().producer().expect("a free ring");
+            let _span = producer.span("example.stuck_request");
+            std::thread::park();
+        })?;
     let producer = pipeline.engine().producer()?;
     let started = Instant::now();
     let mut n = 0u64;
@@ -62,5 +82,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.exported,
         report.dropped_total()
     );
+    if let Some(m) = pipeline.metrics_counts() {
+        println!(
+            "own metrics: {} data points sent, {} exported",
+            m.handed, m.exported
+        );
+    }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! One-call setup: engine + drain + OTLP encoder + HTTP exporter from one config, and one
 //! `shutdown` that flushes it all and returns the final accounting.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use crate::config::ExporterConfig;
 use crate::error::Error;
 use crate::exporter::{ExporterHandle, HttpExporter};
 use crate::observe::{MetricsExporter, ObserveConfig, Observer};
-use crate::stats::{ExportCounts, ExportDropped};
+use crate::stats::{ExportCounts, ExportDropped, ExportStats};
 
 /// Everything a [`Pipeline`] is built from.
 #[derive(Clone, Debug, Default)]
@@ -155,7 +156,11 @@ pub struct Pipeline {
 /// counters and the observer (the metrics exporter and the admin endpoint read them).
 pub(crate) struct Core {
     engine: Engine,
+    /// Locked only to shut the exporter down: readers use `export_stats`.
     exporter: Mutex<ExporterHandle>,
+    export_stats: Arc<ExportStats>,
+    /// Set once the exporter's thread has stopped (its counts are final).
+    export_stopped: AtomicBool,
     sink: Arc<OtlpStats>,
     observer: Observer,
 }
@@ -176,13 +181,19 @@ impl Pipeline {
     /// An invalid setting (named), a CA file that cannot be read, or a thread that cannot start.
     pub fn start(config: PipelineConfig) -> Result<Pipeline, Error> {
         let observer = Observer::new(&config.observe, config.otlp.resource_setting().clone());
+        if let Some(m) = &config.observe.metrics {
+            // Before any thread starts, so that a bad setting starts nothing.
+            m.validate()?;
+        }
         let (exporter, handle) = HttpExporter::start(config.exporter)?;
         let sink = OtlpSink::new(config.otlp, exporter)?;
         let sink_stats = sink.stats();
         let engine = Engine::start(config.engine, sink)?;
         let core = Arc::new(Core {
             engine,
+            export_stats: handle.stats(),
             exporter: Mutex::new(handle),
+            export_stopped: AtomicBool::new(false),
             sink: sink_stats,
             observer,
         });
@@ -259,12 +270,16 @@ impl Pipeline {
         let started = Instant::now();
         let engine = self.core.engine.shutdown(timeout);
         let left = timeout.saturating_sub(started.elapsed());
-        let export = self
-            .core
-            .exporter
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .shutdown(left);
+        let export = {
+            let mut exporter = self.core.exporter.lock().unwrap_or_else(|e| e.into_inner());
+            let export = exporter.shutdown(left);
+            // Release: pairs with the Acquire in `Core::report`; whoever sees the flag sees
+            // the final counts.
+            self.core
+                .export_stopped
+                .store(exporter.has_stopped(), Ordering::Release);
+            export
+        };
         let metrics = match &mut *self.metrics.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(m) => m
                 .shutdown(timeout.saturating_sub(started.elapsed()))
@@ -275,6 +290,14 @@ impl Pipeline {
         let report = Report::settled(engine, export?);
         metrics?;
         Ok(report)
+    }
+}
+
+impl Drop for Pipeline {
+    /// Shuts down as [`Pipeline::shutdown`] does, with a 5 s deadline, in the same order
+    /// (engine, span exporter, then the final metrics export).
+    fn drop(&mut self) {
+        let _ = self.shutdown(Duration::from_secs(5));
     }
 }
 
@@ -292,25 +315,18 @@ impl Core {
     }
 
     pub(crate) fn last_export_error(&self) -> Option<String> {
-        self.exporter
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .stats()
-            .last_error()
+        self.export_stats.last_error()
     }
 
     pub(crate) fn last_export_error_age(&self) -> Option<Duration> {
-        self.exporter
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .stats()
-            .last_error_age()
+        self.export_stats.last_error_age()
     }
 
+    /// The accounting now, without waiting for a shutdown in progress.
     pub(crate) fn report(&self) -> Report {
-        let exporter = self.exporter.lock().unwrap_or_else(|e| e.into_inner());
-        let (export, stopped) = (exporter.counts(), exporter.has_stopped());
-        drop(exporter);
+        // Acquire: see `Pipeline::shutdown`.
+        let stopped = self.export_stopped.load(Ordering::Acquire);
+        let export = self.export_stats.counts();
         if stopped {
             Report::settled(self.engine.snapshot(), export)
         } else {

@@ -258,3 +258,27 @@ fn a_collector_that_refuses_metrics_is_counted_and_never_touches_the_spans() {
     assert!(why.contains("/v1/metrics"), "{why}");
     assert!(receiver.take_metrics().is_empty());
 }
+
+#[test]
+fn dropping_the_pipeline_still_ends_with_the_final_counts() {
+    let receiver = receiver();
+    let mut config = config(&receiver.endpoint());
+    let exporter = ExporterConfig::for_signal(Signal::Metrics)
+        .base_endpoint(&receiver.endpoint())
+        .unwrap();
+    // An interval longer than the test: the only export is the last one.
+    config.observe = config.observe.export_metrics(
+        MetricsExport::new(exporter)
+            .unwrap()
+            .interval(Duration::from_secs(3600)),
+    );
+    let pipeline = Pipeline::start(config).unwrap();
+    record(&pipeline, "dropped.pipeline", 0, 50);
+    drop(pipeline);
+    assert_eq!(receiver.counts().accepted_spans(), 50);
+    let seen = receiver.take_metrics();
+    assert_eq!(seen.len(), 1);
+    let m = metrics(&seen[0].request);
+    assert_eq!(sum_value(&m, "ringspan.span.recorded"), 50);
+    assert_eq!(sum_value(&m, "otel.sdk.exporter.span.exported"), 50);
+}

@@ -602,7 +602,9 @@ impl Inner {
         bump(&claim.lane.counters.started, 1);
         if self.watched == NOT_WATCHED {
             self.watched = depth;
-            claim.lane.watch.open(start, name);
+            // SAFETY: this producer holds the lane's claim: the watch's only writer, and
+            // successive holders are ordered by the claim's release and acquire.
+            unsafe { claim.lane.watch.open(start, name) };
         }
     }
 
@@ -647,7 +649,8 @@ impl Inner {
         };
         self.watched = d;
         if let Some(claim) = &self.claim {
-            claim.lane.watch.open(start, name);
+            // SAFETY: as in `started`: the claim makes this producer the only writer.
+            unsafe { claim.lane.watch.open(start, name) };
         }
     }
 

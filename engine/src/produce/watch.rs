@@ -31,10 +31,15 @@ pub struct OpenWatch {
 const READ_TRIES: usize = 8;
 
 impl OpenWatch {
-    /// Watches a span that started at `since` (clock ticks) with `name`. Only the
-    /// lane's producer calls this.
+    /// Watches a span that started at `since` (clock ticks) with `name`.
+    ///
+    /// # Safety
+    /// One writer at a time: no other thread may call `open` on this watch unless its calls
+    /// and this one are ordered by happens-before (the lane's claim orders successive
+    /// producers). Two writers at once could let a reader take one's pointer with the
+    /// other's length, and read out of bounds.
     #[inline]
-    pub fn open(&self, since: u64, name: Option<&'static str>) {
+    pub unsafe fn open(&self, since: u64, name: Option<&'static str>) {
         let (ptr, len) = name.map_or((0, 0), |n| (n.as_ptr() as usize, n.len()));
         // Relaxed load: this thread is the only writer (hand-overs between successive
         // producers are ordered by the lane's claim).
@@ -52,7 +57,8 @@ impl OpenWatch {
         self.seq.store(seq.wrapping_add(2), Ordering::Release);
     }
 
-    /// Nothing is watched any more. Only the lane's producer calls this.
+    /// Nothing is watched any more. Only the lane's producer calls this (a stray call from
+    /// elsewhere makes the watch read as empty, nothing worse: it changes no name word).
     #[inline]
     pub fn close(&self) {
         // Relaxed: a reader that reads 0 reports nothing and ignores the name words; one that
@@ -87,7 +93,8 @@ impl OpenWatch {
             }
             let name = (ptr != 0).then(|| {
                 // SAFETY: the sequence did not move while the words were read, so `ptr` and
-                // `len` were stored together by one `open`, from one `&'static str`.
+                // `len` were stored together by one `open` (one writer at a time: `open`'s
+                // contract), from one `&'static str`.
                 unsafe {
                     std::str::from_utf8_unchecked(std::slice::from_raw_parts(ptr as *const u8, len))
                 }

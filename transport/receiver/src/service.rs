@@ -202,10 +202,12 @@ async fn serve(
         return refuse(shared, StatusCode::METHOD_NOT_ALLOWED);
     }
     let headers = req.headers();
-    *shared
-        .last_headers
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = (req.version(), headers.clone());
+    if !metrics {
+        *shared
+            .last_headers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = (req.version(), headers.clone());
+    }
     let content_type = headers.get(CONTENT_TYPE).map(|v| v.as_bytes());
     let encoding = headers.get(CONTENT_ENCODING).map(|v| v.as_bytes());
     let gzip = match check_headers(content_type, encoding) {
@@ -234,7 +236,7 @@ async fn serve(
         }
     };
     if metrics {
-        return serve_metrics(&wire, gzip, shared);
+        return serve_metrics(wire, gzip, shared).await;
     }
     let keep = shared.keep;
     // Inflating and scanning up to 64 MiB is CPU work: off the runtime's one worker, so the
@@ -351,28 +353,32 @@ fn data_points(req: &ExportMetricsServiceRequest) -> u64 {
         .sum()
 }
 
-/// Serves a `/v1/metrics` request: decoded (it is small), counted, kept with
-/// [`Keep::Decoded`], answered with full success. Faults are for traces only.
-fn serve_metrics(
-    wire: &[u8],
+/// Serves a `/v1/metrics` request: decoded, counted, kept with [`Keep::Decoded`], answered
+/// with full success. Faults are for traces only.
+async fn serve_metrics(
+    wire: Bytes,
     gzip: bool,
     shared: &Shared,
 ) -> Result<Response<ResponseBody>, std::io::Error> {
-    let unzipped;
-    let body: &[u8] = if gzip {
-        match gunzip(wire) {
-            Ok(b) => {
-                unzipped = b;
-                &unzipped
-            }
-            Err(status) => return refuse(shared, status),
-        }
-    } else {
-        wire
+    let decode = move || -> Result<(Vec<u8>, ExportMetricsServiceRequest), StatusCode> {
+        let body = if gzip { gunzip(&wire)? } else { wire.to_vec() };
+        let request =
+            ExportMetricsServiceRequest::decode(&body[..]).map_err(|_| StatusCode::BAD_REQUEST)?;
+        Ok((body, request))
     };
-    let Ok(request) = ExportMetricsServiceRequest::decode(body) else {
-        return refuse(shared, StatusCode::BAD_REQUEST);
+    // As for traces: inflating and decoding a large body is CPU work, off the one worker.
+    let (body, request) = match tokio::task::spawn_blocking(decode).await {
+        Ok(Ok(decoded)) => decoded,
+        Ok(Err(status)) => return refuse(shared, status),
+        Err(_) => return refuse(shared, StatusCode::INTERNAL_SERVER_ERROR),
     };
+    // As for traces: a request that may not get its answer is not counted.
+    if shared.stopping.load(Ordering::Relaxed) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "the receiver is stopping",
+        ));
+    }
     let c = &shared.counters;
     add(&c.metric_requests, 1);
     add(&c.data_points, data_points(&request));
@@ -382,7 +388,7 @@ fn serve_metrics(
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(MetricsRequest {
-                bytes: body.to_vec(),
+                bytes: body,
                 request,
             });
     }

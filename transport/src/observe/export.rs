@@ -25,7 +25,7 @@ use super::families::{read, Family, Value};
 use super::{unix_nanos, MetricsExport, Observer};
 use crate::config::Compression;
 use crate::error::Error;
-use crate::exporter::deadline;
+use crate::exporter::{deadline, Settle};
 use crate::pipeline::Core;
 use crate::send::{gzip, send_body, Ctx};
 use crate::stats::{ExportCounts, ExportStats, Outcome};
@@ -44,14 +44,7 @@ pub(crate) struct MetricsExporter {
 impl MetricsExporter {
     /// Starts exporting `core`'s figures as `config` says.
     pub(crate) fn start(core: Arc<Core>, config: MetricsExport) -> Result<Self, Error> {
-        config.exporter.validate()?;
-        if config.interval.is_zero() {
-            return Err(Error::config(
-                "metrics export interval",
-                "0",
-                "must be at least 1 ms",
-            ));
-        }
+        config.validate()?;
         let stats = Arc::new(ExportStats::default());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -138,27 +131,55 @@ async fn run(core: &Core, ctx: &Ctx, interval: Duration, stop: watch::Receiver<O
     let mut shutdown = stop.clone();
     loop {
         tokio::select! {
-            _ = tick.tick() => {}
+            // Shutdown first: a tick that is also due must not delay the final export.
+            biased;
             _ = shutdown.wait_for(Option::is_some) => break,
+            _ = tick.tick() => {}
         }
-        export_once(core, ctx, &mut jitter, stop.clone()).await;
+        export_once(core, ctx, &mut jitter, stop.clone(), Cut::AtShutdown).await;
     }
-    export_once(core, ctx, &mut jitter, stop).await;
+    export_once(core, ctx, &mut jitter, stop, Cut::AtDeadline).await;
 }
 
-/// Reads, encodes and sends the figures once; a send still going at the shutdown deadline
-/// is cut and its points counted as `shutdown` (or exported, once a 2xx status is in).
+/// When an export in progress gives up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// As soon as shutdown begins (a periodic export: the final one, with newer counts, is
+    /// about to follow and needs the time left).
+    AtShutdown,
+    /// At the shutdown deadline (the final export).
+    AtDeadline,
+}
+
+/// Resolves when an export started with `cut` must give up.
+async fn give_up(cut: Cut, mut stop: watch::Receiver<Option<Instant>>) {
+    match cut {
+        Cut::AtShutdown => {
+            if stop.wait_for(Option::is_some).await.is_err() {
+                // The handle is gone without a shutdown: never.
+                std::future::pending::<()>().await;
+            }
+        }
+        Cut::AtDeadline => deadline(stop).await,
+    }
+}
+
+/// Reads, encodes and sends the figures once. A send given up (see [`Cut`]) counts its
+/// points as `shutdown`, or as exported once a 2xx status was in; a panic counts them as
+/// `panicked`.
 async fn export_once(
     core: &Core,
     ctx: &Ctx,
     jitter: &mut IdGenerator,
     stop: watch::Receiver<Option<Instant>>,
+    cut: Cut,
 ) {
     let observer = core.observer();
     let families = read(core, observer, observer.heap);
     let (bytes, points) = encode(&families, observer, unix_nanos());
     let started = Instant::now();
     ctx.stats.handed(points);
+    let guard = Settle::new(points, &ctx.stats);
     let body = match ctx.compression {
         Compression::None => Bytes::from(bytes),
         Compression::Gzip => gzip(&bytes),
@@ -166,16 +187,18 @@ async fn export_once(
     let delivered = AtomicBool::new(false);
     let outcome = tokio::select! {
         outcome = send_body(body, started, ctx, jitter, &delivered) => outcome,
-        _ = deadline(stop) => {
+        _ = give_up(cut, stop) => {
             // Relaxed: set by the send future above, on this same task.
             if delivered.load(std::sync::atomic::Ordering::Relaxed) {
-                Outcome::Accepted { rejected: crate::send::body_lost(ctx, "the shutdown deadline cut the response body") }
+                Outcome::Accepted {
+                    rejected: crate::send::body_lost(ctx, "shutdown cut the response body"),
+                }
             } else {
                 Outcome::Shutdown
             }
         }
     };
-    ctx.stats.settle(points, outcome);
+    guard.settle(outcome);
 }
 
 /// The families as one request: counters as cumulative monotonic sums from the pipeline's

@@ -175,6 +175,19 @@ impl MetricsExport {
         self
     }
 
+    /// Checks the settings (the metrics exporter's, and an interval of at least 1 ms).
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        self.exporter.validate()?;
+        if self.interval.is_zero() {
+            return Err(Error::config(
+                "metrics export interval",
+                "0",
+                "must be at least 1 ms",
+            ));
+        }
+        Ok(())
+    }
+
     /// The time between two exports.
     pub fn interval_setting(&self) -> Duration {
         self.interval
