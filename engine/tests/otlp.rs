@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
-use opentelemetry_proto::tonic::resource::v1::Resource as PbResource;
 use opentelemetry_proto::tonic::trace::v1::{
     span, ResourceSpans, ScopeSpans, Span as PbSpan, Status as PbStatus,
 };
 use proptest::prelude::*;
 use prost::Message;
 use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink, Resource};
+
+mod common;
+use common::{pb_resource, pb_value};
 use ringspan::Calibration;
 use ringspan::{
     callsite, ClockChoice, CompactRecord, Engine, EngineConfig, IdleStrategy, Parent, Sink,
@@ -29,17 +31,6 @@ struct Keep(Arc<Mutex<Vec<Vec<u8>>>>);
 impl Exporter for Keep {
     fn export(&mut self, request: EncodedRequest) {
         self.0.lock().unwrap().push(request.bytes().to_vec());
-    }
-}
-
-fn pb_value(v: ValueRef<'_>) -> AnyValue {
-    AnyValue {
-        value: Some(match v {
-            ValueRef::Str(s) => any_value::Value::StringValue(s.to_owned()),
-            ValueRef::Bool(b) => any_value::Value::BoolValue(b),
-            ValueRef::I64(i) => any_value::Value::IntValue(i),
-            ValueRef::F64(f) => any_value::Value::DoubleValue(f),
-        }),
     }
 }
 
@@ -95,28 +86,6 @@ fn pb_span(r: &SpanRecord, cal: &Calibration) -> PbSpan {
                 code: 2,
             }),
         },
-        ..Default::default()
-    }
-}
-
-fn pb_resource(r: &Resource) -> PbResource {
-    PbResource {
-        attributes: r
-            .attributes()
-            .map(|(k, v)| {
-                let v = match v {
-                    ringspan::otlp::ResourceValue::Str(s) => ValueRef::Str(s),
-                    ringspan::otlp::ResourceValue::I64(i) => ValueRef::I64(*i),
-                    ringspan::otlp::ResourceValue::F64(f) => ValueRef::F64(*f),
-                    ringspan::otlp::ResourceValue::Bool(b) => ValueRef::Bool(*b),
-                };
-                KeyValue {
-                    key: k.to_owned(),
-                    value: Some(pb_value(v)),
-                    ..Default::default()
-                }
-            })
-            .collect(),
         ..Default::default()
     }
 }

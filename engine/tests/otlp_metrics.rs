@@ -9,36 +9,19 @@ use opentelemetry_proto::tonic::metrics::v1::{
     metric::Data, number_data_point, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
     ResourceMetrics, ScopeMetrics, Sum,
 };
-use opentelemetry_proto::tonic::resource::v1::Resource as PbResource;
 use prost::Message;
 use ringspan::otlp::{
-    HistogramPoint, MetricMeta, MetricsRequest, Number, NumberPoint, Resource, ResourceValue,
-    Temporality,
+    HistogramPoint, MetricMeta, MetricsRequest, Number, NumberPoint, Resource, Temporality,
 };
 use ringspan::ValueRef;
+
+mod common;
+use common::pb_resource;
 
 fn kv(k: &str, v: PbValue) -> KeyValue {
     KeyValue {
         key: k.to_owned(),
         value: Some(AnyValue { value: Some(v) }),
-        ..Default::default()
-    }
-}
-
-fn pb_resource(r: &Resource) -> PbResource {
-    PbResource {
-        attributes: r
-            .attributes()
-            .map(|(k, v)| {
-                let v = match v {
-                    ResourceValue::Str(s) => PbValue::StringValue(s.clone()),
-                    ResourceValue::I64(i) => PbValue::IntValue(*i),
-                    ResourceValue::F64(f) => PbValue::DoubleValue(*f),
-                    ResourceValue::Bool(b) => PbValue::BoolValue(*b),
-                };
-                kv(k, v)
-            })
-            .collect(),
         ..Default::default()
     }
 }

@@ -30,10 +30,8 @@ use tokio::task::JoinSet;
 use crate::config::ExporterConfig;
 use crate::error::Error;
 use crate::send::{body_lost, send, Ctx};
-use crate::stats::{ExportCounts, ExportStats, Outcome};
-
-/// Extra time `shutdown` waits for the thread after the deadline.
-const EXIT_GRACE: Duration = Duration::from_secs(1);
+use crate::stats::{ExportCounts, ExportStats, Outcome, Settle};
+use crate::worker::{deadline, Worker};
 
 /// The [`Exporter`] the OTLP sink hands its requests to. Build it with [`HttpExporter::start`].
 pub struct HttpExporter {
@@ -60,9 +58,7 @@ impl Exporter for HttpExporter {
 
 /// Owns the exporter's thread: read its counters, shut it down.
 pub struct ExporterHandle {
-    stop: watch::Sender<Option<Instant>>,
-    done: std::sync::mpsc::Receiver<()>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    worker: Worker,
     stats: Arc<ExportStats>,
 }
 
@@ -99,42 +95,20 @@ impl HttpExporter {
             let _enter = runtime.enter();
             crate::client::build(&config)?
         };
-        let ctx = Arc::new(Ctx {
-            client,
-            endpoint: config.endpoint.clone(),
-            shown: crate::config::shown(&config.endpoint),
-            headers: config.headers.clone(),
-            compression: config.compression,
-            timeout: config.timeout,
-            retry: config.retry,
-            stats: Arc::clone(&stats),
-            signal: config.signal,
-        });
+        let ctx = Arc::new(Ctx::new(client, &config, Arc::clone(&stats)));
         let (queue, requests) = mpsc::unbounded_channel();
-        let (stop, stop_rx) = watch::channel(None);
-        let (done_tx, done) = std::sync::mpsc::channel();
         let in_flight = config.max_in_flight;
-        let thread = std::thread::Builder::new()
-            .name("ringspan-export".into())
-            .spawn(move || {
-                runtime.block_on(dispatch(requests, ctx, stop_rx, in_flight));
-                // Every request is settled. Connection tasks and a DNS lookup still running on
-                // the blocking pool are left to end on their own: waiting for a lookup of an
-                // unresponsive resolver would outlast the deadline.
-                runtime.shutdown_background();
-                let _ = done_tx.send(());
-            })
-            .map_err(|e| Error::io("starting the ringspan-export thread", e))?;
+        let worker = Worker::spawn(
+            "ringspan-export",
+            "exporter shutdown",
+            runtime,
+            move |stop| dispatch(requests, ctx, stop, in_flight),
+        )?;
         let exporter = HttpExporter {
             queue,
             stats: Arc::clone(&stats),
         };
-        let handle = ExporterHandle {
-            stop,
-            done,
-            thread: Some(thread),
-            stats,
-        };
+        let handle = ExporterHandle { worker, stats };
         Ok((exporter, handle))
     }
 }
@@ -152,7 +126,7 @@ impl ExporterHandle {
 
     /// Whether [`ExporterHandle::shutdown`] has stopped the thread: the counts are final.
     pub fn has_stopped(&self) -> bool {
-        self.thread.is_none()
+        self.worker.has_stopped()
     }
 
     /// Sends what is queued and in flight until `timeout` runs out, drops and counts the rest
@@ -162,78 +136,14 @@ impl ExporterHandle {
     /// # Errors
     /// [`Error::is_timeout`] if the thread did not stop within the deadline plus a second.
     pub fn shutdown(&mut self, timeout: Duration) -> Result<ExportCounts, Error> {
-        let Some(thread) = self.thread.take() else {
-            return Ok(self.counts());
-        };
-        let deadline = Instant::now() + timeout.min(Duration::from_secs(365 * 86400));
-        let _ = self.stop.send(Some(deadline));
-        match self.done.recv_timeout(timeout.saturating_add(EXIT_GRACE)) {
-            Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                let _ = thread.join();
-                Ok(self.counts())
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                // Not stopped: a later call waits again rather than report counts that may
-                // still move.
-                self.thread = Some(thread);
-                Err(Error::timeout("exporter shutdown", timeout))
-            }
-        }
+        self.worker.stop(timeout)?;
+        Ok(self.counts())
     }
 }
 
 impl Drop for ExporterHandle {
     fn drop(&mut self) {
         let _ = self.shutdown(Duration::from_secs(5));
-    }
-}
-
-/// Resolves when the shutdown deadline has passed (never, before shutdown begins).
-pub(crate) async fn deadline(mut stop: watch::Receiver<Option<Instant>>) {
-    loop {
-        let at = *stop.borrow_and_update();
-        if let Some(at) = at {
-            tokio::time::sleep_until(at.into()).await;
-            return;
-        }
-        if stop.changed().await.is_err() {
-            // The handle is gone without a shutdown: there is no deadline.
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-/// Settles a request's spans as `dropped.panicked` if its task ends any other way than by
-/// settling them (a panic unwinds through it; tokio catches the panic, and the accounting
-/// would otherwise wait forever for those spans).
-pub(crate) struct Settle<'a> {
-    spans: u64,
-    stats: &'a ExportStats,
-    done: bool,
-}
-
-impl<'a> Settle<'a> {
-    /// A guard for `spans` (items) handed to `stats`.
-    pub(crate) fn new(spans: u64, stats: &'a ExportStats) -> Self {
-        Settle {
-            spans,
-            stats,
-            done: false,
-        }
-    }
-
-    /// Settles them as `outcome`; the guard then does nothing.
-    pub(crate) fn settle(mut self, outcome: Outcome) {
-        self.done = true;
-        self.stats.settle(self.spans, outcome);
-    }
-}
-
-impl Drop for Settle<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.stats.settle(self.spans, Outcome::Panicked);
-        }
     }
 }
 
@@ -272,11 +182,7 @@ async fn dispatch(
         let mut rng = IdGenerator::from_seed(jitter.next_u64());
         tasks.spawn(async move {
             let _slot = slot;
-            let mut settle = Settle {
-                spans: request.spans() as u64,
-                stats: &ctx.stats,
-                done: false,
-            };
+            let settle = Settle::new(request.spans() as u64, &ctx.stats);
             let delivered = AtomicBool::new(false);
             let outcome = tokio::select! {
                 biased;
@@ -290,8 +196,7 @@ async fn dispatch(
                     false => Outcome::Shutdown,
                 },
             };
-            settle.done = true;
-            ctx.stats.settle(settle.spans, outcome);
+            settle.settle(outcome);
         });
         while tasks.try_join_next().is_some() {}
     }

@@ -68,6 +68,7 @@ mod pipeline;
 pub mod retry;
 mod send;
 mod stats;
+mod worker;
 
 #[cfg(feature = "admin")]
 pub use admin::{Admin, AdminConfig};

@@ -40,6 +40,27 @@ pub(crate) struct Ctx {
     pub(crate) signal: Signal,
 }
 
+impl Ctx {
+    /// What `config`'s sends need, counting into `stats`.
+    pub(crate) fn new(
+        client: HttpClient,
+        config: &crate::config::ExporterConfig,
+        stats: std::sync::Arc<ExportStats>,
+    ) -> Self {
+        Ctx {
+            client,
+            endpoint: config.endpoint.clone(),
+            shown: crate::config::shown(&config.endpoint),
+            headers: config.headers.clone(),
+            compression: config.compression,
+            timeout: config.timeout,
+            retry: config.retry,
+            stats,
+            signal: config.signal,
+        }
+    }
+}
+
 /// The answer to one attempt.
 enum Answer {
     Accepted { rejected: u64 },

@@ -190,3 +190,37 @@ impl ExportStats {
         }
     }
 }
+
+/// Settles a request's spans as `dropped.panicked` if its task ends any other way than by
+/// settling them (a panic unwinds through it; tokio catches the panic, and the accounting
+/// would otherwise wait forever for those spans).
+pub(crate) struct Settle<'a> {
+    spans: u64,
+    stats: &'a ExportStats,
+    done: bool,
+}
+
+impl<'a> Settle<'a> {
+    /// A guard for `spans` (items) handed to `stats`.
+    pub(crate) fn new(spans: u64, stats: &'a ExportStats) -> Self {
+        Settle {
+            spans,
+            stats,
+            done: false,
+        }
+    }
+
+    /// Settles them as `outcome`; the guard then does nothing.
+    pub(crate) fn settle(mut self, outcome: Outcome) {
+        self.done = true;
+        self.stats.settle(self.spans, outcome);
+    }
+}
+
+impl Drop for Settle<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.stats.settle(self.spans, Outcome::Panicked);
+        }
+    }
+}

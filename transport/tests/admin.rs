@@ -374,23 +374,8 @@ fn spans_left_open_and_idle_producers_show() {
             })
             .unwrap();
     });
-    // A thread that holds a span open (a request stuck in a handler) until told to go.
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let (opened_tx, opened_rx) = std::sync::mpsc::channel::<()>();
-    let stuck = {
-        let pipeline = Arc::clone(&pipeline);
-        std::thread::Builder::new()
-            .name("stuck".into())
-            .spawn(move || {
-                let producer = pipeline.engine().producer().unwrap();
-                let span = producer.span("stuck.request");
-                opened_tx.send(()).unwrap();
-                go_rx.recv().unwrap();
-                drop(span);
-            })
-            .unwrap()
-    };
-    opened_rx.recv().unwrap();
+    // A request stuck in its handler: it shows as a long-open span while it lasts.
+    let stuck = HeldSpan::open(&pipeline, "stuck", "stuck.request");
     // A producer that holds its ring and records nothing.
     let idle = pipeline.engine().producer().unwrap();
     std::thread::sleep(Duration::from_millis(1600));
@@ -439,8 +424,7 @@ fn spans_left_open_and_idle_producers_show() {
         "{report}"
     );
     // The stuck span ends: nothing open, nothing long-open.
-    go_tx.send(()).unwrap();
-    stuck.join().unwrap();
+    stuck.end();
     let (_, text) = get(admin.addr(), "/metrics", None);
     let got = samples(&text);
     assert_eq!(got.get("ringspan_spans_open"), Some(&0.0), "{text}");

@@ -2,19 +2,14 @@
 //! (code > signal-specific > generic > default), and bad values failing with the variable's
 //! name and value (header values redacted).
 
-use std::collections::HashMap;
+mod common;
+
 use std::time::Duration;
+
+use common::env;
 
 use ringspan::otlp::ResourceValue;
 use ringspan_transport::{Compression, ExporterConfig, PipelineConfig, Roots};
-
-fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    move |name| map.get(name).cloned()
-}
 
 fn exporter(pairs: &[(&str, &str)]) -> ExporterConfig {
     ExporterConfig::from_lookup(env(pairs)).expect("valid settings")

@@ -2,18 +2,12 @@
 //! `OTEL_METRICS_EXPORTER=otlp`, the metrics variables over the generic ones (and the traces
 //! ones never applied to metrics), the interval and timeout, and bad values named.
 
-use std::collections::HashMap;
+mod common;
+
 use std::time::Duration;
 
+use common::env;
 use ringspan_transport::{ExporterConfig, ObserveConfig, PipelineConfig, Signal};
-
-fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    move |name| map.get(name).cloned()
-}
 
 fn observe(pairs: &[(&str, &str)]) -> ObserveConfig {
     ObserveConfig::from_lookup(env(pairs)).expect("valid settings")

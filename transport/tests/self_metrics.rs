@@ -80,22 +80,7 @@ fn the_pipelines_own_metrics_reach_the_collector_and_end_with_the_final_counts()
     let pipeline = Arc::new(Pipeline::start(config).unwrap());
     record(&pipeline, "self.metrics", 0, 300);
     // A request stuck in its handler: it shows as a long-open span while it lasts.
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let (opened_tx, opened_rx) = std::sync::mpsc::channel::<()>();
-    let stuck = {
-        let pipeline = Arc::clone(&pipeline);
-        std::thread::Builder::new()
-            .name("stuck".into())
-            .spawn(move || {
-                let producer = pipeline.engine().producer().unwrap();
-                let span = producer.span("stuck.request");
-                opened_tx.send(()).unwrap();
-                go_rx.recv().unwrap();
-                drop(span);
-            })
-            .unwrap()
-    };
-    opened_rx.recv().unwrap();
+    let stuck = HeldSpan::open(&pipeline, "stuck", "stuck.request");
     assert!(
         wait_for(Duration::from_secs(10), || receiver
             .counts()
@@ -104,8 +89,7 @@ fn the_pipelines_own_metrics_reach_the_collector_and_end_with_the_final_counts()
         "{:?}",
         receiver.counts()
     );
-    go_tx.send(()).unwrap();
-    stuck.join().unwrap();
+    stuck.end();
     let report = pipeline.shutdown(Duration::from_secs(10)).unwrap();
     assert_settled(&report);
     assert_eq!(report.exported, 301);

@@ -4,6 +4,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource as PbResource;
+use ringspan::otlp::Resource;
 use ringspan::Calibration;
 use ringspan::{Sink, SpanId, SpanKind, SpanRecord, TraceId, ValueRef};
 
@@ -135,4 +138,39 @@ impl Sink for Gate {
     }
 
     fn flush(&mut self, _clock: &Calibration) {}
+}
+
+/// `v` as the OpenTelemetry project's Rust bindings hold it.
+pub fn pb_value(v: ValueRef<'_>) -> AnyValue {
+    AnyValue {
+        value: Some(match v {
+            ValueRef::Str(s) => any_value::Value::StringValue(s.to_owned()),
+            ValueRef::Bool(b) => any_value::Value::BoolValue(b),
+            ValueRef::I64(i) => any_value::Value::IntValue(i),
+            ValueRef::F64(f) => any_value::Value::DoubleValue(f),
+        }),
+    }
+}
+
+/// `r` as the OpenTelemetry project's Rust bindings hold it.
+pub fn pb_resource(r: &Resource) -> PbResource {
+    PbResource {
+        attributes: r
+            .attributes()
+            .map(|(k, v)| {
+                let v = match v {
+                    ringspan::otlp::ResourceValue::Str(s) => ValueRef::Str(s),
+                    ringspan::otlp::ResourceValue::I64(i) => ValueRef::I64(*i),
+                    ringspan::otlp::ResourceValue::F64(f) => ValueRef::F64(*f),
+                    ringspan::otlp::ResourceValue::Bool(b) => ValueRef::Bool(*b),
+                };
+                KeyValue {
+                    key: k.to_owned(),
+                    value: Some(pb_value(v)),
+                    ..Default::default()
+                }
+            })
+            .collect(),
+        ..Default::default()
+    }
 }

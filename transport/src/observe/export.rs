@@ -25,19 +25,14 @@ use super::families::{read, Family, Value};
 use super::{unix_nanos, MetricsExport, Observer};
 use crate::config::Compression;
 use crate::error::Error;
-use crate::exporter::{deadline, Settle};
 use crate::pipeline::Core;
 use crate::send::{gzip, send_body, Ctx};
-use crate::stats::{ExportCounts, ExportStats, Outcome};
-
-/// Extra time `shutdown` waits for the thread after the deadline.
-const EXIT_GRACE: Duration = Duration::from_secs(1);
+use crate::stats::{ExportCounts, ExportStats, Outcome, Settle};
+use crate::worker::{deadline, Worker};
 
 /// The running exporter: stop it with [`MetricsExporter::shutdown`].
 pub(crate) struct MetricsExporter {
-    stop: watch::Sender<Option<Instant>>,
-    done: std::sync::mpsc::Receiver<()>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    worker: Worker,
     stats: Arc<ExportStats>,
 }
 
@@ -55,34 +50,15 @@ impl MetricsExporter {
             let _enter = runtime.enter();
             crate::client::build(exporter)?
         };
-        let ctx = Ctx {
-            client,
-            endpoint: exporter.endpoint.clone(),
-            shown: crate::config::shown(&exporter.endpoint),
-            headers: exporter.headers.clone(),
-            compression: exporter.compression,
-            timeout: exporter.timeout,
-            retry: exporter.retry,
-            stats: Arc::clone(&stats),
-            signal: exporter.signal,
-        };
-        let (stop, stop_rx) = watch::channel(None);
-        let (done_tx, done) = std::sync::mpsc::channel();
+        let ctx = Ctx::new(client, exporter, Arc::clone(&stats));
         let interval = config.interval;
-        let thread = std::thread::Builder::new()
-            .name("ringspan-metrics".into())
-            .spawn(move || {
-                runtime.block_on(run(&core, &ctx, interval, stop_rx));
-                runtime.shutdown_background();
-                let _ = done_tx.send(());
-            })
-            .map_err(|e| Error::io("starting the ringspan-metrics thread", e))?;
-        Ok(MetricsExporter {
-            stop,
-            done,
-            thread: Some(thread),
-            stats,
-        })
+        let worker = Worker::spawn(
+            "ringspan-metrics",
+            "metrics exporter shutdown",
+            runtime,
+            move |stop| async move { run(&core, &ctx, interval, stop).await },
+        )?;
+        Ok(MetricsExporter { worker, stats })
     }
 
     /// The counters now (in data points).
@@ -98,21 +74,8 @@ impl MetricsExporter {
     /// Makes the last export (the final counts) within `timeout` and stops the thread.
     /// Calling it again returns the same counts.
     pub(crate) fn shutdown(&mut self, timeout: Duration) -> Result<ExportCounts, Error> {
-        let Some(thread) = self.thread.take() else {
-            return Ok(self.counts());
-        };
-        let deadline = Instant::now() + timeout.min(Duration::from_secs(365 * 86400));
-        let _ = self.stop.send(Some(deadline));
-        match self.done.recv_timeout(timeout.saturating_add(EXIT_GRACE)) {
-            Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                let _ = thread.join();
-                Ok(self.counts())
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                self.thread = Some(thread);
-                Err(Error::timeout("metrics exporter shutdown", timeout))
-            }
-        }
+        self.worker.stop(timeout)?;
+        Ok(self.counts())
     }
 }
 

@@ -159,3 +159,46 @@ pub fn settle(pipeline: &Pipeline) -> Report {
     );
     pipeline.report()
 }
+
+/// A span a thread holds open (a request stuck in its handler) until [`HeldSpan::end`].
+pub struct HeldSpan {
+    go: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl HeldSpan {
+    /// Starts thread `thread`, which opens span `name` on a producer of its own; returns
+    /// once the span is open.
+    pub fn open(pipeline: &std::sync::Arc<Pipeline>, thread: &str, name: &'static str) -> HeldSpan {
+        let (go, go_rx) = std::sync::mpsc::channel::<()>();
+        let (opened_tx, opened_rx) = std::sync::mpsc::channel::<()>();
+        let pipeline = std::sync::Arc::clone(pipeline);
+        let thread = std::thread::Builder::new()
+            .name(thread.into())
+            .spawn(move || {
+                let producer = pipeline.engine().producer().expect("a free ring");
+                let span = producer.span(name);
+                opened_tx.send(()).unwrap();
+                let _ = go_rx.recv();
+                drop(span);
+            })
+            .unwrap();
+        opened_rx.recv().unwrap();
+        HeldSpan { go, thread }
+    }
+
+    /// Ends the span and waits for its thread.
+    pub fn end(self) {
+        self.go.send(()).unwrap();
+        self.thread.join().unwrap();
+    }
+}
+
+/// A variable lookup over these pairs, for the `from_lookup` constructors.
+pub fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
