@@ -27,6 +27,7 @@ TOLERANCE = 0.03
 WORKLOADS = {
     "record": ("icount_measure_record", 20000),
     "callsite": ("icount_measure_callsite", 20000),
+    "travel": ("icount_measure_travel", 20000),
     "unsampled": ("icount_measure_callsite", 20000),
     "encode": ("icount_measure_encode", 40),
     "encode_compact": ("icount_measure_encode_compact", 40),

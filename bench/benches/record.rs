@@ -115,6 +115,38 @@ fn record_with(c: &mut Criterion, id: &str, one: fn(&ringspan::Producer, i64)) {
     );
 }
 
+/// `record/async_ringspan`: a travelling span (start, 4 attributes, end) on the pinned bench
+/// thread; it ends into the thread's local ring (the engine's second), as a task's span ends
+/// on its worker.
+fn record_async(c: &mut Criterion) {
+    let engine = engine(Sampler::default());
+    if let Some((core, _)) = cores() {
+        core_affinity::set_for_current(core_affinity::CoreId { id: core });
+    }
+    for i in 0..1_000_000 {
+        ringspan_bench::ours::record_travel(&engine, i);
+    }
+    engine.flush(Duration::from_secs(10)).expect("flush");
+    let warm = engine.snapshot();
+    assert!(
+        warm.delivered >= 990_000 && warm.is_balanced() && warm.dropped.travel_pool_full == 0,
+        "the drain does not keep up: {warm:?}"
+    );
+    let mut i = 0;
+    c.benchmark_group("record")
+        .bench_function("async_ringspan", |b| {
+            b.iter(|| {
+                i += 1;
+                ringspan_bench::ours::record_travel(&engine, black_box(i));
+            })
+        });
+    let snap = engine.shutdown(Duration::from_secs(10)).expect("shutdown");
+    eprintln!(
+        "record/async_ringspan: recorded {} delivered {} dropped {:?}",
+        snap.recorded, snap.delivered, snap.dropped
+    );
+}
+
 fn record_dynamic(c: &mut Criterion) {
     let engine = engine(Sampler::default());
     let p = producer(&engine);
@@ -175,6 +207,7 @@ criterion_group!(
     floor,
     record,
     record_keyed,
+    record_async,
     record_dynamic,
     record_unsampled
 );

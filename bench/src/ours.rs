@@ -45,6 +45,18 @@ pub fn record_keyed(p: &Producer, i: i64) {
     ]);
 }
 
+/// The bench span as a travelling span (start, the same four attributes, end): its record
+/// from the engine's travel pool, published into the calling thread's local ring.
+pub fn record_travel(engine: &Engine, i: i64) {
+    let mut span = engine.travel("order.match");
+    span.set_attrs(&[
+        ("order.id", Value::i64(i)),
+        ("order.qty", Value::f64(100.0)),
+        ("order.side", Value::str("buy")),
+        ("order.aggressive", Value::bool(true)),
+    ]);
+}
+
 /// An engine whose drain spins on the drain core.
 pub fn engine(sampler: Sampler) -> Engine {
     let mut config = EngineConfig::default()

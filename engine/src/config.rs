@@ -75,6 +75,7 @@ pub struct EngineConfig {
     /// `ring_capacity` is then derived from it and the number of rings.
     pub(crate) queue: Option<usize>,
     pub(crate) memory_limit: usize,
+    pub(crate) travel_spans: usize,
 }
 
 /// The default of [`EngineConfig::memory_limit`]: 1 GiB.
@@ -95,6 +96,7 @@ impl Default for EngineConfig {
             scope: "ringspan",
             queue: None,
             memory_limit: DEFAULT_MEMORY_LIMIT,
+            travel_spans: 1024,
         }
     }
 }
@@ -131,6 +133,15 @@ impl EngineConfig {
     /// power of two (default 65536: 8 MiB, 64 ms of spans at 1 M/s).
     pub fn compact_capacity(mut self, n: usize) -> Self {
         self.compact_capacity = n;
+        self
+    }
+
+    /// Travelling spans that can be open at once, all threads together (default 1024: 896
+    /// KiB). Each holds a preallocated record while it is open; a sampled travelling span
+    /// that finds them all taken is dropped and counted (`dropped.travel_pool_full`). See
+    /// [`crate::TravelSpan`].
+    pub fn travel_spans(mut self, n: usize) -> Self {
+        self.travel_spans = n;
         self
     }
 
@@ -199,6 +210,13 @@ impl EngineConfig {
                 "must be a power of two, at least 2",
             ));
         }
+        if self.travel_spans >= u32::MAX as usize {
+            return Err(Error::config(
+                "travel_spans",
+                self.travel_spans,
+                "must be below 2^32",
+            ));
+        }
         if self.max_batch == 0 {
             return Err(Error::config(
                 "max_batch",
@@ -239,18 +257,19 @@ impl EngineConfig {
         Err(match self.queue {
             Some(q) => Error::config("OTEL_BSP_MAX_QUEUE_SIZE", q, why),
             None => Error::config(
-                "rings x (ring_capacity + compact_capacity)",
+                "rings x (ring_capacity + compact_capacity) + travel_spans",
                 format!(
-                    "{} x ({} + {})",
-                    self.rings, self.ring_capacity, self.compact_capacity
+                    "{} x ({} + {}) + {}",
+                    self.rings, self.ring_capacity, self.compact_capacity, self.travel_spans
                 ),
                 why,
             ),
         })
     }
 
-    /// Bytes the engine preallocates for spans: every ring's slots plus every producer's stack
-    /// of open spans. Nothing on the recording or drain path allocates beyond this.
+    /// Bytes the engine preallocates for spans: every ring's slots, every producer's stack of
+    /// open spans, and the travelling spans' records. Nothing on the recording or drain path
+    /// allocates beyond this.
     pub fn memory_budget(&self) -> usize {
         let full = self
             .ring_capacity
@@ -260,7 +279,12 @@ impl EngineConfig {
             .compact_capacity
             .saturating_add(MAX_DEPTH)
             .saturating_mul(std::mem::size_of::<CompactRecord>());
-        self.rings.saturating_mul(full.saturating_add(compact))
+        let travel = self
+            .travel_spans
+            .saturating_mul(std::mem::size_of::<SpanRecord>());
+        self.rings
+            .saturating_mul(full.saturating_add(compact))
+            .saturating_add(travel)
     }
 }
 

@@ -14,6 +14,7 @@ use crate::drain::sink::Sink;
 use crate::error::Error;
 use crate::produce::pool::{AbandonedSpan, Pool, MAX_CORES};
 use crate::produce::producer::Producer;
+use crate::produce::travel::TravelSpan;
 use crate::stats::{DrainCounters, OldestOpen, OpenSpans, RingGauge, RingHighWater, Snapshot};
 use crate::sync::{is_finished, thread, Arc, Ordering};
 
@@ -80,6 +81,7 @@ impl Engine {
             config.rings,
             config.ring_capacity,
             config.compact_capacity,
+            config.travel_spans,
             config.sampler,
             config.scope,
             clock,
@@ -195,6 +197,18 @@ impl Engine {
         crate::produce::local::with_local(&self.pool, f)
     }
 
+    /// Starts a travelling span (see [`TravelSpan`]) with a static name, child of this
+    /// thread's innermost open span or entered context (or a root).
+    pub fn travel(&self, name: &'static str) -> TravelSpan {
+        self.start_travel(crate::Value::str(name), crate::Parent::Current)
+    }
+
+    /// Starts a travelling span with an explicit choice of parent; `name` should be a
+    /// string ([`crate::Value::str`] or [`crate::Value::copied`]).
+    pub fn start_travel(&self, name: crate::Value<'_>, parent: crate::Parent) -> TravelSpan {
+        self.with_local(|p| p.start_travel(name, parent))
+    }
+
     /// Waits until every span pushed before this call is in the sink and the sink has been
     /// flushed.
     ///
@@ -272,6 +286,9 @@ impl Engine {
         }
         let (no_ring, late) = self.pool.no_ring();
         s.dropped.no_ring = no_ring;
+        let travel_full = self.pool.travel_full();
+        s.dropped.travel_pool_full = travel_full;
+        s.recorded += travel_full;
         s.dropped.shutdown += late;
         s.recorded += no_ring + late;
         if exited {

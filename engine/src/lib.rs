@@ -116,6 +116,8 @@ pub use produce::traceparent::{
     format as format_traceparent, parse as parse_traceparent, Traceparent, TraceparentError,
     TRACEPARENT_LEN,
 };
+pub use produce::travel::pool::SlotPool;
+pub use produce::travel::{InSpan, TravelSpan};
 pub use produce::watch::OpenWatch;
 pub use ring::{Full, PushError, ReadChunk, Ring, RingConsumer, RingProducer, WriteChunk};
 pub use stats::{Dropped, OldestOpen, OpenSpans, RingGauge, Snapshot};

@@ -103,6 +103,9 @@ pub struct Dropped {
     /// The sink panicked: the spans offered to it in that call, and every span drained after
     /// it (the drain retires a sink that panicked and frees the rest of the spans).
     pub sink_panicked: u64,
+    /// A travelling span found every travelling record taken when it started
+    /// ([`crate::EngineConfig::travel_spans`]).
+    pub travel_pool_full: u64,
 }
 
 impl Dropped {
@@ -115,6 +118,7 @@ impl Dropped {
             + self.too_large
             + self.abandoned
             + self.sink_panicked
+            + self.travel_pool_full
     }
 }
 

@@ -494,11 +494,13 @@ fn preallocated_memory_is_reported_and_matches_the_budget() {
     let config = EngineConfig::default()
         .rings(3)
         .ring_capacity(1024)
-        .compact_capacity(4096);
+        .compact_capacity(4096)
+        .travel_spans(100);
     let budget = config.memory_budget();
     let (engine, _sink) = start(config);
     assert_eq!(engine.preallocated_bytes(), budget);
     let full = (1024 + ringspan::MAX_DEPTH) * std::mem::size_of::<ringspan::SpanRecord>();
     let compact = (4096 + ringspan::MAX_DEPTH) * std::mem::size_of::<ringspan::CompactRecord>();
-    assert_eq!(budget, 3 * (full + compact));
+    let travel = 100 * std::mem::size_of::<ringspan::SpanRecord>();
+    assert_eq!(budget, 3 * (full + compact) + travel);
 }

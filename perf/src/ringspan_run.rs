@@ -40,7 +40,7 @@ fn record_span(p: &Producer, n: u64, attrs: usize) {
 }
 
 /// The pipeline's drops by reason, engine and exporter together, as the report names them.
-pub fn dropped_by_reason(r: &Report) -> [(&'static str, u64); 10] {
+pub fn dropped_by_reason(r: &Report) -> [(&'static str, u64); 11] {
     let (d, x) = (r.dropped, r.export_dropped);
     [
         ("ring_full", d.ring_full),
@@ -52,6 +52,7 @@ pub fn dropped_by_reason(r: &Report) -> [(&'static str, u64); 10] {
         ("export_retries_exhausted", x.retries_exhausted),
         ("export_non_retryable", x.non_retryable),
         ("sink_panicked", d.sink_panicked),
+        ("travel_pool_full", d.travel_pool_full),
         ("export_panicked", x.panicked),
     ]
 }

@@ -97,6 +97,10 @@ fn expected(r: &Report) -> Vec<(&'static str, u64)> {
             "otel_sdk_processor_span_processed_total{error_type=\"sink_panicked\"}",
             e.dropped.sink_panicked,
         ),
+        (
+            "otel_sdk_processor_span_processed_total{error_type=\"travel_pool_full\"}",
+            e.dropped.travel_pool_full,
+        ),
         ("otel_sdk_processor_span_queue_size", e.in_rings),
         ("otel_sdk_exporter_span_exported_total", x.exported),
         (

@@ -3,6 +3,8 @@
 //! - `record`: the bench span through the keyed API (start, 4 attributes with static keys in
 //!   one call, end) on a sampled producer;
 //! - `callsite`: the same span started from its callsite (a compact record);
+//! - `travel`: the keyed span as a travelling span (`Engine::travel`: its record from the
+//!   travel pool, published into the thread's local ring);
 //! - `unsampled`: the callsite span under an always-off sampler;
 //! - `encode`: the `encode` bench's batch of 512 drained spans through the `OtlpSink`;
 //! - `encode_compact`: 512 compact records of the callsite span through the same sink.
@@ -22,7 +24,9 @@ use std::time::Duration;
 use ringspan::otlp::{EncodedRequest, Exporter, OtlpConfig, OtlpSink, Resource};
 use ringspan::{Calibration, Discard, Engine, EngineConfig, IdleStrategy, Producer, Sampler};
 use ringspan::{CompactRecord, Sink, SpanRecord};
-use ringspan_bench::ours::{drained_batch, drained_compact_batch, record_keyed, record_one};
+use ringspan_bench::ours::{
+    drained_batch, drained_compact_batch, record_keyed, record_one, record_travel,
+};
 
 const WARMUP: i64 = 256;
 const BATCH: usize = 512;
@@ -40,6 +44,14 @@ fn icount_measure_record(p: &Producer, n: i64) {
 fn icount_measure_callsite(p: &Producer, n: i64) {
     for i in 0..n {
         record_one(p, black_box(i));
+    }
+}
+
+#[no_mangle]
+#[inline(never)]
+fn icount_measure_travel(engine: &Engine, n: i64) {
+    for i in 0..n {
+        record_travel(engine, black_box(i));
     }
 }
 
@@ -104,13 +116,35 @@ fn record(sampler: Sampler, n: i64, measure: fn(&Producer, i64)) {
     );
 }
 
+/// The travelling bench span, ending into this thread's local ring (the engine's only one).
+fn travel(n: i64) {
+    let total = (WARMUP + n) as usize;
+    let config = EngineConfig::default()
+        .rings(1)
+        .ring_capacity((total + 1).next_power_of_two())
+        .compact_capacity(2)
+        .idle(IdleStrategy::Yield);
+    let engine = Engine::start(config, Discard::default()).expect("engine starts");
+    for i in 0..WARMUP {
+        record_travel(&engine, i);
+    }
+    icount_measure_travel(&engine, n);
+    let snap = engine.shutdown(Duration::from_secs(30)).expect("shutdown");
+    assert_eq!(
+        snap.dropped.total(),
+        0,
+        "a dropped span would change the count"
+    );
+    assert_eq!(snap.delivered, total as u64);
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let workload = args.next().unwrap_or_default();
     let n: i64 = args
         .next()
         .and_then(|v| v.parse().ok())
-        .expect("usage: ringspan-icount <record|callsite|unsampled|encode> <iterations>");
+        .expect("usage: ringspan-icount <record|callsite|travel|unsampled|encode> <iterations>");
     let units = match workload.as_str() {
         "record" => {
             record(Sampler::default(), n, icount_measure_record);
@@ -118,6 +152,10 @@ fn main() {
         }
         "callsite" => {
             record(Sampler::default(), n, icount_measure_callsite);
+            1
+        }
+        "travel" => {
+            travel(n);
             1
         }
         "unsampled" => {
@@ -153,7 +191,7 @@ fn main() {
             BATCH
         }
         other => panic!(
-            "unknown workload {other:?}: record, callsite, unsampled, encode or encode_compact"
+            "unknown workload {other:?}: record, callsite, travel, unsampled, encode or encode_compact"
         ),
     };
     println!("{workload} {n} {units}");

@@ -254,20 +254,20 @@ impl Drop for Span<'_> {
 
 /// A fixed buffer that `write!` can fill without allocating; what does not fit is cut at a
 /// character boundary.
-struct StackText {
+pub(crate) struct StackText {
     buf: [u8; ARENA_BYTES],
     len: usize,
 }
 
 impl StackText {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         StackText {
             buf: [0; ARENA_BYTES],
             len: 0,
         }
     }
 
-    fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         // SAFETY: `write_str` only appends whole `&str` prefixes cut at char boundaries.
         unsafe { std::str::from_utf8_unchecked(&self.buf[..self.len]) }
     }

@@ -9,6 +9,8 @@
 //! - `watch.rs`: what a monitor may read of its open spans (the oldest one's start and name);
 //! - `guard.rs`: the [`Span`] guard and the calls that start one;
 //! - `local.rs`: producers claimed lazily for threads that are not pinned;
+//! - `travel/`: travelling spans, which cross `.await` and threads, their record pool and
+//!   their future adapter;
 //! - `sampler.rs` and `traceparent.rs`: the head sampler and W3C trace context.
 //!
 //! Nothing here reaches the drain: a span leaves this stage through its lane's ring.
@@ -24,4 +26,5 @@ pub(crate) mod producer;
 pub(crate) mod sampler;
 pub(crate) mod stack;
 pub(crate) mod traceparent;
+pub(crate) mod travel;
 pub(crate) mod watch;

@@ -8,6 +8,7 @@ use crossbeam_utils::CachePadded;
 
 use super::lane::{Lane, LaneClaim};
 use super::sampler::Sampler;
+use super::travel::pool::SlotPool;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::model::compact::CompactRecord;
@@ -39,6 +40,11 @@ pub(crate) struct Pool {
     /// The last spans abandoned (their producer dropped with them open), oldest first; at
     /// most `ABANDONED_KEPT`. Written only when a producer is dropped with open spans.
     abandoned: std::sync::Mutex<std::collections::VecDeque<AbandonedSpan>>,
+    /// The open records of travelling spans (see `travel/`).
+    pub(crate) travel: SlotPool<SpanRecord>,
+    /// Sampled travelling spans dropped at start because `travel` had no free record
+    /// (shared `fetch_add`, only on that path).
+    travel_full: CachePadded<AtomicU64>,
 }
 
 /// How many abandoned spans [`Pool`] keeps the names of.
@@ -57,13 +63,16 @@ pub struct AbandonedSpan {
 }
 
 impl Pool {
-    /// Allocates `rings` lanes of `capacity` full and `compact_capacity` compact slots;
-    /// returns the pool with the rings' consumers (full, compact), for the drain.
+    /// Allocates `rings` lanes of `capacity` full and `compact_capacity` compact slots, and
+    /// `travel` travelling-span records; returns the pool with the rings' consumers (full,
+    /// compact), for the drain.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         id: u64,
         rings: usize,
         capacity: usize,
         compact_capacity: usize,
+        travel: usize,
         sampler: Sampler,
         scope: &'static str,
         clock: Clock,
@@ -91,13 +100,29 @@ impl Pool {
             no_ring: CachePadded::new(AtomicU64::new(0)),
             late: CachePadded::new(AtomicU64::new(0)),
             abandoned: std::sync::Mutex::new(std::collections::VecDeque::new()),
+            travel: SlotPool::new(travel, || SpanRecord::EMPTY),
+            travel_full: CachePadded::new(AtomicU64::new(0)),
         };
         (Arc::new(pool), full, compact)
     }
 
-    /// Bytes of span memory the lanes preallocated.
+    /// Bytes of span memory the lanes and the travelling spans preallocated.
     pub(crate) fn bytes(&self) -> usize {
-        self.lanes.iter().map(|l| l.bytes()).sum()
+        self.lanes.iter().map(|l| l.bytes()).sum::<usize>()
+            + self.travel.capacity() * std::mem::size_of::<SpanRecord>()
+    }
+
+    /// Counts a sampled travelling span dropped at start: every travelling record was taken.
+    #[cold]
+    pub(crate) fn count_travel_full(&self) {
+        // Relaxed: a statistic, read by the snapshot.
+        self.travel_full.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Travelling spans dropped so far because the pool had no free record.
+    pub(crate) fn travel_full(&self) -> u64 {
+        // Relaxed: see `count_travel_full`.
+        self.travel_full.load(Ordering::Relaxed)
     }
 
     /// Counts a sampled span of a producer without a ring: `no_ring`, or `shutdown` once

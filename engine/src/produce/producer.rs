@@ -41,6 +41,7 @@
 //! counted as `dropped.abandoned`.
 
 mod publish;
+mod travel;
 
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;

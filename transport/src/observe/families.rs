@@ -131,6 +131,7 @@ pub(crate) fn read(core: &Core, observer: &Observer, heap: Option<&dyn HeapStats
             (error("too_large"), Count(d.too_large)),
             (error("abandoned"), Count(d.abandoned)),
             (error("sink_panicked"), Count(d.sink_panicked)),
+            (error("travel_pool_full"), Count(d.travel_pool_full)),
         ],
     };
     let xd = &x.dropped;

@@ -1,0 +1,163 @@
+//! The producer's side of travelling spans (`produce/travel/`): starting one from this
+//! thread's current span and id generator, publishing one that ends on this thread, and
+//! entering a travelling span's context so that spans started meanwhile are its children.
+
+use super::{Inner, Parent, Producer, UNTRACKED};
+use crate::config::MAX_DEPTH;
+use crate::model::ids::{SpanContext, SpanId, TraceFlags, TraceId};
+use crate::model::record::{Loss, ParentKind, SpanRecord};
+use crate::model::value::Value;
+use crate::produce::stack::{Frame, NO_PARENT};
+use crate::produce::travel::{TravelSpan, NO_SLOT};
+use crate::stats::bump;
+use crate::sync::Arc;
+
+/// A travelling span's context entered on a producer (see [`Producer::enter`]); leaves it when
+/// dropped.
+pub(crate) struct Entered<'p> {
+    producer: &'p Producer,
+    depth: usize,
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        if self.depth != UNTRACKED {
+            self.producer.with(|inner, _| inner.stack.close(self.depth));
+        }
+    }
+}
+
+impl Producer {
+    /// Starts a travelling span named `name`, its parent chosen by `parent` (`Current`: this
+    /// thread's innermost open span or entered context). Sampled as a native span would be;
+    /// a sampled one takes a record from the engine's travel pool, or is counted as
+    /// `travel_pool_full` if there is none.
+    pub(crate) fn start_travel(&self, name: Value<'_>, parent: Parent) -> TravelSpan {
+        let pool = Arc::clone(&self.pool);
+        self.with(|inner, pool_ref| {
+            let parent = match parent {
+                Parent::Current => inner.stack.current().map(|d| inner.stack.context(d)),
+                Parent::Root => None,
+                Parent::Context(cx) => Some(cx),
+            };
+            let parent_sampled = parent.map(|cx| cx.flags.is_sampled());
+            let trace = match parent {
+                Some(cx) => cx.trace_id.words(),
+                None => inner.stack.new_trace_id(),
+            };
+            let sampled = match inner.sampler.decide_without_trace(parent_sampled) {
+                Some(decided) => decided,
+                None => inner.sampler.should_sample_words(parent_sampled, trace),
+            };
+            let flags = parent.map_or(0, |cx| cx.flags.0 & !1) | u8::from(sampled);
+            let span = inner.stack.new_span_id();
+            let context = SpanContext {
+                trace_id: TraceId::from_words(trace),
+                span_id: SpanId::from_word(span),
+                flags: TraceFlags(flags),
+                is_remote: false,
+            };
+            let mut travel = TravelSpan {
+                pool,
+                slot: NO_SLOT,
+                context,
+                truncated: 0,
+            };
+            if !sampled {
+                return travel;
+            }
+            let Some(slot) = pool_ref.travel.take() else {
+                pool_ref.count_travel_full();
+                return travel;
+            };
+            // SAFETY: `take` handed this slot to us; nothing else refers to it.
+            let rec = unsafe { pool_ref.travel.slot(slot) };
+            let (parent_span, kind) = match parent {
+                Some(cx) if cx.is_remote => (cx.span_id.word(), ParentKind::Remote),
+                Some(cx) => (cx.span_id.word(), ParentKind::Local),
+                None => (0, ParentKind::None),
+            };
+            rec.begin(
+                trace,
+                span,
+                parent_span,
+                kind,
+                TraceFlags(flags),
+                inner.scope,
+                inner.clock.now(),
+            );
+            let mut loss = Loss::default();
+            rec.set_name(name, &mut loss);
+            travel.slot = slot;
+            travel.truncated = loss.truncated;
+            travel
+        })
+    }
+
+    /// Publishes a travelling span's finished record into this producer's ring: counted as
+    /// recorded there (and dropped by reason if the ring is full, or if this producer has no
+    /// ring).
+    pub(crate) fn publish_travel(&self, rec: &SpanRecord, truncated: u32) {
+        self.with(|inner, pool| inner.publish_travel(rec, truncated, pool));
+    }
+
+    /// Makes `cx` the current context on this producer until the guard is dropped: spans
+    /// started meanwhile with [`Parent::Current`] are its children. Past [`MAX_DEPTH`] open
+    /// frames it does nothing (their parent is then the innermost frame there is).
+    pub(crate) fn enter(&self, cx: SpanContext) -> Entered<'_> {
+        let depth = self.with(|inner, _| {
+            if inner.stack.depth() == MAX_DEPTH {
+                return UNTRACKED;
+            }
+            inner.stack.push(Frame {
+                trace: cx.trace_id.words(),
+                span: cx.span_id.word(),
+                parent: NO_PARENT,
+                flags: cx.flags.0,
+                open: true,
+                // Recorded elsewhere (by its travelling span), never from this frame.
+                recording: false,
+                compact: false,
+                values: 0,
+                callsite: None,
+            })
+        });
+        Entered {
+            producer: self,
+            depth,
+        }
+    }
+}
+
+impl Inner {
+    fn publish_travel(
+        &mut self,
+        rec: &SpanRecord,
+        truncated: u32,
+        pool: &crate::produce::pool::Pool,
+    ) {
+        if self.claim.is_none() {
+            pool.count_no_ring();
+            return;
+        }
+        // The ring's next free slot may hold a span being built (staged): move it to scratch
+        // first, or the push below would take its slot.
+        self.evict();
+        let Some(claim) = &mut self.claim else { return };
+        let counters = &claim.lane.counters;
+        // Both at once: a travelling span is never on this producer's stack, so it adds
+        // nothing to the open count (`started - recorded`).
+        bump(&counters.started, 1);
+        bump(&counters.recorded, 1);
+        if truncated > 0 {
+            bump(&counters.truncated_strings, u64::from(truncated));
+        }
+        if claim
+            .ring
+            .push_with(|slot| rec.copy_used_into(slot))
+            .is_err()
+        {
+            super::publish::count_full(pool, counters);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! [`InSpan`]: a future whose travelling span is the current one while it is polled.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::TravelSpan;
+use crate::produce::local;
+
+pin_project_lite::pin_project! {
+    /// A future that enters its [`TravelSpan`] on the polling thread for each poll (see
+    /// [`TravelSpan::in_span`]), and ends the span when it completes or is dropped.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct InSpan<F> {
+        span: Option<TravelSpan>,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> InSpan<F> {
+    pub(crate) fn new(span: TravelSpan, inner: F) -> Self {
+        InSpan {
+            span: Some(span),
+            inner,
+        }
+    }
+}
+
+impl<F: Future> Future for InSpan<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let Some(span) = this.span.as_ref() else {
+            // Completed before (polling again is the caller's mistake; no span to enter).
+            return this.inner.poll(cx);
+        };
+        let context = span.context;
+        let polled = local::with_local(&span.pool, |p| {
+            // Left on drop, also when the inner poll panics.
+            let _entered = p.enter(context);
+            this.inner.poll(cx)
+        });
+        if polled.is_ready() {
+            // The span ends with its future, on this thread.
+            drop(this.span.take());
+        }
+        polled
+    }
+}

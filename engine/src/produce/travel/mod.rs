@@ -1,0 +1,226 @@
+//! Travelling spans: spans that are `Send`, can be held across `.await`, and end on any
+//! thread.
+//!
+//! A [`Span`](crate::Span) guard borrows its thread's producer, so it cannot cross an `.await`
+//! (a task may resume on another worker). A [`TravelSpan`] owns its open record instead: one
+//! of a fixed pool of preallocated records ([`crate::EngineConfig::travel_spans`], taken and
+//! given back lock-free: `pool.rs`). When it ends, on whichever thread, its record is copied
+//! into that thread's ring (its producer from [`crate::Engine::with_local`]) and the record
+//! goes back to the pool. No allocation on any of it, and no lock.
+//!
+//! - Start one with [`crate::Engine::travel`] (child of the thread's innermost open span or
+//!   entered context) or [`crate::Engine::start_travel`] (an explicit parent: a `traceparent`
+//!   from another process, or another span's [`TravelSpan::context`]).
+//! - Make it the parent of what runs inside a future with [`TravelSpan::in_span`]
+//!   ([`InSpan`]): while the future is polled, on any worker, its context is entered on that
+//!   thread's producer, so native spans and travelling spans started inside are its children.
+//!   The span ends when the future completes (or is dropped).
+//! - [`TravelSpan::enter`] does the same for a synchronous section.
+//!
+//! Accounting: a sampled travelling span counts as recorded when it ends, on the ring of the
+//! thread that ends it, as any span there (`ring_full`, `no_ring`, `shutdown` apply). One that
+//! finds every record taken when it starts is recorded and dropped at once as
+//! `dropped.travel_pool_full`; it still has a context, so its children keep the trace. A
+//! travelling span that is leaked (`mem::forget`) keeps its record for good: the pool shrinks
+//! by one, and the span is never counted (it never ended).
+
+mod future;
+pub(crate) mod pool;
+
+use std::fmt::Write as _;
+
+pub use future::InSpan;
+
+use super::local;
+use super::pool::Pool;
+use super::traceparent::{self, Traceparent};
+use crate::model::ids::SpanContext;
+use crate::model::record::{Loss, SpanKind, SpanRecord};
+use crate::model::value::Value;
+use crate::sync::Arc;
+
+/// `TravelSpan::slot` of a span that holds no record (unsampled, or the pool was empty).
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
+/// A span that can cross `.await` points and threads. See the module docs.
+///
+/// # Examples
+/// ```
+/// use ringspan::{Discard, Engine, EngineConfig, Value};
+/// let engine = Engine::start(EngineConfig::default().rings(2).ring_capacity(64), Discard::default()).unwrap();
+/// let mut span = engine.travel("order.route");
+/// span.set_attr("order.id", 42);
+/// let parent = span.context();
+/// std::thread::scope(|s| {
+///     s.spawn(move || {
+///         // Ends on another thread, into that thread's ring.
+///         span.set_attr("venue", Value::str("XNAS"));
+///     });
+/// });
+/// let child = engine.start_travel(Value::str("order.fill"), ringspan::Parent::Context(parent));
+/// assert_eq!(child.context().trace_id, parent.trace_id);
+/// drop(child);
+/// assert_eq!(engine.shutdown(std::time::Duration::from_secs(1)).unwrap().delivered, 2);
+/// ```
+#[must_use = "a travelling span ends as soon as it is dropped"]
+pub struct TravelSpan {
+    pub(crate) pool: Arc<Pool>,
+    /// Its record in `pool.travel`, or [`NO_SLOT`].
+    pub(crate) slot: u32,
+    pub(crate) context: SpanContext,
+    /// Strings cut short so far, counted on the ring it ends into.
+    pub(crate) truncated: u32,
+}
+
+impl std::fmt::Debug for TravelSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TravelSpan")
+            .field("context", &self.context)
+            .field("recording", &self.is_recording())
+            .finish()
+    }
+}
+
+impl TravelSpan {
+    /// Whether it will be exported (sampled, and it got a record).
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.slot != NO_SLOT
+    }
+
+    /// Its context: to start children elsewhere ([`crate::Parent::Context`]) or to send on.
+    #[inline]
+    pub fn context(&self) -> SpanContext {
+        self.context
+    }
+
+    /// Its W3C `traceparent` header value.
+    pub fn traceparent(&self) -> Traceparent {
+        traceparent::format(&self.context)
+    }
+
+    /// Runs `f` on its record, if it has one, counting strings cut short.
+    #[inline]
+    fn edit(&mut self, f: impl FnOnce(&mut SpanRecord, &mut Loss, &crate::clock::Clock)) {
+        if self.slot == NO_SLOT {
+            return;
+        }
+        // SAFETY: this span holds `slot` (taken at start, given back only in `drop`), and
+        // `&mut self` makes this the only reference into it.
+        let rec = unsafe { self.pool.travel.slot(self.slot) };
+        let mut loss = Loss::default();
+        f(rec, &mut loss, &self.pool.clock);
+        self.truncated = self.truncated.saturating_add(loss.truncated);
+    }
+
+    /// Sets the span kind (default [`SpanKind::Internal`]).
+    pub fn set_kind(&mut self, kind: SpanKind) -> &mut Self {
+        self.edit(|r, _, _| r.set_kind(kind));
+        self
+    }
+
+    /// Adds one attribute (past [`crate::MAX_ATTRS`], dropped and counted).
+    pub fn set_attr<'v>(&mut self, key: &'static str, value: impl Into<Value<'v>>) -> &mut Self {
+        let value = value.into();
+        self.edit(|r, loss, _| r.push_attr(key, value, loss));
+        self
+    }
+
+    /// Adds several attributes in one call.
+    pub fn set_attrs(&mut self, attrs: &[(&'static str, Value<'_>)]) -> &mut Self {
+        self.edit(|r, loss, _| r.push_attrs(attrs, loss));
+        self
+    }
+
+    /// Adds an event stamped now, with up to [`crate::MAX_EVENT_ATTRS`] attributes.
+    pub fn add_event(
+        &mut self,
+        name: &'static str,
+        attrs: &[(&'static str, Value<'_>)],
+    ) -> &mut Self {
+        self.edit(|r, loss, clock| r.push_event(name, clock.now(), attrs, loss));
+        self
+    }
+
+    /// Marks the span successful (final, as for [`crate::Span::set_ok`]).
+    pub fn set_ok(&mut self) -> &mut Self {
+        self.edit(|r, loss, _| r.set_status(true, Value::str(""), loss));
+        self
+    }
+
+    /// Marks the span failed with a description (a string [`Value`]).
+    pub fn set_error<'v>(&mut self, description: impl Into<Value<'v>>) -> &mut Self {
+        let d = description.into();
+        self.edit(|r, loss, _| r.set_status(false, d, loss));
+        self
+    }
+
+    /// Records `error` as [`crate::Span::record_error`] does: an `exception` event and an
+    /// error status, the message formatted into a stack buffer (no allocation).
+    pub fn record_error<E: std::error::Error + ?Sized>(&mut self, error: &E) -> &mut Self {
+        if self.is_recording() {
+            let mut buf = crate::produce::guard::StackText::new();
+            let _ = write!(buf, "{error}");
+            let msg = buf.as_str();
+            self.add_event(
+                "exception",
+                &[
+                    ("exception.type", Value::str(std::any::type_name::<E>())),
+                    ("exception.message", Value::copied(msg)),
+                ],
+            );
+            self.set_error(Value::copied(msg));
+        }
+        self
+    }
+
+    /// Wraps `future` so that this span is the current one while it is polled, on whatever
+    /// thread polls it; the span ends when the future completes or is dropped.
+    ///
+    /// # Examples
+    /// ```
+    /// use ringspan::{Discard, Engine, EngineConfig};
+    /// use std::future::Future;
+    /// use std::task::{Context, Poll, Waker};
+    /// let engine = Engine::start(EngineConfig::default().rings(2).ring_capacity(64), Discard::default()).unwrap();
+    /// let fut = engine.travel("request").in_span(async {
+    ///     // A child of "request", whichever thread runs this.
+    ///     let _step = engine.travel("request.step");
+    /// });
+    /// let mut fut = std::pin::pin!(fut);
+    /// assert!(fut.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
+    /// assert_eq!(engine.shutdown(std::time::Duration::from_secs(1)).unwrap().delivered, 2);
+    /// ```
+    pub fn in_span<F: std::future::Future>(self, future: F) -> InSpan<F> {
+        InSpan::new(self, future)
+    }
+
+    /// Runs `f` with this span as the current one on this thread: spans started inside
+    /// (native or travelling) are its children.
+    pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        let cx = self.context;
+        local::with_local(&self.pool, |p| {
+            let _entered = p.enter(cx);
+            f()
+        })
+    }
+
+    /// Ends the span now (the same as dropping it).
+    pub fn end(self) {}
+}
+
+impl Drop for TravelSpan {
+    fn drop(&mut self) {
+        if self.slot == NO_SLOT {
+            return;
+        }
+        let slot = std::mem::replace(&mut self.slot, NO_SLOT);
+        // SAFETY: this span held `slot` until now, and no reference into it is alive.
+        let rec = unsafe { self.pool.travel.slot(slot) };
+        rec.set_end(self.pool.clock.now());
+        let truncated = self.truncated;
+        local::with_local(&self.pool, |p| p.publish_travel(rec, truncated));
+        // SAFETY: held until now; the reference above is not used past this point.
+        unsafe { self.pool.travel.give_back(slot) };
+    }
+}
