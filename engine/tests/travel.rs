@@ -224,3 +224,32 @@ fn a_span_ending_after_shutdown_is_counted() {
     assert!(report.is_balanced(), "{report:?}");
     assert_eq!(report.dropped.shutdown, 1, "{report:?}");
 }
+
+#[test]
+fn on_a_thread_without_a_ring_a_context_still_parents_what_starts_inside() {
+    let (engine, sink) = engine(EngineConfig::default().rings(1).ring_capacity(64));
+    // This thread takes the only ring.
+    let here = engine.producer().unwrap();
+    let (root, child) = std::thread::scope(|s| {
+        s.spawn(|| {
+            let root = engine.travel("ringless.root");
+            let child = root.enter(|| engine.travel("ringless.child"));
+            (root, child)
+        })
+        .join()
+        .unwrap()
+    });
+    let (root_cx, child_cx) = (root.context(), child.context());
+    assert_eq!(
+        child_cx.trace_id, root_cx.trace_id,
+        "a new trace: the context was lost"
+    );
+    drop(here);
+    // Ended here, where a ring is free again.
+    drop((child, root));
+    let report = engine.shutdown(Duration::from_secs(5)).unwrap();
+    assert!(report.is_balanced(), "{report:?}");
+    let spans = sink.take();
+    let spans = by_id(&spans);
+    assert_eq!(spans[&child_cx.span_id].parent, Some(root_cx.span_id));
+}

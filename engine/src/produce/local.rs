@@ -3,9 +3,12 @@
 //! A thread-local list maps each engine (by id) to this thread's producer for it. The first
 //! [`crate::Engine::with_local`] call on a thread claims a free ring (one small allocation, the
 //! only one); later calls reuse it until the thread exits, which releases the ring. When the pool
-//! is exhausted the call runs with a detached producer that counts every sampled span as
-//! dropped (`no_ring`) and tries to claim again next time. Entries of engines that have shut
-//! down are removed on the next call, which frees their rings.
+//! is exhausted the call runs with a detached producer (cached like the others, so that a
+//! travelling span's context entered on this thread still parents the spans started inside)
+//! that counts every sampled span as dropped (`no_ring`) and tries to claim a ring again on a
+//! later call made while it holds no open span. Entries of engines that have shut down are
+//! removed on the next call (for one engine on the thread, on its next call for an engine),
+//! which frees their rings.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -25,25 +28,48 @@ pub(crate) fn with_local<R>(pool: &Arc<Pool>, f: impl FnOnce(&Producer) -> R) ->
     let cached = LOCAL
         .try_with(|local| {
             let mut local = local.borrow_mut();
-            // A stale `false` from `is_shutting_down` only keeps an entry one call longer.
-            local.retain(|(_, p)| !p.pool().is_shutting_down());
+            if local.len() > 1 {
+                // Several engines on this thread: the entries of those that shut down go,
+                // which frees their rings and memory. (With one, its entry goes when it is
+                // found shutting down, below and in the claim after.)
+                local.retain(|(_, p)| !p.pool().is_shutting_down());
+            }
             local
                 .iter()
                 .find(|(e, _)| *e == id)
+                // An engine shutting down hands out no producer: its entry goes below. A
+                // stale `false` only keeps it one call longer.
+                .filter(|(_, p)| !p.pool().is_shutting_down())
                 .map(|(_, p)| Rc::clone(p))
         })
         .ok()
         .flatten();
-    if let Some(p) = cached {
-        return f(&p);
-    }
-    match Producer::unpinned(pool) {
-        Ok(p) => {
-            let p = Rc::new(p);
-            // If the thread-local is being torn down, the producer just lives for this call.
-            let _ = LOCAL.try_with(|local| local.borrow_mut().push((id, Rc::clone(&p))));
-            f(&p)
+    let fresh = match cached {
+        Some(p) if p.is_attached() || !p.is_idle() => return f(&p),
+        // A detached producer tries for a ring again once it holds no open span (its stack
+        // must outlive any context entered on it); without one it carries on, cached.
+        Some(p) => match Producer::unpinned(pool) {
+            Ok(attached) => attached,
+            Err(_) => return f(&p),
+        },
+        // Shutting down: the engine's entry goes (freeing its ring), and this call gets a
+        // detached producer, cached nowhere, with no allocation.
+        None if pool.is_shutting_down() => {
+            let _ = LOCAL.try_with(|local| local.borrow_mut().retain(|(e, _)| *e != id));
+            return f(&Producer::detached(pool));
         }
-        Err(_) => f(&Producer::detached(pool)),
-    }
+        // No ring: a detached producer, cached all the same (one allocation, as for an
+        // attached one), so that contexts entered on this thread still parent what starts
+        // inside them.
+        None => Producer::unpinned(pool).unwrap_or_else(|_| Producer::detached(pool)),
+    };
+    let p = Rc::new(fresh);
+    // If the thread-local is being torn down, the producer just lives for this call. The
+    // entries of engines that are shutting down go now, which frees their rings.
+    let _ = LOCAL.try_with(|local| {
+        let mut local = local.borrow_mut();
+        local.retain(|(e, q)| *e != id && !q.pool().is_shutting_down());
+        local.push((id, Rc::clone(&p)));
+    });
+    f(&p)
 }

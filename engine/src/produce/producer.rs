@@ -90,6 +90,9 @@ const NOT_IN_RING: usize = usize::MAX;
 /// `Inner::watched` when no span is watched.
 const NOT_WATCHED: usize = usize::MAX;
 
+/// Travelling-span records a producer keeps for reuse (see `producer/travel.rs`).
+const TRAVEL_CACHE: usize = 8;
+
 /// What a span records into: a full record named by a value, or a compact one described by
 /// its callsite.
 #[derive(Clone, Copy)]
@@ -119,6 +122,10 @@ struct Inner {
     /// Depth of the span the lane's watch shows (the oldest open recording span), or
     /// [`NOT_WATCHED`].
     watched: usize,
+    /// Travelling-span records this producer freed, kept for its next travelling spans
+    /// (`travel_cache[..travel_cached]`; see `producer/travel.rs`).
+    travel_cache: [u32; TRAVEL_CACHE],
+    travel_cached: usize,
     scope: &'static str,
     /// Copies of the pool's settings, so that recording reads no shared line.
     sampler: Sampler,
@@ -184,6 +191,8 @@ impl Producer {
                 claim,
                 stack: Stack::new(IdGenerator::new(salt)),
                 watched: NOT_WATCHED,
+                travel_cache: [0; TRAVEL_CACHE],
+                travel_cached: 0,
                 scope,
                 sampler,
                 clock,
@@ -247,6 +256,11 @@ impl Producer {
     /// exhausted) drops and counts every sampled span.
     pub fn is_attached(&self) -> bool {
         self.with(|inner, _| inner.claim.is_some())
+    }
+
+    /// Whether no span (and no entered context) is open on this producer.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.with(|inner, _| inner.stack.depth() == 0)
     }
 
     /// The core this producer pinned its thread to.
@@ -707,6 +721,12 @@ impl Drop for Producer {
         // Span guards borrow the producer, so a frame still open here belongs to a guard that
         // was leaked (`mem::forget`): that span will never end. Count it rather than lose it.
         let inner = self.inner.get_mut();
+        for &slot in &inner.travel_cache[..inner.travel_cached] {
+            // SAFETY: a cached record is held by this producer alone (`producer/travel.rs`),
+            // and nothing refers to it.
+            unsafe { self.pool.travel.give_back(slot) };
+        }
+        inner.travel_cached = 0;
         if let Some(claim) = &inner.claim {
             claim.lane.watch.close();
             let abandoned = inner.stack.open_recording();

@@ -1,8 +1,14 @@
 //! The producer's side of travelling spans (`produce/travel/`): starting one from this
 //! thread's current span and id generator, publishing one that ends on this thread, and
 //! entering a travelling span's context so that spans started meanwhile are its children.
+//!
+//! A producer keeps up to `TRAVEL_CACHE` records of travelling spans that ended on it, and
+//! takes its next travelling spans' records from there before the engine's pool: a thread
+//! that starts and ends its own travelling spans touches no shared line for them. Those
+//! records are held by the producer (another thread's span finds the pool that much
+//! smaller) until it is dropped, which gives them back.
 
-use super::{Inner, Parent, Producer, UNTRACKED};
+use super::{Inner, Parent, Producer, TRAVEL_CACHE, UNTRACKED};
 use crate::config::MAX_DEPTH;
 use crate::model::ids::{SpanContext, SpanId, TraceFlags, TraceId};
 use crate::model::record::{Loss, ParentKind, SpanRecord};
@@ -66,11 +72,18 @@ impl Producer {
             if !sampled {
                 return travel;
             }
-            let Some(slot) = pool_ref.travel.take() else {
+            let cached = inner.travel_cached.checked_sub(1).map(|n| {
+                inner.travel_cached = n;
+                inner.travel_cache[n]
+            });
+            let Some(slot) = cached.or_else(|| pool_ref.travel.take()) else {
                 pool_ref.count_travel_full();
                 return travel;
             };
-            // SAFETY: `take` handed this slot to us; nothing else refers to it.
+            // Held by the span from here: its drop gives it back whatever happens next.
+            travel.slot = slot;
+            // SAFETY: the slot came from the pool's `take` or from this producer's cache of
+            // records it holds; nothing else refers to it.
             let rec = unsafe { pool_ref.travel.slot(slot) };
             let (parent_span, kind) = match parent {
                 Some(cx) if cx.is_remote => (cx.span_id.word(), ParentKind::Remote),
@@ -88,17 +101,33 @@ impl Producer {
             );
             let mut loss = Loss::default();
             rec.set_name(name, &mut loss);
-            travel.slot = slot;
             travel.truncated = loss.truncated;
             travel
         })
     }
 
-    /// Publishes a travelling span's finished record into this producer's ring: counted as
-    /// recorded there (and dropped by reason if the ring is full, or if this producer has no
-    /// ring).
-    pub(crate) fn publish_travel(&self, rec: &SpanRecord, truncated: u32) {
-        self.with(|inner, pool| inner.publish_travel(rec, truncated, pool));
+    /// Publishes the finished record in travel slot `slot` into this producer's ring (counted
+    /// as recorded there, and dropped by reason if the ring is full or this producer has no
+    /// ring), then keeps the record for this producer's next travelling span, or gives it
+    /// back to the pool.
+    ///
+    /// # Safety
+    /// The caller holds `slot` (and hands it over) and holds no reference into it.
+    pub(crate) unsafe fn end_travel(&self, slot: u32, truncated: u32) {
+        self.with(|inner, pool| {
+            {
+                // SAFETY: the caller hands over `slot` and holds no reference into it.
+                let rec = unsafe { pool.travel.slot(slot) };
+                inner.publish_travel(rec, truncated, pool);
+            }
+            if inner.travel_cached < TRAVEL_CACHE {
+                inner.travel_cache[inner.travel_cached] = slot;
+                inner.travel_cached += 1;
+            } else {
+                // SAFETY: held until now; the reference above is gone.
+                unsafe { pool.travel.give_back(slot) };
+            }
+        });
     }
 
     /// Makes `cx` the current context on this producer until the guard is dropped: spans

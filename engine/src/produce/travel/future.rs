@@ -9,20 +9,22 @@ use crate::produce::local;
 
 pin_project_lite::pin_project! {
     /// A future that enters its [`TravelSpan`] on the polling thread for each poll (see
-    /// [`TravelSpan::in_span`]), and ends the span when it completes or is dropped.
+    /// [`TravelSpan::in_span`]), and ends the span when it completes or is dropped. Dropped
+    /// unfinished, the inner future goes first (fields drop in order), so that spans it holds
+    /// end before their parent does.
     #[must_use = "futures do nothing unless polled"]
     pub struct InSpan<F> {
-        span: Option<TravelSpan>,
         #[pin]
         inner: F,
+        span: Option<TravelSpan>,
     }
 }
 
 impl<F> InSpan<F> {
     pub(crate) fn new(span: TravelSpan, inner: F) -> Self {
         InSpan {
-            span: Some(span),
             inner,
+            span: Some(span),
         }
     }
 }

@@ -13,16 +13,19 @@
 //!   from another process, or another span's [`TravelSpan::context`]).
 //! - Make it the parent of what runs inside a future with [`TravelSpan::in_span`]
 //!   ([`InSpan`]): while the future is polled, on any worker, its context is entered on that
-//!   thread's producer, so native spans and travelling spans started inside are its children.
-//!   The span ends when the future completes (or is dropped).
+//!   thread's local producer ([`crate::Engine::with_local`]), so travelling spans and native
+//!   spans started there inside are its children. The span ends when the future completes
+//!   (or is dropped). A thread's own pinned producer is a different one (and a different
+//!   ring): travelling spans neither see its open spans nor parent its spans.
 //! - [`TravelSpan::enter`] does the same for a synchronous section.
 //!
 //! Accounting: a sampled travelling span counts as recorded when it ends, on the ring of the
 //! thread that ends it, as any span there (`ring_full`, `no_ring`, `shutdown` apply). One that
 //! finds every record taken when it starts is recorded and dropped at once as
 //! `dropped.travel_pool_full`; it still has a context, so its children keep the trace. A
-//! travelling span that is leaked (`mem::forget`) keeps its record for good: the pool shrinks
-//! by one, and the span is never counted (it never ended).
+//! travelling span that is leaked (`mem::forget`), or whose end panics half-way, keeps its
+//! record for good: the pool shrinks by one, and the span is never counted (it never
+//! ended).
 
 mod future;
 pub(crate) mod pool;
@@ -196,7 +199,10 @@ impl TravelSpan {
     }
 
     /// Runs `f` with this span as the current one on this thread: spans started inside
-    /// (native or travelling) are its children.
+    /// through [`crate::Engine::travel`] or on the thread's local producer
+    /// ([`crate::Engine::with_local`]) are its children. (A producer the thread holds itself,
+    /// from [`crate::Engine::pin`] or [`crate::Engine::producer`], is another producer: its
+    /// spans do not see the context.)
     pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
         let cx = self.context;
         local::with_local(&self.pool, |p| {
@@ -215,12 +221,12 @@ impl Drop for TravelSpan {
             return;
         }
         let slot = std::mem::replace(&mut self.slot, NO_SLOT);
-        // SAFETY: this span held `slot` until now, and no reference into it is alive.
-        let rec = unsafe { self.pool.travel.slot(slot) };
-        rec.set_end(self.pool.clock.now());
+        // SAFETY: this span holds `slot`, and no other reference into it is alive; this one
+        // ends with the statement.
+        unsafe { self.pool.travel.slot(slot) }.set_end(self.pool.clock.now());
         let truncated = self.truncated;
-        local::with_local(&self.pool, |p| p.publish_travel(rec, truncated));
-        // SAFETY: held until now; the reference above is not used past this point.
-        unsafe { self.pool.travel.give_back(slot) };
+        // SAFETY: handed over to the producer, which publishes it and keeps or gives it back;
+        // no reference into it is alive.
+        local::with_local(&self.pool, |p| unsafe { p.end_travel(slot, truncated) });
     }
 }
