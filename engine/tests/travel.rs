@@ -253,3 +253,43 @@ fn on_a_thread_without_a_ring_a_context_still_parents_what_starts_inside() {
     let spans = by_id(&spans);
     assert_eq!(spans[&child_cx.span_id].parent, Some(root_cx.span_id));
 }
+
+#[test]
+fn threads_without_a_ring_keep_no_records_from_the_pool() {
+    const THREADS: usize = 8;
+    let (engine, _sink) = engine(
+        EngineConfig::default()
+            .rings(1)
+            .ring_capacity(64)
+            .travel_spans(16),
+    );
+    // This thread takes the only ring; the others end their spans ringless.
+    let here = engine.producer().unwrap();
+    let done = std::sync::Barrier::new(THREADS + 1);
+    let checked = std::sync::Barrier::new(THREADS + 1);
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                for _ in 0..4 {
+                    drop(engine.travel("ringless"));
+                }
+                done.wait();
+                // Alive (with their detached producers) while the pool is checked.
+                checked.wait();
+            });
+        }
+        done.wait();
+        let held: Vec<_> = (0..16).map(|_| engine.travel("all")).collect();
+        let recording = held.iter().filter(|t| t.is_recording()).count();
+        drop(held);
+        // Let the threads go before asserting: a failure must not leave them waiting.
+        checked.wait();
+        assert_eq!(recording, 16, "records kept by ringless threads");
+    });
+    drop(here);
+    let report = engine.shutdown(Duration::from_secs(5)).unwrap();
+    assert!(report.is_balanced(), "{report:?}");
+    assert_eq!(report.dropped.travel_pool_full, 0);
+    // Every span ended on a thread without a ring (this one's is held by `here`).
+    assert_eq!(report.dropped.no_ring, (THREADS * 4 + 16) as u64);
+}

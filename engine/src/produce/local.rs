@@ -53,7 +53,9 @@ pub(crate) fn with_local<R>(pool: &Arc<Pool>, f: impl FnOnce(&Producer) -> R) ->
             Err(_) => return f(&p),
         },
         // Shutting down: the engine's entry goes (freeing its ring), and this call gets a
-        // detached producer, cached nowhere, with no allocation.
+        // detached producer, cached nowhere, with no allocation. (A context entered on this
+        // thread is then not seen by a nested call: spans started after shutdown began are
+        // counted as dropped anyway, only a `traceparent` sent on would start a new trace.)
         None if pool.is_shutting_down() => {
             let _ = LOCAL.try_with(|local| local.borrow_mut().retain(|(e, _)| *e != id));
             return f(&Producer::detached(pool));

@@ -126,6 +126,8 @@ struct Inner {
     /// (`travel_cache[..travel_cached]`; see `producer/travel.rs`).
     travel_cache: [u32; TRAVEL_CACHE],
     travel_cached: usize,
+    /// How many of `travel_cache` it may fill: its share of a quarter of the pool.
+    travel_cache_limit: usize,
     scope: &'static str,
     /// Copies of the pool's settings, so that recording reads no shared line.
     sampler: Sampler,
@@ -180,6 +182,8 @@ impl Producer {
             c.lane.watch.close();
         }
         let (scope, sampler, clock) = (pool.scope, pool.sampler, pool.clock);
+        let travel_cache_limit =
+            (pool.travel.capacity() / 4 / pool.lanes.len().max(1)).min(TRAVEL_CACHE);
         Producer {
             pool,
             inner: UnsafeCell::new(Inner {
@@ -193,6 +197,7 @@ impl Producer {
                 watched: NOT_WATCHED,
                 travel_cache: [0; TRAVEL_CACHE],
                 travel_cached: 0,
+                travel_cache_limit,
                 scope,
                 sampler,
                 clock,

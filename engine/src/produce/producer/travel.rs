@@ -2,13 +2,14 @@
 //! thread's current span and id generator, publishing one that ends on this thread, and
 //! entering a travelling span's context so that spans started meanwhile are its children.
 //!
-//! A producer keeps up to `TRAVEL_CACHE` records of travelling spans that ended on it, and
-//! takes its next travelling spans' records from there before the engine's pool: a thread
-//! that starts and ends its own travelling spans touches no shared line for them. Those
-//! records are held by the producer (another thread's span finds the pool that much
-//! smaller) until it is dropped, which gives them back.
+//! A producer with a ring keeps up to `TRAVEL_CACHE` records of travelling spans that ended
+//! on it (fewer when the pool is small: at most a quarter of it over all rings), and takes
+//! its next travelling spans' records from there before the engine's pool: a thread that
+//! starts and ends its own travelling spans touches no shared line for them. Those records
+//! are held by the producer (another thread's span finds the pool that much smaller) until it
+//! is dropped, which gives them back.
 
-use super::{Inner, Parent, Producer, TRAVEL_CACHE, UNTRACKED};
+use super::{Inner, Parent, Producer, UNTRACKED};
 use crate::config::MAX_DEPTH;
 use crate::model::ids::{SpanContext, SpanId, TraceFlags, TraceId};
 use crate::model::record::{Loss, ParentKind, SpanRecord};
@@ -39,8 +40,9 @@ impl Producer {
     /// a sampled one takes a record from the engine's travel pool, or is counted as
     /// `travel_pool_full` if there is none.
     pub(crate) fn start_travel(&self, name: Value<'_>, parent: Parent) -> TravelSpan {
-        let pool = Arc::clone(&self.pool);
-        self.with(|inner, pool_ref| {
+        // The span is made outside `with`: were anything inside to panic, dropping a span
+        // there would reach this producer again while `with` holds it.
+        let (context, slot, truncated) = self.with(|inner, pool| {
             let parent = match parent {
                 Parent::Current => inner.stack.current().map(|d| inner.stack.context(d)),
                 Parent::Root => None,
@@ -63,28 +65,20 @@ impl Producer {
                 flags: TraceFlags(flags),
                 is_remote: false,
             };
-            let mut travel = TravelSpan {
-                pool,
-                slot: NO_SLOT,
-                context,
-                truncated: 0,
-            };
             if !sampled {
-                return travel;
+                return (context, NO_SLOT, 0);
             }
             let cached = inner.travel_cached.checked_sub(1).map(|n| {
                 inner.travel_cached = n;
                 inner.travel_cache[n]
             });
-            let Some(slot) = cached.or_else(|| pool_ref.travel.take()) else {
-                pool_ref.count_travel_full();
-                return travel;
+            let Some(slot) = cached.or_else(|| pool.travel.take()) else {
+                pool.count_travel_full();
+                return (context, NO_SLOT, 0);
             };
-            // Held by the span from here: its drop gives it back whatever happens next.
-            travel.slot = slot;
             // SAFETY: the slot came from the pool's `take` or from this producer's cache of
             // records it holds; nothing else refers to it.
-            let rec = unsafe { pool_ref.travel.slot(slot) };
+            let rec = unsafe { pool.travel.slot(slot) };
             let (parent_span, kind) = match parent {
                 Some(cx) if cx.is_remote => (cx.span_id.word(), ParentKind::Remote),
                 Some(cx) => (cx.span_id.word(), ParentKind::Local),
@@ -101,9 +95,14 @@ impl Producer {
             );
             let mut loss = Loss::default();
             rec.set_name(name, &mut loss);
-            travel.truncated = loss.truncated;
-            travel
-        })
+            (context, slot, loss.truncated)
+        });
+        TravelSpan {
+            pool: Arc::clone(&self.pool),
+            slot,
+            context,
+            truncated,
+        }
     }
 
     /// Publishes the finished record in travel slot `slot` into this producer's ring (counted
@@ -120,7 +119,9 @@ impl Producer {
                 let rec = unsafe { pool.travel.slot(slot) };
                 inner.publish_travel(rec, truncated, pool);
             }
-            if inner.travel_cached < TRAVEL_CACHE {
+            // Kept only by a producer with a ring (a detached one may be one of many, on
+            // threads that come and go), within its share of the pool.
+            if inner.claim.is_some() && inner.travel_cached < inner.travel_cache_limit {
                 inner.travel_cache[inner.travel_cached] = slot;
                 inner.travel_cached += 1;
             } else {
