@@ -223,17 +223,10 @@ impl Span<'_> {
     /// character boundary if longer.
     pub fn record_error<E: std::error::Error + ?Sized>(&mut self, error: &E) -> &mut Self {
         if self.recording {
-            let mut buf = StackText::new();
-            let _ = write!(buf, "{error}");
-            let msg = buf.as_str();
-            self.add_event(
-                "exception",
-                &[
-                    ("exception.type", Value::str(std::any::type_name::<E>())),
-                    ("exception.message", Value::copied(msg)),
-                ],
-            );
-            self.set_error(Value::copied(msg));
+            with_exception(error, |attrs, message| {
+                self.add_event("exception", attrs);
+                self.set_error(message);
+            });
         }
         self
     }
@@ -252,22 +245,41 @@ impl Drop for Span<'_> {
     }
 }
 
+/// Formats `error` into a stack buffer (no allocation; cut at a character boundary past
+/// [`ARENA_BYTES`]) and hands `f` the OpenTelemetry `exception` event's attributes
+/// (`exception.type`, `exception.message`) and the status message.
+pub(crate) fn with_exception<E: std::error::Error + ?Sized>(
+    error: &E,
+    f: impl FnOnce(&[(&'static str, Value<'_>)], Value<'_>),
+) {
+    let mut buf = StackText::new();
+    let _ = write!(buf, "{error}");
+    let msg = buf.as_str();
+    f(
+        &[
+            ("exception.type", Value::str(std::any::type_name::<E>())),
+            ("exception.message", Value::copied(msg)),
+        ],
+        Value::copied(msg),
+    );
+}
+
 /// A fixed buffer that `write!` can fill without allocating; what does not fit is cut at a
 /// character boundary.
-pub(crate) struct StackText {
+struct StackText {
     buf: [u8; ARENA_BYTES],
     len: usize,
 }
 
 impl StackText {
-    pub(crate) fn new() -> Self {
+    fn new() -> Self {
         StackText {
             buf: [0; ARENA_BYTES],
             len: 0,
         }
     }
 
-    pub(crate) fn as_str(&self) -> &str {
+    fn as_str(&self) -> &str {
         // SAFETY: `write_str` only appends whole `&str` prefixes cut at char boundaries.
         unsafe { std::str::from_utf8_unchecked(&self.buf[..self.len]) }
     }

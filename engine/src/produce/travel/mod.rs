@@ -30,8 +30,6 @@
 mod future;
 pub(crate) mod pool;
 
-use std::fmt::Write as _;
-
 pub use future::InSpan;
 
 use super::local;
@@ -162,17 +160,10 @@ impl TravelSpan {
     /// error status, the message formatted into a stack buffer (no allocation).
     pub fn record_error<E: std::error::Error + ?Sized>(&mut self, error: &E) -> &mut Self {
         if self.is_recording() {
-            let mut buf = crate::produce::guard::StackText::new();
-            let _ = write!(buf, "{error}");
-            let msg = buf.as_str();
-            self.add_event(
-                "exception",
-                &[
-                    ("exception.type", Value::str(std::any::type_name::<E>())),
-                    ("exception.message", Value::copied(msg)),
-                ],
-            );
-            self.set_error(Value::copied(msg));
+            crate::produce::guard::with_exception(error, |attrs, message| {
+                self.add_event("exception", attrs);
+                self.set_error(message);
+            });
         }
         self
     }
