@@ -66,8 +66,8 @@ fn a_span_ended_on_another_thread_arrives_once_with_its_parent_and_times() {
 fn ten_thousand_tasks_each_span_once_with_the_right_parent() {
     const TASKS: usize = 10_000;
     let (engine, sink) = engine(
-        // Rings for the main thread and the four workers, each able to hold all of its
-        // thread's spans should the drain fall behind.
+        // Rings for the main thread and the four workers, each able to hold a whole wave's
+        // spans (below) should one worker run them all while the drain falls behind.
         EngineConfig::default()
             .rings(6)
             .ring_capacity(1 << 14)
@@ -80,8 +80,12 @@ fn ten_thousand_tasks_each_span_once_with_the_right_parent() {
         .enable_all()
         .build()
         .unwrap();
+    // In waves of a thousand tasks (4 000 spans), the rings emptied between waves: the
+    // collecting sink is slow in a debug build, and the test is about parents, not drops.
+    const WAVE: usize = 1_000;
     let roots: Vec<_> = runtime.block_on(async {
-        let mut handles = Vec::with_capacity(TASKS);
+        let mut out = Vec::with_capacity(TASKS);
+        let mut handles = Vec::with_capacity(WAVE);
         for t in 0..TASKS {
             let e = std::sync::Arc::clone(&engine);
             let mut root = e.travel("task");
@@ -108,10 +112,12 @@ fn ten_thousand_tasks_each_span_once_with_the_right_parent() {
                 (child_cx, grandchild_cx, moved)
             });
             handles.push(tokio::spawn(async move { (root_cx, fut.await) }));
-        }
-        let mut out = Vec::with_capacity(TASKS);
-        for h in handles {
-            out.push(h.await.unwrap());
+            if handles.len() == WAVE {
+                for h in handles.drain(..) {
+                    out.push(h.await.unwrap());
+                }
+                engine.flush(Duration::from_secs(30)).unwrap();
+            }
         }
         out
     });
@@ -292,4 +298,29 @@ fn threads_without_a_ring_keep_no_records_from_the_pool() {
     assert_eq!(report.dropped.travel_pool_full, 0);
     // Every span ended on a thread without a ring (this one's is held by `here`).
     assert_eq!(report.dropped.no_ring, (THREADS * 4 + 16) as u64);
+}
+
+#[test]
+fn a_travelling_span_carries_attributes_events_and_an_error_like_a_native_one() {
+    let (engine, sink) = engine(EngineConfig::default().rings(2).ring_capacity(64));
+    let mut span = engine.travel("io");
+    span.set_kind(ringspan::SpanKind::Client)
+        .set_attrs(&[("path", Value::copied("/var/data")), ("n", Value::i64(3))])
+        .add_event("retry", &[("attempt", Value::i64(2))])
+        .record_error(&std::io::Error::other("disk on fire"));
+    drop(span);
+    engine.shutdown(Duration::from_secs(5)).unwrap();
+    let s = &sink.take()[0];
+    assert_eq!(s.kind, ringspan::SpanKind::Client);
+    assert_eq!(s.status, "Error(\"disk on fire\")");
+    assert!(
+        s.attrs
+            .contains(&("path".into(), Val::S("/var/data".into()))),
+        "{s:?}"
+    );
+    assert_eq!(s.events[0].0, "retry");
+    assert_eq!(s.events[1].0, "exception");
+    assert!(s.events[1]
+        .1
+        .contains(&("exception.message".into(), Val::S("disk on fire".into()))));
 }
