@@ -102,6 +102,28 @@ fn label<'a>(labels: &'a [(&'static str, String)], key: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
+/// A table under these column heads, a row per entry: its text cells (escaped), then its
+/// figure (right-aligned); "none" without entries.
+fn table(h: &mut String, heads: &[&str], rows: &[(Vec<&str>, String)]) {
+    if rows.is_empty() {
+        h.push_str("<p>none</p>\n");
+        return;
+    }
+    h.push_str("<table>\n<tr>");
+    for head in heads {
+        let _ = write!(h, "<th>{head}</th>");
+    }
+    h.push_str("</tr>\n");
+    for (cells, figure) in rows {
+        h.push_str("<tr>");
+        for c in cells {
+            let _ = write!(h, "<td>{}</td>", esc(c));
+        }
+        let _ = writeln!(h, "<td class=\"n\">{figure}</td></tr>");
+    }
+    h.push_str("</table>\n");
+}
+
 /// The leak report: spans open too long, spans abandoned by exited threads, producers that
 /// hold a ring and record nothing, a growing exporter backlog.
 fn leaks(h: &mut String, families: &[Family]) {
@@ -113,42 +135,27 @@ fn leaks(h: &mut String, families: &[Family]) {
         h,
         "<h3>Spans open longer than {threshold:.0} s (the oldest of each producer)</h3>"
     );
-    let long = series(families, "ringspan.span.open.long_age");
-    if long.is_empty() {
-        h.push_str("<p>none</p>\n");
-    } else {
-        h.push_str(
-            "<table>\n<tr><th>span</th><th>thread</th><th>ring</th><th>open for</th></tr>\n",
-        );
-        for (labels, v) in long {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{:.1} s</td></tr>",
-                esc(label(labels, "span.name")),
-                esc(label(labels, "thread.name")),
-                esc(label(labels, "ring")),
-                gauge(v)
-            );
-        }
-        h.push_str("</table>\n");
-    }
+    let long: Vec<_> = series(families, "ringspan.span.open.long_age")
+        .iter()
+        .map(|(l, v)| {
+            let cells = vec![
+                label(l, "span.name"),
+                label(l, "thread.name"),
+                label(l, "ring"),
+            ];
+            (cells, format!("{:.1} s", gauge(v)))
+        })
+        .collect();
+    table(h, &["span", "thread", "ring", "open for"], &long);
     h.push_str("<h3>Spans left open by threads that exited (the last 16)</h3>\n");
-    let abandoned = series(families, "ringspan.span.abandoned");
-    if abandoned.is_empty() {
-        h.push_str("<p>none</p>\n");
-    } else {
-        h.push_str("<table>\n<tr><th>span</th><th>thread</th><th>spans</th></tr>\n");
-        for (labels, v) in abandoned {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td class=\"n\">{:.0}</td></tr>",
-                esc(label(labels, "span.name")),
-                esc(label(labels, "thread.name")),
-                gauge(v)
-            );
-        }
-        h.push_str("</table>\n");
-    }
+    let abandoned: Vec<_> = series(families, "ringspan.span.abandoned")
+        .iter()
+        .map(|(l, v)| {
+            let cells = vec![label(l, "span.name"), label(l, "thread.name")];
+            (cells, format!("{:.0}", gauge(v)))
+        })
+        .collect();
+    table(h, &["span", "thread", "spans"], &abandoned);
     let _ = writeln!(
         h,
         "<h3>Producers holding a ring without recording for longer than {threshold:.0} s</h3>"
@@ -156,21 +163,9 @@ fn leaks(h: &mut String, families: &[Family]) {
     let idle: Vec<_> = series(families, "ringspan.ring.idle")
         .iter()
         .filter(|(_, v)| gauge(v) > threshold)
+        .map(|(l, v)| (vec![label(l, "ring")], format!("{:.1} s", gauge(v))))
         .collect();
-    if idle.is_empty() {
-        h.push_str("<p>none</p>\n");
-    } else {
-        h.push_str("<table>\n<tr><th>ring</th><th>idle for</th></tr>\n");
-        for (labels, v) in idle {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td class=\"n\">{:.1} s</td></tr>",
-                esc(label(labels, "ring")),
-                gauge(v)
-            );
-        }
-        h.push_str("</table>\n");
-    }
+    table(h, &["ring", "idle for"], &idle);
     h.push_str("<h3>Exporter backlog</h3>\n");
     let growing = series(families, "ringspan.export.backlog.growing")
         .first()
