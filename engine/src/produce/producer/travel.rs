@@ -173,15 +173,13 @@ impl Inner {
         // The ring's next free slot may hold a span being built (staged): move it to scratch
         // first, or the push below would take its slot.
         self.evict();
+        self.count_loss(Loss { truncated });
         let Some(claim) = &mut self.claim else { return };
         let counters = &claim.lane.counters;
         // Both at once: a travelling span is never on this producer's stack, so it adds
         // nothing to the open count (`started - recorded`).
         bump(&counters.started, 1);
         bump(&counters.recorded, 1);
-        if truncated > 0 {
-            bump(&counters.truncated_strings, u64::from(truncated));
-        }
         if claim
             .ring
             .push_with(|slot| rec.copy_used_into(slot))
