@@ -209,6 +209,21 @@ impl Engine {
         self.with_local(|p| p.start_travel(name, parent))
     }
 
+    /// The `tracing` front end (cargo feature `tracing`): a `tracing-subscriber` layer that
+    /// records `tracing` spans as travelling spans of this engine, keeping up to twice
+    /// [`EngineConfig::travel_spans`] of them open (sampled or not). See [`crate::TracingLayer`].
+    #[cfg(feature = "tracing")]
+    pub fn tracing_layer(&self) -> crate::TracingLayer {
+        self.tracing_layer_with_capacity(2 * self.pool.travel.capacity())
+    }
+
+    /// [`Engine::tracing_layer`] with room for `open` open `tracing` spans (rounded up to a
+    /// power of two, 128 bytes each, allocated here once).
+    #[cfg(feature = "tracing")]
+    pub fn tracing_layer_with_capacity(&self, open: usize) -> crate::TracingLayer {
+        crate::TracingLayer::new(Arc::clone(&self.pool), open)
+    }
+
     /// Waits until every span pushed before this call is in the sink and the sink has been
     /// flushed.
     ///

@@ -109,9 +109,12 @@ pub use model::record::{
 };
 pub use model::value::{Value, ValueRef};
 pub use produce::guard::Span;
+#[cfg(feature = "tracing")]
+pub use produce::layer::TracingLayer;
 pub use produce::pool::AbandonedSpan;
 pub use produce::producer::{Parent, Producer};
 pub use produce::sampler::Sampler;
+pub use produce::span_table::{SpanTable, TableMiss, MAX_PROBE};
 pub use produce::traceparent::{
     format as format_traceparent, parse as parse_traceparent, Traceparent, TraceparentError,
     TRACEPARENT_LEN,

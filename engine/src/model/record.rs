@@ -395,6 +395,70 @@ impl SpanRecord {
         self.header.n_events += 1;
     }
 
+    /// Opens an event stamped `time`, with no attributes yet, for a writer that learns its
+    /// name and attributes one at a time ([`SpanRecord::set_event_name`],
+    /// [`SpanRecord::push_event_attr`]); `None` (counted as a dropped event) when the record
+    /// holds [`MAX_EVENTS`] already.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn open_event(&mut self, name: &'static str, time: u64) -> Option<usize> {
+        let e = usize::from(self.header.n_events);
+        if e == MAX_EVENTS {
+            self.header.dropped_events = self.header.dropped_events.saturating_add(1);
+            return None;
+        }
+        self.events[e] = Event {
+            name: Packed::from_static(name),
+            time,
+            ..Event::EMPTY
+        };
+        self.header.n_events += 1;
+        Some(e)
+    }
+
+    /// Renames event `e` (from [`SpanRecord::open_event`]); a string that is not `'static`
+    /// is copied into the arena.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn set_event_name(&mut self, e: usize, name: Value<'_>, loss: &mut Loss) {
+        let name = Self::pack(&mut self.arena, &mut self.header.arena_len, name, loss);
+        self.events[e].name = name;
+    }
+
+    /// Appends an attribute to event `e`, or counts it as dropped past [`MAX_EVENT_ATTRS`].
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn push_event_attr(
+        &mut self,
+        e: usize,
+        key: &'static str,
+        value: Value<'_>,
+        loss: &mut Loss,
+    ) {
+        let n = usize::from(self.events[e].n_attrs);
+        if n == MAX_EVENT_ATTRS {
+            let event = &mut self.events[e];
+            event.dropped_attrs = event.dropped_attrs.saturating_add(1);
+            return;
+        }
+        let value = Self::pack(&mut self.arena, &mut self.header.arena_len, value, loss);
+        let event = &mut self.events[e];
+        event.attrs[n] = Attr {
+            key: Packed::from_static(key),
+            value,
+        };
+        event.n_attrs += 1;
+    }
+
+    /// Counts `n` events dropped before they reached the record.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn count_dropped_events(&mut self, n: u32) {
+        self.header.dropped_events = self.header.dropped_events.saturating_add(n);
+    }
+
+    /// Whether a status was set (`Ok` or `Error`).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn has_status(&self) -> bool {
+        self.header.status != STATUS_UNSET
+    }
+
     /// Sets the status following the spec: `Ok` is final, `Unset` changes nothing, and only
     /// `Error` keeps a description.
     #[inline]
@@ -640,6 +704,30 @@ mod tests {
             r.attributes().last().unwrap(),
             ("h", ValueRef::I64(MAX_ATTRS as i64 - 1))
         );
+    }
+
+    #[test]
+    fn an_event_written_field_by_field_keeps_its_name_attributes_and_counts() {
+        let mut r = fresh();
+        let mut loss = Loss::default();
+        let e = r.open_event("callsite name", 20).unwrap();
+        let message = String::from("order routed");
+        r.set_event_name(e, Value::copied(&message), &mut loss);
+        drop(message);
+        for i in 0..MAX_EVENT_ATTRS as i64 + 2 {
+            r.push_event_attr(e, "n", Value::i64(i), &mut loss);
+        }
+        let event = r.events().next().unwrap();
+        assert_eq!(event.name(), "order routed");
+        assert_eq!(event.time_ticks(), 20);
+        assert_eq!(event.attributes().len(), MAX_EVENT_ATTRS);
+        assert_eq!(event.dropped_attributes_count(), 2);
+        while r.events().len() < MAX_EVENTS {
+            r.open_event("more", 30).unwrap();
+        }
+        assert!(r.open_event("one too many", 40).is_none());
+        assert_eq!(r.dropped_events_count(), 1);
+        assert_eq!(loss, Loss::default());
     }
 
     /// Found by the `encode` fuzz target: a key set again once every slot was taken lost its

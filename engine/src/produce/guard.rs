@@ -266,20 +266,29 @@ pub(crate) fn with_exception<E: std::error::Error + ?Sized>(
 
 /// A fixed buffer that `write!` can fill without allocating; what does not fit is cut at a
 /// character boundary.
-struct StackText {
+pub(crate) struct StackText {
     buf: [u8; ARENA_BYTES],
     len: usize,
+    /// Whether something written did not fit.
+    cut: bool,
 }
 
 impl StackText {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         StackText {
             buf: [0; ARENA_BYTES],
             len: 0,
+            cut: false,
         }
     }
 
-    fn as_str(&self) -> &str {
+    /// Whether the text was cut short.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn was_cut(&self) -> bool {
+        self.cut
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
         // SAFETY: `write_str` only appends whole `&str` prefixes cut at char boundaries.
         unsafe { std::str::from_utf8_unchecked(&self.buf[..self.len]) }
     }
@@ -290,6 +299,7 @@ impl fmt::Write for StackText {
         let n = floor_char_boundary(s, self.buf.len() - self.len);
         self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
         self.len += n;
+        self.cut |= n < s.len();
         Ok(())
     }
 }

@@ -20,10 +20,13 @@
 
 pub(crate) mod guard;
 pub(crate) mod lane;
+#[cfg(feature = "tracing")]
+pub(crate) mod layer;
 pub(crate) mod local;
 pub(crate) mod pool;
 pub(crate) mod producer;
 pub(crate) mod sampler;
+pub(crate) mod span_table;
 pub(crate) mod stack;
 pub(crate) mod traceparent;
 pub(crate) mod travel;

@@ -157,6 +157,31 @@ impl Producer {
             depth,
         }
     }
+
+    /// Enters `cx` as [`Producer::enter`] does, without a guard: a front end whose enter and
+    /// exit are two calls (the `tracing` layer) leaves it with [`Producer::leave_context`].
+    #[cfg(feature = "tracing")]
+    pub(crate) fn enter_context(&self, cx: SpanContext) {
+        std::mem::forget(self.enter(cx));
+    }
+
+    /// Leaves the innermost context entered with [`Producer::enter_context`] whose span id is
+    /// `span` (in any order: a frame below open ones stays until they close); does nothing
+    /// if there is none (it was past [`MAX_DEPTH`]).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn leave_context(&self, span: SpanId) {
+        let word = span.word();
+        self.with(|inner, _| {
+            let stack = &mut inner.stack;
+            let found = (0..stack.depth()).rev().find(|&d| {
+                let f = &stack[d];
+                f.open && !f.recording && f.callsite.is_none() && f.span == word
+            });
+            if let Some(d) = found {
+                stack.close(d);
+            }
+        });
+    }
 }
 
 impl Inner {

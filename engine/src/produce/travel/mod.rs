@@ -102,7 +102,10 @@ impl TravelSpan {
 
     /// Runs `f` on its record, if it has one, counting strings cut short.
     #[inline]
-    fn edit(&mut self, f: impl FnOnce(&mut SpanRecord, &mut Loss, &crate::clock::Clock)) {
+    pub(crate) fn edit(
+        &mut self,
+        f: impl FnOnce(&mut SpanRecord, &mut Loss, &crate::clock::Clock),
+    ) {
         if self.slot == NO_SLOT {
             return;
         }
@@ -200,6 +203,18 @@ impl TravelSpan {
             let _entered = p.enter(cx);
             f()
         })
+    }
+
+    /// Gives its record back unpublished and counts it as `travel_pool_full`: for a front
+    /// end that has nowhere to keep the span open (the `tracing` layer's table is full).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn drop_as_full(mut self) {
+        let slot = std::mem::replace(&mut self.slot, NO_SLOT);
+        if slot != NO_SLOT {
+            // SAFETY: this span held `slot` until now, and holds no reference into it.
+            unsafe { self.pool.travel.give_back(slot) };
+            self.pool.count_travel_full();
+        }
     }
 
     /// Ends the span now (the same as dropping it).
