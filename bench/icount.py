@@ -28,6 +28,8 @@ WORKLOADS = {
     "record": ("icount_measure_record", 20000),
     "callsite": ("icount_measure_callsite", 20000),
     "travel": ("icount_measure_travel", 20000),
+    "tracing": ("icount_measure_tracing", 20000),
+    "tracing_registry": ("icount_measure_tracing", 20000),
     "unsampled": ("icount_measure_callsite", 20000),
     "encode": ("icount_measure_encode", 40),
     "encode_compact": ("icount_measure_encode_compact", 40),
@@ -83,11 +85,11 @@ def main():
         with open(BUDGETS) as f:
             budgets = json.load(f)["instructions_per_span"]
     failed = []
-    print(f"{'workload':<10} {'instr/span':>11} {'budget':>9} {'change':>8}")
+    print(f"{'workload':<16} {'instr/span':>11} {'budget':>9} {'change':>8}")
     for w, c in counts.items():
         b = budgets.get(w)
         change = f"{(c / b - 1) * 100:+.2f}%" if b else "new"
-        print(f"{w:<10} {c:>11.1f} {b if b else '-':>9} {change:>8}")
+        print(f"{w:<16} {c:>11.1f} {b if b else '-':>9} {change:>8}")
         if b and c > b * (1 + TOLERANCE):
             failed.append(w)
     if mode == "save":

@@ -1,4 +1,4 @@
-//! `record/{otel_sdk,fastrace,tracing_otel}` and `record_unsampled/otel_sdk`: the span of
+//! `record/{otel_sdk,fastrace,tracing_otel,tracing_ringspan}` and `record_unsampled/otel_sdk`: the span of
 //! `record/ringspan` (start, 4 attributes, end) through the libraries people would otherwise
 //! pick, each set up as in production (see `src/peers/`), recording on the producer core with
 //! their background threads on the other. Before timing, each checks that its exporter or
@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ringspan_bench::peers::{fastrace as ft, otel_sdk, tracing_otel};
+use ringspan_bench::{ours, tracing_span};
 
 fn otel(c: &mut Criterion) {
     let (provider, tracer, count) = otel_sdk::setup(true);
@@ -90,18 +91,56 @@ fn fastrace(c: &mut Criterion) {
 fn tracing_otel(c: &mut Criterion) {
     let (provider, _, count) = otel_sdk::setup(true);
     let _default = tracing::subscriber::set_default(tracing_otel::subscriber(&provider));
-    otel_sdk::check(&provider, &count, tracing_otel::record_one);
+    otel_sdk::check(&provider, &count, tracing_span::record_one);
     let mut i = 0;
     c.benchmark_group("record")
         .bench_function("tracing_otel", |b| {
             b.iter(|| {
                 i += 1;
-                tracing_otel::record_one(black_box(i));
+                tracing_span::record_one(black_box(i));
             })
         });
     let _ = provider.force_flush();
     let _ = provider.shutdown();
 }
 
-criterion_group!(benches, otel, otel_unsampled, fastrace, tracing_otel);
+/// `record/tracing_ringspan`: the same `tracing` span through ringspan's layer (its record a
+/// travelling span's, ended into the bench thread's local ring), with the drain spinning on
+/// the other core.
+fn tracing_ringspan(c: &mut Criterion) {
+    let engine = ours::engine(ringspan::Sampler::default());
+    let _default = tracing::subscriber::set_default(ours::tracing(&engine));
+    ringspan_bench::pin_producer();
+    for i in 0..1_000_000 {
+        tracing_span::record_one(i);
+    }
+    engine.flush(Duration::from_secs(10)).expect("flush");
+    let warm = engine.snapshot();
+    assert!(
+        warm.delivered >= 990_000 && warm.is_balanced() && warm.dropped.travel_pool_full == 0,
+        "the layer records every span and the drain keeps up: {warm:?}"
+    );
+    let mut i = 0;
+    c.benchmark_group("record")
+        .bench_function("tracing_ringspan", |b| {
+            b.iter(|| {
+                i += 1;
+                tracing_span::record_one(black_box(i));
+            })
+        });
+    let snap = engine.shutdown(Duration::from_secs(10)).expect("shutdown");
+    eprintln!(
+        "record/tracing_ringspan: recorded {} delivered {} dropped {:?}",
+        snap.recorded, snap.delivered, snap.dropped
+    );
+}
+
+criterion_group!(
+    benches,
+    otel,
+    otel_unsampled,
+    fastrace,
+    tracing_otel,
+    tracing_ringspan
+);
 criterion_main!(benches);

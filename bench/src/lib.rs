@@ -5,6 +5,7 @@
 
 pub mod ours;
 pub mod peers;
+pub mod tracing_span;
 
 use std::sync::OnceLock;
 

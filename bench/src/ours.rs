@@ -57,6 +57,13 @@ pub fn record_travel(engine: &Engine, i: i64) {
     ]);
 }
 
+/// A `tracing` subscriber as ringspan's users would set it up: the Registry with the
+/// engine's [`ringspan::TracingLayer`].
+pub fn tracing(engine: &Engine) -> impl tracing::Subscriber + Send + Sync {
+    use tracing_subscriber::layer::SubscriberExt;
+    tracing_subscriber::registry().with(engine.tracing_layer())
+}
+
 /// An engine whose drain spins on the drain core.
 pub fn engine(sampler: Sampler) -> Engine {
     let mut config = EngineConfig::default()

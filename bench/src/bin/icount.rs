@@ -5,6 +5,9 @@
 //! - `callsite`: the same span started from its callsite (a compact record);
 //! - `travel`: the keyed span as a travelling span (`Engine::travel`: its record from the
 //!   travel pool, published into the thread's local ring);
+//! - `tracing`: the bench span as `tracing` users write it (`tracing_span::record_one`:
+//!   `info_span!` with 4 fields, entered, closed) through the Registry and ringspan's layer;
+//! - `tracing_registry`: the same span through the Registry alone, the floor the layer adds to;
 //! - `unsampled`: the callsite span under an always-off sampler;
 //! - `encode`: the `encode` bench's batch of 512 drained spans through the `OtlpSink`;
 //! - `encode_compact`: 512 compact records of the callsite span through the same sink.
@@ -44,6 +47,14 @@ fn icount_measure_record(p: &Producer, n: i64) {
 fn icount_measure_callsite(p: &Producer, n: i64) {
     for i in 0..n {
         record_one(p, black_box(i));
+    }
+}
+
+#[no_mangle]
+#[inline(never)]
+fn icount_measure_tracing(n: i64) {
+    for i in 0..n {
+        ringspan_bench::tracing_span::record_one(black_box(i));
     }
 }
 
@@ -138,13 +149,45 @@ fn travel(n: i64) {
     assert_eq!(snap.delivered, total as u64);
 }
 
+/// The `tracing` bench span under `subscriber` (the Registry, with ringspan's layer or not);
+/// with the layer, every span reaches the engine's sink.
+fn tracing(n: i64, with_layer: bool) {
+    let total = (WARMUP + n) as usize;
+    let config = EngineConfig::default()
+        .rings(1)
+        .ring_capacity((total + 1).next_power_of_two())
+        .compact_capacity(2)
+        .idle(IdleStrategy::Yield);
+    let engine = Engine::start(config, Discard::default()).expect("engine starts");
+    let dispatch = if with_layer {
+        tracing::Dispatch::new(ringspan_bench::ours::tracing(&engine))
+    } else {
+        tracing::Dispatch::new(tracing_subscriber::registry())
+    };
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..WARMUP {
+            ringspan_bench::tracing_span::record_one(i);
+        }
+        icount_measure_tracing(n);
+    });
+    drop(dispatch);
+    let snap = engine.shutdown(Duration::from_secs(30)).expect("shutdown");
+    assert_eq!(
+        snap.dropped.total(),
+        0,
+        "a dropped span would change the count"
+    );
+    let expected = if with_layer { total as u64 } else { 0 };
+    assert_eq!(snap.delivered, expected);
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let workload = args.next().unwrap_or_default();
     let n: i64 = args
         .next()
         .and_then(|v| v.parse().ok())
-        .expect("usage: ringspan-icount <record|callsite|travel|unsampled|encode> <iterations>");
+        .expect("usage: ringspan-icount <record|callsite|travel|tracing|tracing_registry|unsampled|encode> <iterations>");
     let units = match workload.as_str() {
         "record" => {
             record(Sampler::default(), n, icount_measure_record);
@@ -156,6 +199,14 @@ fn main() {
         }
         "travel" => {
             travel(n);
+            1
+        }
+        "tracing" => {
+            tracing(n, true);
+            1
+        }
+        "tracing_registry" => {
+            tracing(n, false);
             1
         }
         "unsampled" => {
@@ -191,7 +242,7 @@ fn main() {
             BATCH
         }
         other => panic!(
-            "unknown workload {other:?}: record, callsite, travel, unsampled, encode or encode_compact"
+            "unknown workload {other:?}: record, callsite, travel, tracing, tracing_registry, unsampled, encode or encode_compact"
         ),
     };
     println!("{workload} {n} {units}");

@@ -10,16 +10,3 @@ pub fn subscriber(provider: &SdkTracerProvider) -> impl tracing::Subscriber + Se
     tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("ringspan-bench")))
 }
-
-/// One span: start with 4 fields, enter, exit, close.
-#[inline(always)]
-pub fn record_one(i: i64) {
-    let span = tracing::info_span!(
-        "order.match",
-        order.id = i,
-        order.qty = 100.0,
-        order.side = "buy",
-        order.aggressive = true
-    );
-    let _entered = span.enter();
-}

@@ -47,7 +47,7 @@ use tracing_subscriber::registry::LookupSpan;
 use self::fields::{EventFields, SpanFields};
 use super::local;
 use super::pool::Pool;
-use super::producer::Parent;
+use super::producer::{Parent, Producer};
 use super::span_table::SpanTable;
 use super::travel::TravelSpan;
 use crate::model::ids::{SpanContext, SpanId, TraceFlags, TraceId};
@@ -128,7 +128,8 @@ impl TracingLayer {
         self.spans.header(key(id)).map(decode)
     }
 
-    fn parent<S>(&self, attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> Parent
+    /// The parent of a new span, for a producer `p` of this thread (see the module docs).
+    fn parent<S>(&self, attrs: &Attributes<'_>, ctx: &Context<'_, S>, p: &Producer) -> Parent
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
@@ -144,8 +145,7 @@ impl TracingLayer {
         // Contextual: this thread's innermost entered span, `tracing` or native, is on the
         // local producer; if it has none (an entered span past the stack's depth), the
         // Registry's current span.
-        let entered = local::with_local(&self.pool, |p| p.current_context().is_some());
-        if entered {
+        if p.current_context().is_some() {
             return Parent::Current;
         }
         ctx.current_span()
@@ -161,9 +161,8 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let meta = attrs.metadata();
-        let parent = self.parent(attrs, &ctx);
         let mut span = local::with_local(&self.pool, |p| {
-            p.start_travel(Value::str(meta.name()), parent)
+            p.start_travel(Value::str(meta.name()), self.parent(attrs, &ctx, p))
         });
         if span.is_recording() {
             span.edit(|rec, loss, _| attrs.record(&mut SpanFields { rec, loss }));
