@@ -34,6 +34,18 @@ pub struct Args {
     pub plot: Option<String>,
     /// Run the fault soak: the embedded receiver misbehaves on a schedule (see `faults.rs`).
     pub faults: bool,
+    /// The API the producers record through.
+    pub api: Api,
+}
+
+/// How ringspan's producers record the harness's span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// ringspan's own: a callsite span on a pinned producer (`Producer::span_at`).
+    Native,
+    /// `tracing`'s `info_span!` (entered, then closed) through the Registry and ringspan's
+    /// `TracingLayer`, on the same pinned cores.
+    Tracing,
 }
 
 /// Something to run the same schedule through, next to ringspan.
@@ -52,7 +64,7 @@ usage: ringspan-perf [--producers N] [--cores LIST] [--drain-core C] [--duration
                      [--rate SPANS_PER_SEC_PER_PRODUCER|max] [--attrs K] [--ring-capacity N]
                      [--compact-capacity N] [--batch N]
                      [--json PATH] [--endpoint URL] [--compare null,otel] [--plot PATH]
-                     [--faults]";
+                     [--faults] [--api native|tracing]";
 
 fn bad(flag: &str, value: &str, why: &str) -> String {
     format!("invalid {flag} {value:?}: {why}\n{USAGE}")
@@ -76,6 +88,7 @@ impl Args {
             compare: Vec::new(),
             plot: None,
             faults: false,
+            api: Api::Native,
         };
         let mut it = args.into_iter();
         while let Some(flag) = it.next() {
@@ -136,6 +149,13 @@ impl Args {
                     }
                 }
                 "--json" => a.json = Some(value),
+                "--api" => {
+                    a.api = match value.as_str() {
+                        "native" => Api::Native,
+                        "tracing" => Api::Tracing,
+                        _ => return Err(bad(&flag, &value, "expected native or tracing")),
+                    }
+                }
                 "--plot" => a.plot = Some(value),
                 "--endpoint" => {
                     if !(value.starts_with("http://") || value.starts_with("https://")) {
@@ -202,6 +222,8 @@ mod tests {
         assert_eq!(a.compare, vec![Compare::Null, Compare::Otel]);
         assert!(!a.faults);
         assert!(parse("--faults --duration 60").unwrap().faults);
+        assert_eq!(a.api, Api::Native);
+        assert_eq!(parse("--api tracing").unwrap().api, Api::Tracing);
     }
 
     #[test]
@@ -215,6 +237,7 @@ mod tests {
             ("--json", "--json"),
             ("--compare tracing", "--compare"),
             ("--endpoint localhost:4318", "--endpoint"),
+            ("--api log", "--api"),
         ] {
             let e = parse(input).unwrap_err();
             assert!(e.contains(flag), "{input}: {e}");

@@ -18,6 +18,7 @@ mod procfs;
 mod report;
 mod ringspan_run;
 mod target;
+mod tracing_api;
 mod workload;
 
 use std::process::ExitCode;

@@ -10,7 +10,7 @@ use ringspan::{Callsite, IdleStrategy, Producer, Value};
 use ringspan_transport::{Pipeline, PipelineConfig, Report};
 use serde_json::{json, Map, Value as Json};
 
-use crate::args::{Args, Compare};
+use crate::args::{Api, Args, Compare};
 use crate::report::{LibReport, NullReport};
 use crate::target::Target;
 use crate::workload::{self, KEYS};
@@ -36,6 +36,23 @@ fn record_span(p: &Producer, n: u64, attrs: usize) {
             Value::i64(0),
         ];
         span.set_values(&values[..attrs]);
+    }
+}
+
+/// A producer thread's way of recording the span (`--api`).
+enum Recorder {
+    Native(Producer, usize),
+    /// Holds the thread's default dispatcher (the Registry with the layer) in place.
+    Tracing(#[allow(dead_code)] tracing::dispatcher::DefaultGuard, usize),
+}
+
+impl Recorder {
+    #[inline(always)]
+    fn record(&self, n: u64) {
+        match self {
+            Recorder::Native(p, attrs) => record_span(p, n, *attrs),
+            Recorder::Tracing(_, attrs) => crate::tracing_api::record_span(n, *attrs),
+        }
     }
 }
 
@@ -95,6 +112,11 @@ pub fn run(
     let preallocated = pipeline.engine().preallocated_bytes() as u64;
     let rss_start = procfs::rss_bytes();
     let engine = pipeline.engine();
+    // `--api tracing`: one dispatcher for every producer thread, the Registry with the layer.
+    let dispatch = (args.api == Api::Tracing).then(|| {
+        use tracing_subscriber::layer::SubscriberExt;
+        tracing::Dispatch::new(tracing_subscriber::registry().with(engine.tracing_layer()))
+    });
     let started = std::time::Instant::now();
     let workload_done = AtomicBool::new(false);
     let (phase, costs) = std::thread::scope(|s| {
@@ -113,14 +135,29 @@ pub fn run(
             || ALLOC.allocations(),
             || target.receiver_rss(),
             |_, core| {
-                let producer = match core {
-                    Some(c) => engine
-                        .pin(c)
-                        .unwrap_or_else(|e| panic!("pinning a producer to core {c}: {e}")),
-                    None => engine.producer().expect("a free ring for every producer"),
-                };
-                let attrs = args.attrs;
-                move |n| record_span(&producer, n, attrs)
+                let recorder = (|| {
+                    let attrs = args.attrs;
+                    if let Some(dispatch) = &dispatch {
+                        // The thread's local producer (its ring claimed on the first span) on the
+                        // pinned core; the dispatcher stays this thread's default for the run.
+                        if let Some(c) = core {
+                            assert!(
+                                core_affinity::set_for_current(core_affinity::CoreId { id: c }),
+                                "pinning a producer to core {c}"
+                            );
+                        }
+                        let default = tracing::dispatcher::set_default(dispatch);
+                        return Recorder::Tracing(default, attrs);
+                    }
+                    let producer = match core {
+                        Some(c) => engine
+                            .pin(c)
+                            .unwrap_or_else(|e| panic!("pinning a producer to core {c}: {e}")),
+                        None => engine.producer().expect("a free ring for every producer"),
+                    };
+                    Recorder::Native(producer, attrs)
+                })();
+                move |n| recorder.record(n)
             },
         );
         workload_done.store(true, Ordering::Relaxed);
@@ -210,10 +247,14 @@ pub fn run(
     Ok(LibReport {
         library: "ringspan",
         setup: format!(
-            "Pipeline: {} lane(s) of {} compact + {} full slots, callsite spans, {} spans per request, drain parks 200 us when idle, OTLP/HTTP to {}",
+            "Pipeline: {} lane(s) of {} compact + {} full slots, {}, {} spans per request, drain parks 200 us when idle, OTLP/HTTP to {}",
             cores.len(),
             config_compact,
             args.ring_capacity,
+            match args.api {
+                Api::Native => "callsite spans",
+                Api::Tracing => "tracing spans through TracingLayer (travelling records)",
+            },
             args.batch,
             target.url
         ),
