@@ -110,7 +110,7 @@ pub use model::record::{
 pub use model::value::{Value, ValueRef};
 pub use produce::guard::Span;
 #[cfg(feature = "tracing")]
-pub use produce::layer::TracingLayer;
+pub use produce::layer::{TracingLayer, TracingSpanExt};
 pub use produce::pool::AbandonedSpan;
 pub use produce::producer::{Parent, Producer};
 pub use produce::sampler::Sampler;

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::{Collect, Owned, Val};
-use ringspan::{Engine, EngineConfig, IdleStrategy, Sampler, SpanId, SpanKind, TracingLayer};
+use ringspan::{
+    Engine, EngineConfig, IdleStrategy, Sampler, SpanId, SpanKind, TracingLayer, TracingSpanExt,
+};
 use tracing::instrument::WithSubscriber;
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
@@ -384,4 +386,75 @@ fn ten_thousand_instrumented_tasks_each_span_once_with_the_right_parent() {
         seen[task] += 1;
     }
     assert!(seen.iter().all(|&n| n == 1));
+}
+
+#[test]
+fn a_remote_parent_set_on_a_span_gives_it_and_its_children_that_trace() {
+    let (engine, sink) = small();
+    let dispatch =
+        tracing::Dispatch::new(tracing_subscriber::registry().with(engine.tracing_layer()));
+    let sampled =
+        ringspan::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .unwrap();
+    let unsampled =
+        ringspan::parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00")
+            .unwrap();
+    let outgoing = tracing::dispatcher::with_default(&dispatch, || {
+        let request = tracing::info_span!("request", otel.kind = "server");
+        assert!(request.set_parent(sampled));
+        let cx = request.span_context().unwrap();
+        let _child = tracing::info_span!(parent: &request, "child");
+        let dropped = tracing::info_span!("not.sampled.upstream", n = 1_i64);
+        assert!(dropped.set_parent(unsampled));
+        assert!(!dropped.span_context().unwrap().flags.is_sampled());
+        // Not recorded by the layer: nothing to set.
+        let other = tracing::Span::none();
+        assert!(!other.set_parent(sampled) && other.span_context().is_none());
+        cx
+    });
+    assert_eq!(outgoing.trace_id, sampled.trace_id);
+    assert!(outgoing.flags.is_sampled());
+    let spans = finish(engine, &sink);
+    assert_eq!(
+        spans.len(),
+        2,
+        "the span under an unsampled parent is not recorded: {spans:?}"
+    );
+    let request = named(&spans, "request");
+    assert_eq!(request.trace_id, sampled.trace_id);
+    assert_eq!(request.parent, Some(sampled.span_id));
+    assert!(request.parent_remote);
+    assert_eq!(request.kind, SpanKind::Server);
+    assert_eq!(request.span_id, outgoing.span_id);
+    let child = named(&spans, "child");
+    assert_eq!(
+        (child.trace_id, child.parent),
+        (sampled.trace_id, Some(request.span_id))
+    );
+}
+
+#[test]
+fn a_sampled_remote_parent_makes_an_unsampled_root_recorded() {
+    let (engine, sink) = engine(
+        EngineConfig::default()
+            .rings(2)
+            .ring_capacity(1024)
+            .sampler(Sampler::parent_based(Sampler::always_off())),
+    );
+    let dispatch =
+        tracing::Dispatch::new(tracing_subscriber::registry().with(engine.tracing_layer()));
+    let sampled =
+        ringspan::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!("late.sampled");
+        assert!(!span.span_context().unwrap().flags.is_sampled());
+        assert!(span.set_parent(sampled));
+        span.record("n", 1_i64);
+        span.in_scope(|| tracing::info!("inside"));
+    });
+    let spans = finish(engine, &sink);
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].trace_id, sampled.trace_id);
+    assert_eq!(spans[0].events.len(), 1);
 }

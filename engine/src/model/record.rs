@@ -258,6 +258,21 @@ impl SpanRecord {
         };
     }
 
+    /// Moves the span to another trace and parent (its ids and flags), keeping the rest.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn set_trace(
+        &mut self,
+        trace_id: [u64; 2],
+        parent_span_id: u64,
+        parent: ParentKind,
+        flags: TraceFlags,
+    ) {
+        self.header.trace_id = trace_id;
+        self.header.parent_span_id = parent_span_id;
+        self.header.parent = parent as u8;
+        self.header.trace_flags = flags.0;
+    }
+
     /// Copies `s` into `arena` after its first `*used` bytes, cutting it at a char boundary
     /// if it does not fit. (Takes the two fields, not `self`, so that callers can hold a slot of
     /// `attrs` or `events` at the same time.)

@@ -227,6 +227,28 @@ impl<V> SpanTable<V> {
         None
     }
 
+    /// Replaces the header stored with `key` (for the caller that holds the key before it
+    /// hands it to other threads: a reader at the same instant may see old and new words
+    /// mixed); returns whether the key was found.
+    pub fn set_header(&self, key: NonZeroU64, header: [u64; 4]) -> bool {
+        let key = key.get();
+        for entry in self.probe(key) {
+            // Relaxed: as in `header`.
+            match entry.key.load(Ordering::Relaxed) {
+                0 => return false,
+                k if k == key => {
+                    for (word, v) in entry.header.iter().zip(header) {
+                        // Relaxed: ordered for other threads by the caller's hand-over.
+                        word.store(v, Ordering::Relaxed);
+                    }
+                    return true;
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+
     /// Runs `f` on the value stored under `key`: [`TableMiss::Missing`] if there is none,
     /// [`TableMiss::Busy`] (without waiting) if another thread holds its entry, in which case
     /// `missed` is added to the entry's tally (see [`SpanTable::remove`]).

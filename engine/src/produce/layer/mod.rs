@@ -22,6 +22,8 @@
 //!   [`crate::Engine::with_local`] is its child, and a `tracing` span started inside a native
 //!   one is that one's child); `parent: None` makes a root. An explicit parent the layer does
 //!   not know (filtered out for this layer, or not kept: see below) makes a root.
+//! - **Across processes**: [`TracingSpanExt`] reads a span's context (to send a
+//!   `traceparent` on) and gives a span a remote parent (from a received one).
 //! - **Sampling** is decided at the root by the engine's sampler; an unsampled span records
 //!   nothing and skips its fields, but keeps its context for its children.
 //! - **Filtering**: with `EnvFilter` (or any filter, global or per layer) a disabled span or
@@ -35,7 +37,10 @@
 //! instant) is not waited for: it is counted on the span as a dropped attribute or event.
 //! `follows_from` (span links) is not recorded yet.
 
+mod ext;
 mod fields;
+
+pub use ext::TracingSpanExt;
 
 use std::num::NonZeroU64;
 
@@ -126,6 +131,20 @@ impl TracingLayer {
     /// The context of the `tracing` span `id`, if the layer keeps it.
     pub fn context(&self, id: &Id) -> Option<SpanContext> {
         self.spans.header(key(id)).map(decode)
+    }
+
+    /// Makes `cx` the parent of the open `tracing` span `id` (named `name`); see
+    /// [`crate::TracingSpanExt::set_parent`]. Returns whether the layer keeps that span and
+    /// another thread was not writing it at that instant.
+    pub(crate) fn set_parent(&self, id: &Id, cx: SpanContext, name: &'static str) -> bool {
+        let done = self.spans.with(key(id), 0, |span| {
+            local::with_local(&self.pool, |p| p.reparent_travel(span, cx, name));
+            span.context()
+        });
+        match done {
+            Ok(now) => self.spans.set_header(key(id), encode(&now)),
+            Err(_) => false,
+        }
     }
 
     /// The parent of a new span, for a producer `p` of this thread (see the module docs).

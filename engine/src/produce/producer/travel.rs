@@ -68,11 +68,7 @@ impl Producer {
             if !sampled {
                 return (context, NO_SLOT, 0);
             }
-            let cached = inner.travel_cached.checked_sub(1).map(|n| {
-                inner.travel_cached = n;
-                inner.travel_cache[n]
-            });
-            let Some(slot) = cached.or_else(|| pool.travel.take()) else {
+            let Some(slot) = inner.take_travel(pool) else {
                 pool.count_travel_full();
                 return (context, NO_SLOT, 0);
             };
@@ -158,6 +154,76 @@ impl Producer {
         }
     }
 
+    /// Gives the open travelling span `span` the parent `cx` (the `tracing` layer's
+    /// `set_parent`): its trace and parent become `cx`'s, and sampling is decided again as a
+    /// start with that parent would decide it. A recording span that is no longer sampled
+    /// gives its record back (nothing was recorded, nothing is counted); one that becomes
+    /// sampled takes a record now, named `name` and started now (fields it was given while
+    /// unsampled were not kept), or is counted as `travel_pool_full`.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn reparent_travel(
+        &self,
+        span: &mut TravelSpan,
+        cx: SpanContext,
+        name: &'static str,
+    ) {
+        self.with(|inner, pool| {
+            let trace = cx.trace_id.words();
+            let parent_sampled = Some(cx.flags.is_sampled());
+            let sampled = match inner.sampler.decide_without_trace(parent_sampled) {
+                Some(decided) => decided,
+                None => inner.sampler.should_sample_words(parent_sampled, trace),
+            };
+            let flags = TraceFlags((cx.flags.0 & !1) | u8::from(sampled));
+            span.context = SpanContext {
+                trace_id: cx.trace_id,
+                span_id: span.context.span_id,
+                flags,
+                is_remote: false,
+            };
+            let kind = if cx.is_remote {
+                ParentKind::Remote
+            } else {
+                ParentKind::Local
+            };
+            let parent_span = cx.span_id.word();
+            match (span.slot != NO_SLOT, sampled) {
+                (true, true) => {
+                    // SAFETY: the span holds its slot, and `&mut` makes this the only
+                    // reference into it.
+                    let rec = unsafe { pool.travel.slot(span.slot) };
+                    rec.set_trace(trace, parent_span, kind, flags);
+                }
+                (true, false) => {
+                    let slot = std::mem::replace(&mut span.slot, NO_SLOT);
+                    // SAFETY: held by the span until now; no reference into it is alive.
+                    unsafe { pool.travel.give_back(slot) };
+                }
+                (false, true) => {
+                    let Some(slot) = inner.take_travel(pool) else {
+                        pool.count_travel_full();
+                        return;
+                    };
+                    // SAFETY: just taken; nothing else refers to it.
+                    let rec = unsafe { pool.travel.slot(slot) };
+                    let span_id = span.context.span_id.word();
+                    rec.begin(
+                        trace,
+                        span_id,
+                        parent_span,
+                        kind,
+                        flags,
+                        inner.scope,
+                        inner.clock.now(),
+                    );
+                    rec.set_name(Value::str(name), &mut Loss::default());
+                    span.slot = slot;
+                }
+                (false, false) => {}
+            }
+        });
+    }
+
     /// Enters `cx` as [`Producer::enter`] does, without a guard: a front end whose enter and
     /// exit are two calls (the `tracing` layer) leaves it with [`Producer::leave_context`].
     #[cfg(feature = "tracing")]
@@ -185,6 +251,15 @@ impl Producer {
 }
 
 impl Inner {
+    /// A record for a travelling span: one this producer keeps, else one from the pool.
+    fn take_travel(&mut self, pool: &crate::produce::pool::Pool) -> Option<u32> {
+        let cached = self.travel_cached.checked_sub(1).map(|n| {
+            self.travel_cached = n;
+            self.travel_cache[n]
+        });
+        cached.or_else(|| pool.travel.take())
+    }
+
     fn publish_travel(
         &mut self,
         rec: &SpanRecord,
