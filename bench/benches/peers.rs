@@ -135,12 +135,29 @@ fn tracing_ringspan(c: &mut Criterion) {
     );
 }
 
+/// `record/tracing_registry`: the same `tracing` span through the Registry alone (no layer
+/// records it): the floor under any `tracing` layer, what `tracing_ringspan` adds to is the
+/// difference.
+fn tracing_registry(c: &mut Criterion) {
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
+    ringspan_bench::pin_producer();
+    let mut i = 0;
+    c.benchmark_group("record")
+        .bench_function("tracing_registry", |b| {
+            b.iter(|| {
+                i += 1;
+                tracing_span::record_one(black_box(i));
+            })
+        });
+}
+
 criterion_group!(
     benches,
     otel,
     otel_unsampled,
     fastrace,
     tracing_otel,
-    tracing_ringspan
+    tracing_ringspan,
+    tracing_registry
 );
 criterion_main!(benches);

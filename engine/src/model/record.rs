@@ -325,7 +325,16 @@ impl SpanRecord {
     /// Appends an attribute, or counts it as dropped when the record is full.
     #[inline(always)]
     pub(crate) fn push_attr(&mut self, key: &'static str, value: Value<'_>, loss: &mut Loss) {
-        self.push_attrs(&[(key, value)], loss);
+        let n = usize::from(self.header.n_attrs);
+        if n == MAX_ATTRS {
+            return self.push_attrs_at_cap(&[(key, value)], loss);
+        }
+        let value = Self::pack(&mut self.arena, &mut self.header.arena_len, value, loss);
+        self.attrs[n] = Attr {
+            key: Packed::from_static(key),
+            value,
+        };
+        self.header.n_attrs = (n + 1) as u8;
     }
 
     /// Appends several attributes: one capacity check and one count update for the lot.

@@ -283,6 +283,12 @@ impl Producer {
         self.with(|inner, _| inner.stack.current().map(|d| inner.stack.context(d)))
     }
 
+    /// Whether a span (or an entered context) is open on this producer.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn has_current(&self) -> bool {
+        self.with(|inner, _| inner.stack.current().is_some())
+    }
+
     /// The context of the span at `depth`, or of the innermost open span for a depth past the
     /// stack (an untracked span).
     pub(crate) fn frame_context(&self, depth: usize) -> SpanContext {

@@ -62,7 +62,12 @@ pub(super) struct SpanFields<'r> {
 impl SpanFields<'_> {
     /// A string-valued field: one of the `otel.*` fields, or an attribute.
     fn text(&mut self, field: &Field, v: &str) {
-        match field.name() {
+        let name = field.name();
+        if !name.starts_with("otel.") {
+            self.rec.push_attr(name, Value::copied(v), self.loss);
+            return;
+        }
+        match name {
             "otel.name" => self.rec.set_name(Value::copied(v), self.loss),
             "otel.kind" => {
                 if let Some(kind) = span_kind(v) {

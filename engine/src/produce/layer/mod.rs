@@ -164,7 +164,7 @@ impl TracingLayer {
         // Contextual: this thread's innermost entered span, `tracing` or native, is on the
         // local producer; if it has none (an entered span past the stack's depth), the
         // Registry's current span.
-        if p.current_context().is_some() {
+        if p.has_current() {
             return Parent::Current;
         }
         ctx.current_span()
