@@ -209,6 +209,14 @@ impl Engine {
         self.with_local(|p| p.start_travel(name, parent))
     }
 
+    /// The `opentelemetry` front end (cargo feature `opentelemetry`): a `TracerProvider` of
+    /// the opentelemetry 0.33 trace API whose spans are travelling spans of this engine. See
+    /// [`crate::OtelTracerProvider`].
+    #[cfg(feature = "opentelemetry")]
+    pub fn otel_tracer_provider(&self) -> crate::OtelTracerProvider {
+        crate::OtelTracerProvider::new(Arc::clone(&self.pool), self.ns_per_tick)
+    }
+
     /// The `tracing` front end (cargo feature `tracing`): a `tracing-subscriber` layer that
     /// records `tracing` spans as travelling spans of this engine, keeping up to twice
     /// [`EngineConfig::travel_spans`] of them open (sampled or not). See [`crate::TracingLayer`].

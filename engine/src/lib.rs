@@ -111,6 +111,8 @@ pub use model::value::{Value, ValueRef};
 pub use produce::guard::Span;
 #[cfg(feature = "tracing")]
 pub use produce::layer::{TracingLayer, TracingSpanExt};
+#[cfg(feature = "opentelemetry")]
+pub use produce::otel::{OtelSpan, OtelTracer, OtelTracerProvider, MAX_SCOPES};
 pub use produce::pool::AbandonedSpan;
 pub use produce::producer::{Parent, Producer};
 pub use produce::sampler::Sampler;

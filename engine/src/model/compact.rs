@@ -245,6 +245,11 @@ impl CompactRecord {
         0
     }
 
+    /// Links dropped: none, a compact record is never given one.
+    pub(crate) fn dropped_links_count(&self) -> u32 {
+        0
+    }
+
     /// The span name (the callsite's).
     pub fn name(&self) -> &'static str {
         self.callsite.name()

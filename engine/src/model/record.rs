@@ -161,7 +161,9 @@ struct Header {
     arena_len: u16,
     dropped_attrs: u32,
     dropped_events: u32,
-    _reserved: [u8; 16],
+    /// Links the span was given: none is kept yet, every one is counted here.
+    dropped_links: u32,
+    _reserved: [u8; 12],
 }
 
 /// One finished span, as the drain sees it in a ring slot. Read it through the accessors;
@@ -213,7 +215,8 @@ impl SpanRecord {
             arena_len: 0,
             dropped_attrs: 0,
             dropped_events: 0,
-            _reserved: [0; 16],
+            dropped_links: 0,
+            _reserved: [0; 12],
         },
         attrs: [Attr::EMPTY; MAX_ATTRS],
         events: [Event::EMPTY; MAX_EVENTS],
@@ -254,7 +257,8 @@ impl SpanRecord {
             arena_len: 0,
             dropped_attrs: 0,
             dropped_events: 0,
-            _reserved: [0; 16],
+            dropped_links: 0,
+            _reserved: [0; 12],
         };
     }
 
@@ -423,7 +427,10 @@ impl SpanRecord {
     /// name and attributes one at a time ([`SpanRecord::set_event_name`],
     /// [`SpanRecord::push_event_attr`]); `None` (counted as a dropped event) when the record
     /// holds [`MAX_EVENTS`] already.
-    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "tracing", feature = "opentelemetry")),
+        allow(dead_code)
+    )]
     pub(crate) fn open_event(&mut self, name: &'static str, time: u64) -> Option<usize> {
         let e = usize::from(self.header.n_events);
         if e == MAX_EVENTS {
@@ -441,7 +448,10 @@ impl SpanRecord {
 
     /// Renames event `e` (from [`SpanRecord::open_event`]); a string that is not `'static`
     /// is copied into the arena.
-    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "tracing", feature = "opentelemetry")),
+        allow(dead_code)
+    )]
     pub(crate) fn set_event_name(&mut self, e: usize, name: Value<'_>, loss: &mut Loss) {
         let name = Self::pack(&mut self.arena, &mut self.header.arena_len, name, loss);
         self.events[e].name = name;
@@ -469,6 +479,88 @@ impl SpanRecord {
             value,
         };
         event.n_attrs += 1;
+    }
+
+    /// Appends an attribute whose key is a string [`Value`] (copied into the arena unless
+    /// `'static`): for front ends whose keys are not `&'static str` (the `opentelemetry`
+    /// API's `Key`). At the limit, a key already stored takes the new value; others are
+    /// dropped and counted.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) fn push_attr_keyed(&mut self, key: &str, value: Value<'_>, loss: &mut Loss) {
+        let n = usize::from(self.header.n_attrs);
+        if n == MAX_ATTRS {
+            let arena = &self.arena;
+            match self.attrs.iter().rposition(|a| a.key.as_str(arena) == key) {
+                Some(i) => {
+                    let value =
+                        Self::pack(&mut self.arena, &mut self.header.arena_len, value, loss);
+                    self.attrs[i].value = value;
+                }
+                None => self.count_dropped_attrs(1),
+            }
+            return;
+        }
+        let key = Self::pack(
+            &mut self.arena,
+            &mut self.header.arena_len,
+            Value::copied(key),
+            loss,
+        );
+        let value = Self::pack(&mut self.arena, &mut self.header.arena_len, value, loss);
+        self.attrs[n] = Attr { key, value };
+        self.header.n_attrs = (n + 1) as u8;
+    }
+
+    /// [`SpanRecord::push_event_attr`] with a key that is not `'static` (copied).
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) fn push_event_attr_keyed(
+        &mut self,
+        e: usize,
+        key: &str,
+        value: Value<'_>,
+        loss: &mut Loss,
+    ) {
+        let n = usize::from(self.events[e].n_attrs);
+        if n == MAX_EVENT_ATTRS {
+            let event = &mut self.events[e];
+            event.dropped_attrs = event.dropped_attrs.saturating_add(1);
+            return;
+        }
+        let key = Self::pack(
+            &mut self.arena,
+            &mut self.header.arena_len,
+            Value::copied(key),
+            loss,
+        );
+        let value = Self::pack(&mut self.arena, &mut self.header.arena_len, value, loss);
+        let event = &mut self.events[e];
+        event.attrs[n] = Attr { key, value };
+        event.n_attrs += 1;
+    }
+
+    /// Counts `n` attributes of event `e` dropped before they reached it.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) fn count_dropped_event_attrs(&mut self, e: usize, n: u32) {
+        let event = &mut self.events[e];
+        event.dropped_attrs = event.dropped_attrs.saturating_add(n);
+    }
+
+    /// Sets the start time (a front end given one explicitly).
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) fn set_start(&mut self, start: u64) {
+        self.header.start = start;
+    }
+
+    /// Sets the instrumentation scope.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) fn set_scope(&mut self, scope: &'static str) {
+        self.header.scope = Packed::from_static(scope);
+    }
+
+    /// Counts `n` links dropped (a record keeps none yet).
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) fn count_dropped_links(&mut self, n: u32) {
+        self.header.dropped_links = self.header.dropped_links.saturating_add(n);
     }
 
     /// Counts `n` events dropped before they reached the record.
@@ -659,6 +751,12 @@ impl SpanRecord {
     /// Events that did not fit and were dropped.
     pub fn dropped_events_count(&self) -> u32 {
         self.header.dropped_events
+    }
+
+    /// Links the span was given, all dropped: a record keeps none yet (OTLP
+    /// `dropped_links_count`).
+    pub fn dropped_links_count(&self) -> u32 {
+        self.header.dropped_links
     }
 }
 

@@ -3,9 +3,11 @@
 //! Field by field (ascending tags, as prost writes them): `trace_id` (1), `span_id` (2),
 //! `parent_span_id` (4, roots omit it), `name` (5), `kind` (6), `start_time_unix_nano` (7),
 //! `end_time_unix_nano` (8), `attributes` (9), `dropped_attributes_count` (10), `events` (11),
-//! `dropped_events_count` (12), `status` (15, omitted while unset), `flags` (16: the W3C trace
+//! `dropped_events_count` (12), `dropped_links_count` (14), `status` (15, omitted while
+//! unset), `flags` (16: the W3C trace
 //! flags, plus `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE` always and `SPAN_FLAGS_CONTEXT_IS_REMOTE`
-//! when the parent came from another process). `trace_state` and links are not recorded.
+//! when the parent came from another process). `trace_state` and links are not recorded (links
+//! are counted in `dropped_links_count`).
 //!
 //! Attributes set twice under one key go out once, at the position where the key was first
 //! set, with the value set last (a map's behaviour, the OpenTelemetry API's rule); the record
@@ -148,6 +150,7 @@ pub(crate) fn plan<'r>(r: &'r SpanRecord, cal: &Calibration) -> Plan<'r> {
         + varint_len(10, u64::from(r.dropped_attributes_count()))
         + events_len
         + varint_len(12, u64::from(r.dropped_events_count()))
+        + varint_len(14, u64::from(r.dropped_links_count()))
         + if status == Status::Unset {
             0
         } else {
@@ -175,6 +178,7 @@ trait Head {
     fn kind(&self) -> SpanKind;
     fn status(&self) -> Status<'_>;
     fn dropped_events_count(&self) -> u32;
+    fn dropped_links_count(&self) -> u32;
 }
 
 macro_rules! head {
@@ -216,6 +220,10 @@ macro_rules! head {
             fn dropped_events_count(&self) -> u32 {
                 <$t>::dropped_events_count(self)
             }
+            #[inline(always)]
+            fn dropped_links_count(&self) -> u32 {
+                <$t>::dropped_links_count(self)
+            }
         }
     };
 }
@@ -241,10 +249,12 @@ fn put_head(r: &impl Head, start: u64, end: u64, buf: &mut impl BufMut) {
     put_fixed64(8, end, buf);
 }
 
-/// Writes the fields both writers end with: the dropped-events count, the status and flags.
+/// Writes the fields both writers end with: the dropped-event and dropped-link counts, the
+/// status and flags.
 #[inline(always)]
 fn put_tail(r: &impl Head, buf: &mut impl BufMut) {
     put_varint(12, u64::from(r.dropped_events_count()), buf);
+    put_varint(14, u64::from(r.dropped_links_count()), buf);
     let status = r.status();
     if status != Status::Unset {
         put_len_prefix(15, status_body(status), buf);

@@ -23,6 +23,8 @@ pub(crate) mod lane;
 #[cfg(feature = "tracing")]
 pub(crate) mod layer;
 pub(crate) mod local;
+#[cfg(feature = "opentelemetry")]
+pub(crate) mod otel;
 pub(crate) mod pool;
 pub(crate) mod producer;
 pub(crate) mod sampler;

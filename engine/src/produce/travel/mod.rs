@@ -219,20 +219,33 @@ impl TravelSpan {
 
     /// Ends the span now (the same as dropping it).
     pub fn end(self) {}
-}
 
-impl Drop for TravelSpan {
-    fn drop(&mut self) {
-        if self.slot == NO_SLOT {
-            return;
+    /// Ends the span at `end` (clock ticks), for a front end given the end time.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn end_at(mut self, end: u64) {
+        if self.slot != NO_SLOT {
+            self.finish(end);
         }
+    }
+
+    /// Publishes the record, ended at `end`, into this thread's ring; the span holds no
+    /// record afterwards.
+    fn finish(&mut self, end: u64) {
         let slot = std::mem::replace(&mut self.slot, NO_SLOT);
-        // SAFETY: this span holds `slot`, and no other reference into it is alive; this one
+        // SAFETY: this span held `slot`, and no other reference into it is alive; this one
         // ends with the statement.
-        unsafe { self.pool.travel.slot(slot) }.set_end(self.pool.clock.now());
+        unsafe { self.pool.travel.slot(slot) }.set_end(end);
         let truncated = self.truncated;
         // SAFETY: handed over to the producer, which publishes it and keeps or gives it back;
         // no reference into it is alive.
         local::with_local(&self.pool, |p| unsafe { p.end_travel(slot, truncated) });
+    }
+}
+
+impl Drop for TravelSpan {
+    fn drop(&mut self) {
+        if self.slot != NO_SLOT {
+            self.finish(self.pool.clock.now());
+        }
     }
 }
