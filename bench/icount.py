@@ -30,6 +30,7 @@ WORKLOADS = {
     "travel": ("icount_measure_travel", 20000),
     "tracing": ("icount_measure_tracing", 20000),
     "tracing_registry": ("icount_measure_tracing", 20000),
+    "otel_api": ("icount_measure_otel_api", 20000),
     "unsampled": ("icount_measure_callsite", 20000),
     "encode": ("icount_measure_encode", 40),
     "encode_compact": ("icount_measure_encode_compact", 40),

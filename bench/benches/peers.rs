@@ -1,4 +1,4 @@
-//! `record/{otel_sdk,fastrace,tracing_otel,tracing_ringspan}` and `record_unsampled/otel_sdk`: the span of
+//! `record/{otel_sdk,otel_api_ringspan,fastrace,tracing_otel,tracing_ringspan,tracing_registry}` and `record_unsampled/otel_sdk`: the span of
 //! `record/ringspan` (start, 4 attributes, end) through the libraries people would otherwise
 //! pick, each set up as in production (see `src/peers/`), recording on the producer core with
 //! their background threads on the other. Before timing, each checks that its exporter or
@@ -135,6 +135,38 @@ fn tracing_ringspan(c: &mut Criterion) {
     );
 }
 
+/// `record/otel_api_ringspan`: the span of `record/otel_sdk`, written against the same
+/// opentelemetry API, through ringspan's `TracerProvider` (a travelling span ended into the
+/// bench thread's local ring), the drain spinning on the other core.
+fn otel_api_ringspan(c: &mut Criterion) {
+    use opentelemetry::trace::TracerProvider as _;
+    let engine = ours::engine(ringspan::Sampler::default());
+    let tracer = engine.otel_tracer_provider().tracer("ringspan-bench");
+    ringspan_bench::pin_producer();
+    for i in 0..1_000_000 {
+        otel_sdk::record_one(&tracer, i);
+    }
+    engine.flush(Duration::from_secs(10)).expect("flush");
+    let warm = engine.snapshot();
+    assert!(
+        warm.delivered >= 990_000 && warm.is_balanced() && warm.dropped.travel_pool_full == 0,
+        "the provider records every span and the drain keeps up: {warm:?}"
+    );
+    let mut i = 0;
+    c.benchmark_group("record")
+        .bench_function("otel_api_ringspan", |b| {
+            b.iter(|| {
+                i += 1;
+                otel_sdk::record_one(&tracer, black_box(i));
+            })
+        });
+    let snap = engine.shutdown(Duration::from_secs(10)).expect("shutdown");
+    eprintln!(
+        "record/otel_api_ringspan: recorded {} delivered {} dropped {:?}",
+        snap.recorded, snap.delivered, snap.dropped
+    );
+}
+
 /// `record/tracing_registry`: the same `tracing` span through the Registry alone (no layer
 /// records it): the floor under any `tracing` layer, what `tracing_ringspan` adds to is the
 /// difference.
@@ -154,6 +186,7 @@ fn tracing_registry(c: &mut Criterion) {
 criterion_group!(
     benches,
     otel,
+    otel_api_ringspan,
     otel_unsampled,
     fastrace,
     tracing_otel,

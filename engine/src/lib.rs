@@ -112,7 +112,7 @@ pub use produce::guard::Span;
 #[cfg(feature = "tracing")]
 pub use produce::layer::{TracingLayer, TracingSpanExt};
 #[cfg(feature = "opentelemetry")]
-pub use produce::otel::{OtelSpan, OtelTracer, OtelTracerProvider, MAX_SCOPES};
+pub use produce::otel::{OtelSpan, OtelTracer, OtelTracerProvider, MAX_KEY_BYTES, MAX_SCOPES};
 pub use produce::pool::AbandonedSpan;
 pub use produce::producer::{Parent, Producer};
 pub use produce::sampler::Sampler;

@@ -8,6 +8,8 @@
 //! - `tracing`: the bench span as `tracing` users write it (`tracing_span::record_one`:
 //!   `info_span!` with 4 fields, entered, closed) through the Registry and ringspan's layer;
 //! - `tracing_registry`: the same span through the Registry alone, the floor the layer adds to;
+//! - `otel_api`: the `record/otel_sdk` span (opentelemetry API: builder, 4 attributes, end)
+//!   through ringspan's `TracerProvider`;
 //! - `unsampled`: the callsite span under an always-off sampler;
 //! - `encode`: the `encode` bench's batch of 512 drained spans through the `OtlpSink`;
 //! - `encode_compact`: 512 compact records of the callsite span through the same sink.
@@ -55,6 +57,14 @@ fn icount_measure_callsite(p: &Producer, n: i64) {
 fn icount_measure_tracing(n: i64) {
     for i in 0..n {
         ringspan_bench::tracing_span::record_one(black_box(i));
+    }
+}
+
+#[no_mangle]
+#[inline(never)]
+fn icount_measure_otel_api(tracer: &ringspan::OtelTracer, n: i64) {
+    for i in 0..n {
+        ringspan_bench::peers::otel_sdk::record_one(tracer, black_box(i));
     }
 }
 
@@ -181,13 +191,37 @@ fn tracing(n: i64, with_layer: bool) {
     assert_eq!(snap.delivered, expected);
 }
 
+/// The opentelemetry API's bench span through ringspan's tracer; every span reaches the sink.
+fn otel_api(n: i64) {
+    use opentelemetry::trace::TracerProvider as _;
+    let total = (WARMUP + n) as usize;
+    let config = EngineConfig::default()
+        .rings(1)
+        .ring_capacity((total + 1).next_power_of_two())
+        .compact_capacity(2)
+        .idle(IdleStrategy::Yield);
+    let engine = Engine::start(config, Discard::default()).expect("engine starts");
+    let tracer = engine.otel_tracer_provider().tracer("ringspan-bench");
+    for i in 0..WARMUP {
+        ringspan_bench::peers::otel_sdk::record_one(&tracer, i);
+    }
+    icount_measure_otel_api(&tracer, n);
+    let snap = engine.shutdown(Duration::from_secs(30)).expect("shutdown");
+    assert_eq!(
+        snap.dropped.total(),
+        0,
+        "a dropped span would change the count"
+    );
+    assert_eq!(snap.delivered, total as u64);
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let workload = args.next().unwrap_or_default();
     let n: i64 = args
         .next()
         .and_then(|v| v.parse().ok())
-        .expect("usage: ringspan-icount <record|callsite|travel|tracing|tracing_registry|unsampled|encode> <iterations>");
+        .expect("usage: ringspan-icount <record|callsite|travel|tracing|tracing_registry|otel_api|unsampled|encode> <iterations>");
     let units = match workload.as_str() {
         "record" => {
             record(Sampler::default(), n, icount_measure_record);
@@ -203,6 +237,10 @@ fn main() {
         }
         "tracing" => {
             tracing(n, true);
+            1
+        }
+        "otel_api" => {
+            otel_api(n);
             1
         }
         "tracing_registry" => {
@@ -242,7 +280,7 @@ fn main() {
             BATCH
         }
         other => panic!(
-            "unknown workload {other:?}: record, callsite, travel, tracing, tracing_registry, unsampled, encode or encode_compact"
+            "unknown workload {other:?}: record, callsite, travel, tracing, tracing_registry, otel_api, unsampled, encode or encode_compact"
         ),
     };
     println!("{workload} {n} {units}");

@@ -458,7 +458,10 @@ impl SpanRecord {
     }
 
     /// Appends an attribute to event `e`, or counts it as dropped past [`MAX_EVENT_ATTRS`].
-    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "tracing", feature = "opentelemetry")),
+        allow(dead_code)
+    )]
     pub(crate) fn push_event_attr(
         &mut self,
         e: usize,

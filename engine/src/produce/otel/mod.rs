@@ -16,17 +16,20 @@
 //!   involved); an unsampled span records nothing and keeps its context for its children.
 //! - **What is kept**: the builder's name, kind, start time, attributes and events; later
 //!   attributes, events (with their timestamps), status (`Ok` final, as the spec says), name
-//!   updates, `end_with_timestamp`. Keys and strings that are not `'static` are copied into
-//!   the record's arena (the API's `Key` does not say whether it is static), bounded and
-//!   counted as for every record; array values are dropped and counted as dropped
-//!   attributes (a record holds no arrays).
+//!   updates, `end_with_timestamp`. Keys are interned once per process (`keys.rs`: the API's
+//!   `Key` does not say whether it is static) and stored as native keys are; string values
+//!   are copied into the record's arena, bounded and counted as for every record; array
+//!   values are dropped and counted as dropped attributes (a record holds no arrays).
 //! - **Not kept yet**: links (each one counted in the span's `dropped_links_count`), the
 //!   `tracestate` (it is carried in the API span's `SpanContext`, so children inherit it and
 //!   the propagator forwards it, but no record holds it for export), the scope's version and
 //!   attributes. The scope's name is kept: a name that is not `'static` is interned once per
 //!   distinct name (at most [`MAX_SCOPES`]; past that, the engine's default scope).
 
+mod keys;
 mod span;
+
+pub use keys::MAX_KEY_BYTES;
 
 pub use span::OtelSpan;
 
@@ -147,11 +150,15 @@ fn value(v: &opentelemetry::Value) -> Option<Value<'_>> {
     }
 }
 
-/// Appends `kv` to the span's attributes (an array counts as dropped).
+/// Appends `kv` to the span's attributes (an array counts as dropped): its key interned
+/// (`keys.rs`), or copied once the process keeps too many.
 fn push_kv(rec: &mut SpanRecord, kv: &KeyValue, loss: &mut Loss) {
-    match value(&kv.value) {
-        Some(v) => rec.push_attr_keyed(kv.key.as_str(), v, loss),
-        None => rec.count_dropped_attrs(1),
+    let Some(v) = value(&kv.value) else {
+        return rec.count_dropped_attrs(1);
+    };
+    match keys::intern(kv.key.as_str()) {
+        Some(key) => rec.push_attr(key, v, loss),
+        None => rec.push_attr_keyed(kv.key.as_str(), v, loss),
     }
 }
 
@@ -169,9 +176,10 @@ fn push_event(
     };
     rec.set_event_name(e, cow_value(name), loss);
     for kv in attrs {
-        match value(&kv.value) {
-            Some(v) => rec.push_event_attr_keyed(e, kv.key.as_str(), v, loss),
-            None => rec.count_dropped_event_attrs(e, 1),
+        match (value(&kv.value), keys::intern(kv.key.as_str())) {
+            (None, _) => rec.count_dropped_event_attrs(e, 1),
+            (Some(v), Some(key)) => rec.push_event_attr(e, key, v, loss),
+            (Some(v), None) => rec.push_event_attr_keyed(e, kv.key.as_str(), v, loss),
         }
     }
 }
@@ -259,6 +267,6 @@ impl api::Tracer for OtelTracer {
             false,
             trace_state,
         );
-        OtelSpan::new(travel, api_cx, Arc::clone(&self.pool), self.ns_per_tick)
+        OtelSpan::new(travel, api_cx, self.ns_per_tick)
     }
 }

@@ -7,9 +7,7 @@ use opentelemetry::trace::{self as api};
 use opentelemetry::KeyValue;
 
 use super::{cow_value, push_event, push_kv, ticks_at};
-use crate::produce::pool::Pool;
 use crate::produce::travel::TravelSpan;
-use crate::sync::Arc;
 
 /// An `opentelemetry` API span recorded by ringspan (from [`super::OtelTracer`]). It ends when
 /// `end` is called or when it is dropped, into the ring of the thread that ends it.
@@ -17,7 +15,6 @@ pub struct OtelSpan {
     /// `None` once ended.
     travel: Option<TravelSpan>,
     cx: api::SpanContext,
-    pool: Arc<Pool>,
     ns_per_tick: f64,
 }
 
@@ -31,16 +28,10 @@ impl std::fmt::Debug for OtelSpan {
 }
 
 impl OtelSpan {
-    pub(super) fn new(
-        travel: TravelSpan,
-        cx: api::SpanContext,
-        pool: Arc<Pool>,
-        ns_per_tick: f64,
-    ) -> Self {
+    pub(super) fn new(travel: TravelSpan, cx: api::SpanContext, ns_per_tick: f64) -> Self {
         OtelSpan {
             travel: Some(travel),
             cx,
-            pool,
             ns_per_tick,
         }
     }
@@ -75,10 +66,10 @@ impl api::Span for OtelSpan {
     ) where
         T: Into<Cow<'static, str>>,
     {
-        let (pool, rate) = (Arc::clone(&self.pool), self.ns_per_tick);
+        let rate = self.ns_per_tick;
         if let Some(t) = self.recording() {
             let name = name.into();
-            let time = ticks_at(&pool, rate, timestamp);
+            let time = ticks_at(&t.pool, rate, timestamp);
             t.edit(|rec, loss, _| push_event(rec, &name, time, &attributes, loss));
         }
     }
@@ -134,7 +125,8 @@ impl api::Span for OtelSpan {
 
     fn end_with_timestamp(&mut self, timestamp: SystemTime) {
         if let Some(t) = self.travel.take() {
-            t.end_at(ticks_at(&self.pool, self.ns_per_tick, timestamp));
+            let end = ticks_at(&t.pool, self.ns_per_tick, timestamp);
+            t.end_at(end);
         }
     }
 }
