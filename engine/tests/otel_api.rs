@@ -249,3 +249,30 @@ fn linked() -> opentelemetry::trace::SpanContext {
 fn hex(b: &[u8]) -> String {
     b.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn a_time_before_the_engine_started_is_kept_with_the_monotonic_clock() {
+    let keep = Keep::default();
+    let sink = OtlpSink::new(OtlpConfig::default(), keep.clone()).unwrap();
+    let config = EngineConfig::default()
+        .rings(2)
+        .ring_capacity(64)
+        .clock(ringspan::ClockChoice::Monotonic);
+    let earlier = SystemTime::now() - Duration::from_secs(5);
+    let engine = Engine::start(config, sink).unwrap();
+    let tracer = engine.otel_tracer_provider().tracer("x");
+    let span = tracer
+        .span_builder("started.before.the.engine")
+        .with_start_time(earlier)
+        .start(&tracer);
+    drop(span);
+    let sent = spans(engine, &keep);
+    let unix = earlier
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    let start = named(&sent, "started.before.the.engine")
+        .1
+        .start_time_unix_nano as i64;
+    assert!((start - unix).abs() < 1_000_000, "{start} vs {unix}");
+}

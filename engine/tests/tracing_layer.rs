@@ -458,3 +458,56 @@ fn a_sampled_remote_parent_makes_an_unsampled_root_recorded() {
     assert_eq!(spans[0].trace_id, sampled.trace_id);
     assert_eq!(spans[0].events.len(), 1);
 }
+
+#[test]
+fn a_span_dropped_for_a_full_pool_is_counted_once_whatever_set_parent_does_after() {
+    let (engine, sink) = engine(
+        EngineConfig::default()
+            .rings(2)
+            .ring_capacity(64)
+            .travel_spans(1),
+    );
+    let dispatch =
+        tracing::Dispatch::new(tracing_subscriber::registry().with(engine.tracing_layer()));
+    let sampled =
+        ringspan::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let holder = tracing::info_span!("holds.the.only.record");
+        let starved = tracing::info_span!(parent: None, "starved");
+        drop(holder);
+        // A record is free again now: the starved span, counted already, must not take it.
+        assert!(starved.set_parent(sampled));
+        assert!(starved.set_parent(sampled));
+    });
+    let report = engine.shutdown(Duration::from_secs(5)).unwrap();
+    assert!(report.is_balanced(), "{report:?}");
+    assert_eq!(report.dropped.travel_pool_full, 1, "{report:?}");
+    assert_eq!(report.recorded, 2, "{report:?}");
+    assert_eq!(sink.take().len(), 1);
+}
+
+#[test]
+fn set_parent_on_an_entered_span_moves_what_starts_inside_to_the_new_trace() {
+    let (engine, sink) = small();
+    let dispatch =
+        tracing::Dispatch::new(tracing_subscriber::registry().with(engine.tracing_layer()));
+    let remote =
+        ringspan::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!("handler");
+        let _entered = span.enter();
+        assert!(span.set_parent(remote));
+        let _child = tracing::info_span!("inside").entered();
+        engine.with_local(|p| drop(p.span("native.inside")));
+    });
+    let spans = finish(engine, &sink);
+    for name in ["handler", "inside", "native.inside"] {
+        assert_eq!(named(&spans, name).trace_id, remote.trace_id, "{name}");
+    }
+    assert_eq!(
+        named(&spans, "inside").parent,
+        Some(named(&spans, "handler").span_id)
+    );
+}

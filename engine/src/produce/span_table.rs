@@ -27,8 +27,9 @@
 //! live; every other call with that key happens after its `insert` returned and before its
 //! `remove` is called; `remove` is called once. Then `with` finds the key unless another
 //! `with` holds it, `header` returns the header written at insert, and neither `insert` nor
-//! `remove` waits. Broken, the table stays memory-safe: a header read may mix two spans'
-//! words, an edit may be counted as missed.
+//! `remove` waits (a `remove(k)` inside `with(k, ..)`'s closure would wait for itself). Broken,
+//! the table stays memory-safe: a header read may mix two spans' words, and an edit may be
+//! counted as missed, possibly on the key that took the entry next.
 
 use std::cell::UnsafeCell;
 use std::num::NonZeroU64;
@@ -184,9 +185,10 @@ impl<V> SpanTable<V> {
             if seen != 0 && seen != TOMBSTONE {
                 continue;
             }
-            // Acquire: pairs with the Release store of `TOMBSTONE` in `remove`, so the
-            // previous value is gone and its holder's flag cleared before this thread fills
-            // the entry. Relaxed on failure: the entry is taken, the next is tried.
+            // Acquire: pairs with the Release store of `TOMBSTONE` in `remove`. (The value's
+            // hand-over itself is the flag's: `hold` below, Acquire, pairs with the Release of
+            // the remover's `Held::drop`; a straggler may still hold the flag a moment, which
+            // `hold` waits out.) Relaxed on failure: the entry is taken, the next is tried.
             if entry
                 .key
                 .compare_exchange(seen, RESERVED, Ordering::Acquire, Ordering::Relaxed)
@@ -268,6 +270,11 @@ impl<V> SpanTable<V> {
                 _ => {}
             }
             let Some(held) = entry.try_hold() else {
+                // Still this key's entry (under the contract it cannot change; broken, this
+                // narrows the window in which the tally could land on the next key here).
+                if entry.key.load(Ordering::Relaxed) != key {
+                    continue;
+                }
                 // Relaxed: read by `remove`, which the contract orders after this call.
                 entry.missed.fetch_add(missed, Ordering::Relaxed);
                 return Err(TableMiss::Busy);
@@ -297,8 +304,8 @@ impl<V> SpanTable<V> {
                 _ => {}
             }
             let held = entry.hold();
-            // Relaxed: keys change only under the flag or from a free key, and this one is
-            // neither free nor changed by anyone but its holder.
+            // Relaxed: a recheck. A live key is replaced (by `TOMBSTONE`) only by its remover,
+            // right after it lets the flag go; under the contract that is this call.
             if entry.key.load(Ordering::Relaxed) != key {
                 continue;
             }
@@ -308,8 +315,8 @@ impl<V> SpanTable<V> {
             // Relaxed: the contract orders every `with` before this call.
             let missed = entry.missed.load(Ordering::Relaxed);
             drop(held);
-            // Release: pairs with the Acquire of the insert that claims the entry next, which
-            // then finds the value taken and the flag clear.
+            // Release: pairs with the Acquire of the insert that claims the entry next (which
+            // takes the value over through the flag, released just above).
             entry.key.store(TOMBSTONE, Ordering::Release);
             return Some((value, missed));
         }

@@ -32,10 +32,20 @@
 //! Losing nothing silently: a sampled span that finds no free travel record, or no free
 //! entry in the layer's table (its [`MAX_PROBE`](crate::produce::span_table::MAX_PROBE)
 //! entries all taken), is counted as `dropped.travel_pool_full` (its children then start
-//! their own trace when they name it as parent explicitly). A field or event that arrives
-//! while another thread writes the same span (two threads recording one span at the same
-//! instant) is not waited for: it is counted on the span as a dropped attribute or event.
+//! their own trace when they name it as parent explicitly; an unsampled span that finds no
+//! entry is not counted, being unsampled, and its explicit children are then sampled as
+//! roots). A field or event that arrives while another thread writes the same span (two
+//! threads recording one span at the same instant) is not waited for: it is counted on the
+//! span as a dropped attribute or event (`Span::record` counts every field it carried).
 //! `follows_from` (span links) is not recorded yet.
+//!
+//! What the layer cannot account for: a span entered and never exited on its thread
+//! (`mem::forget` of an `Entered` guard) is never closed by the Registry, so its record is
+//! held for good and it is never counted; and its context stays entered on that thread's
+//! producer, parenting every later span started there. An entered span re-entered when the
+//! thread's stack of open spans is full ([`crate::MAX_DEPTH`]) leaves the stack at its first
+//! exit. An event sent with `parent:` an id whose span closes at the same instant (an `Id`
+//! holds no reference) may be counted as missed on the span that takes its table entry next.
 
 mod ext;
 mod fields;
@@ -137,14 +147,14 @@ impl TracingLayer {
     /// [`crate::TracingSpanExt::set_parent`]. Returns whether the layer keeps that span and
     /// another thread was not writing it at that instant.
     pub(crate) fn set_parent(&self, id: &Id, cx: SpanContext, name: &'static str) -> bool {
-        let done = self.spans.with(key(id), 0, |span| {
-            local::with_local(&self.pool, |p| p.reparent_travel(span, cx, name));
-            span.context()
-        });
-        match done {
-            Ok(now) => self.spans.set_header(key(id), encode(&now)),
-            Err(_) => false,
-        }
+        // The header is rewritten while the entry is held, so two `set_parent` calls at once
+        // leave the header and the record in the same trace.
+        self.spans
+            .with(key(id), 0, |span| {
+                local::with_local(&self.pool, |p| p.reparent_travel(span, cx, name));
+                self.spans.set_header(key(id), encode(&span.context()))
+            })
+            .unwrap_or(false)
     }
 
     /// The parent of a new span, for a producer `p` of this thread (see the module docs).
@@ -162,8 +172,9 @@ impl TracingLayer {
             return Parent::Root;
         }
         // Contextual: this thread's innermost entered span, `tracing` or native, is on the
-        // local producer; if it has none (an entered span past the stack's depth), the
-        // Registry's current span.
+        // local producer. If that holds none while the Registry has a current span (a span
+        // entered while the engine was shutting down, whose context had no producer to go
+        // on), the Registry's current span.
         if p.has_current() {
             return Parent::Current;
         }

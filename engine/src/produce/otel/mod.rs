@@ -23,8 +23,9 @@
 //! - **Not kept yet**: links (each one counted in the span's `dropped_links_count`), the
 //!   `tracestate` (it is carried in the API span's `SpanContext`, so children inherit it and
 //!   the propagator forwards it, but no record holds it for export), the scope's version and
-//!   attributes. The scope's name is kept: a name that is not `'static` is interned once per
-//!   distinct name (at most [`MAX_SCOPES`]; past that, the engine's default scope).
+//!   attributes. The scope's name is kept: names are interned once per distinct name (the
+//!   API does not say whether one is `'static`; at most [`MAX_SCOPES`], past that the
+//!   engine's default scope).
 
 mod keys;
 mod span;
@@ -48,7 +49,7 @@ use crate::model::record::{Loss, SpanKind, SpanRecord};
 use crate::model::value::Value;
 use crate::sync::Arc;
 
-/// Distinct scope names that are not `'static` which tracers keep (each leaked once).
+/// Distinct scope names tracers keep (each copied and leaked once).
 pub const MAX_SCOPES: usize = 256;
 
 /// The `opentelemetry` API's `TracerProvider` over an engine; get one from
@@ -208,9 +209,11 @@ fn from_api(cx: &api::SpanContext) -> SpanContext {
 fn ticks_at(pool: &Pool, ns_per_tick: f64, t: SystemTime) -> u64 {
     let now_ticks = pool.clock.now();
     let ticks = |d: std::time::Duration| (d.as_nanos() as f64 / ns_per_tick) as u64;
+    // Wrapping: a time before the clock's tick 0 (the engine's start, for the monotonic
+    // clock) is a tick "below" 0, which the drain's calibration turns back into that time.
     match SystemTime::now().duration_since(t) {
-        Ok(ago) => now_ticks.saturating_sub(ticks(ago)),
-        Err(ahead) => now_ticks.saturating_add(ticks(ahead.duration())),
+        Ok(ago) => now_ticks.wrapping_sub(ticks(ago)),
+        Err(ahead) => now_ticks.wrapping_add(ticks(ahead.duration())),
     }
 }
 

@@ -159,7 +159,10 @@ impl Producer {
     /// start with that parent would decide it. A recording span that is no longer sampled
     /// gives its record back (nothing was recorded, nothing is counted); one that becomes
     /// sampled takes a record now, named `name` and started now (fields it was given while
-    /// unsampled were not kept), or is counted as `travel_pool_full`.
+    /// unsampled were not kept), or is counted as `travel_pool_full`. A span that was
+    /// sampled but found the pool empty at its start was counted as `travel_pool_full` then,
+    /// and stays as it is (no record, not counted again). Contexts of the span entered on
+    /// this producer (`enter_context`) move with it, so what starts inside them follows.
     #[cfg(feature = "tracing")]
     pub(crate) fn reparent_travel(
         &self,
@@ -168,6 +171,7 @@ impl Producer {
         name: &'static str,
     ) {
         self.with(|inner, pool| {
+            let was_sampled = span.context.flags.is_sampled();
             let trace = cx.trace_id.words();
             let parent_sampled = Some(cx.flags.is_sampled());
             let sampled = match inner.sampler.decide_without_trace(parent_sampled) {
@@ -187,7 +191,19 @@ impl Producer {
                 ParentKind::Local
             };
             let parent_span = cx.span_id.word();
+            let word = span.context.span_id.word();
+            let stack = &mut inner.stack;
+            for d in 0..stack.depth() {
+                let f = &mut stack[d];
+                if f.open && !f.recording && f.callsite.is_none() && f.span == word {
+                    f.trace = trace;
+                    f.flags = flags.0;
+                }
+            }
+            // Sampled at its start without a record: counted as `travel_pool_full` then.
+            let counted_full = was_sampled && span.slot == NO_SLOT;
             match (span.slot != NO_SLOT, sampled) {
+                _ if counted_full => {}
                 (true, true) => {
                     // SAFETY: the span holds its slot, and `&mut` makes this the only
                     // reference into it.
