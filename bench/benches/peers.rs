@@ -1,4 +1,5 @@
-//! `record/{otel_sdk,otel_api_ringspan,fastrace,tracing_otel,tracing_ringspan,tracing_registry}` and `record_unsampled/otel_sdk`: the span of
+//! `record/{otel_sdk,otel_api_ringspan,fastrace,tracing_otel,tracing_ringspan,tracing_registry}`,
+//! `record_filtered/tracing_ringspan` and `record_unsampled/otel_sdk`: the span of
 //! `record/ringspan` (start, 4 attributes, end) through the libraries people would otherwise
 //! pick, each set up as in production (see `src/peers/`), recording on the producer core with
 //! their background threads on the other. Before timing, each checks that its exporter or
@@ -167,6 +168,37 @@ fn otel_api_ringspan(c: &mut Criterion) {
     );
 }
 
+/// `record_filtered/tracing_ringspan`: the same span at `info` under an `EnvFilter` of
+/// `warn`, in front of the layer: what a disabled span costs (the callsite's cached interest;
+/// the layer is never called). Checked first: nothing is recorded.
+fn tracing_filtered(c: &mut Criterion) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let engine = ours::engine(ringspan::Sampler::default());
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new("warn"))
+        .with(engine.tracing_layer());
+    let _default = tracing::subscriber::set_default(subscriber);
+    ringspan_bench::pin_producer();
+    for i in 0..1000 {
+        tracing_span::record_one(i);
+    }
+    engine.flush(Duration::from_secs(10)).expect("flush");
+    assert_eq!(
+        engine.snapshot().recorded,
+        0,
+        "a filtered span records nothing"
+    );
+    let mut i = 0;
+    c.benchmark_group("record_filtered")
+        .bench_function("tracing_ringspan", |b| {
+            b.iter(|| {
+                i += 1;
+                tracing_span::record_one(black_box(i));
+            })
+        });
+    assert_eq!(engine.snapshot().recorded, 0);
+}
+
 /// `record/tracing_registry`: the same `tracing` span through the Registry alone (no layer
 /// records it): the floor under any `tracing` layer, what `tracing_ringspan` adds to is the
 /// difference.
@@ -191,6 +223,7 @@ criterion_group!(
     fastrace,
     tracing_otel,
     tracing_ringspan,
-    tracing_registry
+    tracing_registry,
+    tracing_filtered
 );
 criterion_main!(benches);
