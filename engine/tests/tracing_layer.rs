@@ -6,12 +6,11 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{Collect, Owned, Val};
+use common::{by_id, Collect, Owned, Val};
 use ringspan::{
-    Engine, EngineConfig, IdleStrategy, Sampler, SpanId, SpanKind, TracingLayer, TracingSpanExt,
+    Engine, EngineConfig, IdleStrategy, Sampler, SpanKind, TracingLayer, TracingSpanExt,
 };
 use tracing::instrument::WithSubscriber;
 use tracing::Instrument;
@@ -26,6 +25,26 @@ fn engine(config: EngineConfig) -> (Engine, Collect) {
 
 fn small() -> (Engine, Collect) {
     engine(EngineConfig::default().rings(4).ring_capacity(1024))
+}
+
+/// An engine whose roots are unsampled (and whose children follow their parent).
+fn unsampled_roots() -> (Engine, Collect) {
+    engine(
+        EngineConfig::default()
+            .rings(2)
+            .ring_capacity(1024)
+            .sampler(Sampler::parent_based(Sampler::always_off())),
+    )
+}
+
+/// The Registry with the engine's layer.
+fn layered(engine: &Engine) -> tracing::Dispatch {
+    tracing::Dispatch::new(tracing_subscriber::registry().with(engine.tracing_layer()))
+}
+
+/// A sampled caller's context, as a `traceparent` header brings it.
+fn sampled_remote() -> ringspan::SpanContext {
+    ringspan::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap()
 }
 
 fn finish(engine: Engine, sink: &Collect) -> Vec<Owned> {
@@ -257,14 +276,8 @@ fn spans_filtered_out_by_env_filter_record_nothing() {
 
 #[test]
 fn sampling_is_decided_at_the_root_and_children_keep_its_trace() {
-    let (engine, sink) = engine(
-        EngineConfig::default()
-            .rings(2)
-            .ring_capacity(1024)
-            .sampler(Sampler::parent_based(Sampler::always_off())),
-    );
-    let dispatch =
-        tracing::Dispatch::new(tracing_subscriber::registry().with(engine.tracing_layer()));
+    let (engine, sink) = unsampled_roots();
+    let dispatch = layered(&engine);
     tracing::dispatcher::with_default(&dispatch, || {
         let layer = dispatch.downcast_ref::<TracingLayer>().expect("the layer");
         let root = tracing::info_span!("unsampled.root", n = 1_i64);
@@ -309,12 +322,6 @@ fn spans_past_the_table_are_counted_and_the_rest_arrive() {
     );
 }
 
-fn by_id(spans: &[Owned]) -> HashMap<SpanId, &Owned> {
-    let map: HashMap<SpanId, &Owned> = spans.iter().map(|s| (s.span_id, s)).collect();
-    assert_eq!(map.len(), spans.len(), "a span arrived twice");
-    map
-}
-
 /// Ten thousand tasks on a four-worker runtime, each an instrumented `tracing` span around a
 /// future that awaits (so may move between workers), with an instrumented child across
 /// another await and a grandchild entered inside it.
@@ -328,8 +335,7 @@ fn ten_thousand_instrumented_tasks_each_span_once_with_the_right_parent() {
             .compact_capacity(1024)
             .travel_spans(4 * TASKS),
     );
-    let dispatch =
-        tracing::Dispatch::new(tracing_subscriber::registry().with(engine.tracing_layer()));
+    let dispatch = layered(&engine);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
@@ -391,11 +397,8 @@ fn ten_thousand_instrumented_tasks_each_span_once_with_the_right_parent() {
 #[test]
 fn a_remote_parent_set_on_a_span_gives_it_and_its_children_that_trace() {
     let (engine, sink) = small();
-    let dispatch =
-        tracing::Dispatch::new(tracing_subscriber::registry().with(engine.tracing_layer()));
-    let sampled =
-        ringspan::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-            .unwrap();
+    let dispatch = layered(&engine);
+    let sampled = sampled_remote();
     let unsampled =
         ringspan::parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00")
             .unwrap();
@@ -435,17 +438,9 @@ fn a_remote_parent_set_on_a_span_gives_it_and_its_children_that_trace() {
 
 #[test]
 fn a_sampled_remote_parent_makes_an_unsampled_root_recorded() {
-    let (engine, sink) = engine(
-        EngineConfig::default()
-            .rings(2)
-            .ring_capacity(1024)
-            .sampler(Sampler::parent_based(Sampler::always_off())),
-    );
-    let dispatch =
-        tracing::Dispatch::new(tracing_subscriber::registry().with(engine.tracing_layer()));
-    let sampled =
-        ringspan::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-            .unwrap();
+    let (engine, sink) = unsampled_roots();
+    let dispatch = layered(&engine);
+    let sampled = sampled_remote();
     tracing::dispatcher::with_default(&dispatch, || {
         let span = tracing::info_span!("late.sampled");
         assert!(!span.span_context().unwrap().flags.is_sampled());
@@ -467,11 +462,8 @@ fn a_span_dropped_for_a_full_pool_is_counted_once_whatever_set_parent_does_after
             .ring_capacity(64)
             .travel_spans(1),
     );
-    let dispatch =
-        tracing::Dispatch::new(tracing_subscriber::registry().with(engine.tracing_layer()));
-    let sampled =
-        ringspan::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-            .unwrap();
+    let dispatch = layered(&engine);
+    let sampled = sampled_remote();
     tracing::dispatcher::with_default(&dispatch, || {
         let holder = tracing::info_span!("holds.the.only.record");
         let starved = tracing::info_span!(parent: None, "starved");
@@ -490,11 +482,8 @@ fn a_span_dropped_for_a_full_pool_is_counted_once_whatever_set_parent_does_after
 #[test]
 fn set_parent_on_an_entered_span_moves_what_starts_inside_to_the_new_trace() {
     let (engine, sink) = small();
-    let dispatch =
-        tracing::Dispatch::new(tracing_subscriber::registry().with(engine.tracing_layer()));
-    let remote =
-        ringspan::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-            .unwrap();
+    let dispatch = layered(&engine);
+    let remote = sampled_remote();
     tracing::dispatcher::with_default(&dispatch, || {
         let span = tracing::info_span!("handler");
         let _entered = span.enter();

@@ -7,19 +7,13 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{Collect, Owned, Val};
+use common::{by_id, Collect, Val};
 use ringspan::{Engine, EngineConfig, IdleStrategy, Parent, Sampler, SpanId, Value};
 
 fn engine(config: EngineConfig) -> (Engine, Collect) {
     let sink = Collect::default();
     let config = config.idle(IdleStrategy::Park(Duration::from_micros(200)));
     (Engine::start(config, sink.clone()).unwrap(), sink)
-}
-
-fn by_id(spans: &[Owned]) -> HashMap<SpanId, &Owned> {
-    let map: HashMap<SpanId, &Owned> = spans.iter().map(|s| (s.span_id, s)).collect();
-    assert_eq!(map.len(), spans.len(), "a span arrived twice");
-    map
 }
 
 #[test]

@@ -137,38 +137,45 @@ fn record(sampler: Sampler, n: i64, measure: fn(&Producer, i64)) {
     );
 }
 
-/// The travelling bench span, ending into this thread's local ring (the engine's only one).
-fn travel(n: i64) {
+/// An engine with one ring, which the thread's local producer claims, holding every span of
+/// a run of `n` (and the warm-up): the producer never finds it full.
+fn local_ring_engine(n: i64) -> Engine {
     let total = (WARMUP + n) as usize;
     let config = EngineConfig::default()
         .rings(1)
         .ring_capacity((total + 1).next_power_of_two())
         .compact_capacity(2)
         .idle(IdleStrategy::Yield);
-    let engine = Engine::start(config, Discard::default()).expect("engine starts");
-    for i in 0..WARMUP {
-        record_travel(&engine, i);
-    }
-    icount_measure_travel(&engine, n);
+    Engine::start(config, Discard::default()).expect("engine starts")
+}
+
+/// Shuts `engine` down and checks that no span was dropped and, if `recorded`, that every
+/// span of the run (and the warm-up) was delivered (else none was).
+fn delivered_all(engine: Engine, n: i64, recorded: bool) {
     let snap = engine.shutdown(Duration::from_secs(30)).expect("shutdown");
     assert_eq!(
         snap.dropped.total(),
         0,
         "a dropped span would change the count"
     );
-    assert_eq!(snap.delivered, total as u64);
+    let expected = if recorded { (WARMUP + n) as u64 } else { 0 };
+    assert_eq!(snap.delivered, expected);
+}
+
+/// The travelling bench span, ending into this thread's local ring (the engine's only one).
+fn travel(n: i64) {
+    let engine = local_ring_engine(n);
+    for i in 0..WARMUP {
+        record_travel(&engine, i);
+    }
+    icount_measure_travel(&engine, n);
+    delivered_all(engine, n, true);
 }
 
 /// The `tracing` bench span under `subscriber` (the Registry, with ringspan's layer or not);
 /// with the layer, every span reaches the engine's sink.
 fn tracing(n: i64, with_layer: bool) {
-    let total = (WARMUP + n) as usize;
-    let config = EngineConfig::default()
-        .rings(1)
-        .ring_capacity((total + 1).next_power_of_two())
-        .compact_capacity(2)
-        .idle(IdleStrategy::Yield);
-    let engine = Engine::start(config, Discard::default()).expect("engine starts");
+    let engine = local_ring_engine(n);
     let dispatch = if with_layer {
         tracing::Dispatch::new(ringspan_bench::ours::tracing(&engine))
     } else {
@@ -181,38 +188,19 @@ fn tracing(n: i64, with_layer: bool) {
         icount_measure_tracing(n);
     });
     drop(dispatch);
-    let snap = engine.shutdown(Duration::from_secs(30)).expect("shutdown");
-    assert_eq!(
-        snap.dropped.total(),
-        0,
-        "a dropped span would change the count"
-    );
-    let expected = if with_layer { total as u64 } else { 0 };
-    assert_eq!(snap.delivered, expected);
+    delivered_all(engine, n, with_layer);
 }
 
 /// The opentelemetry API's bench span through ringspan's tracer; every span reaches the sink.
 fn otel_api(n: i64) {
     use opentelemetry::trace::TracerProvider as _;
-    let total = (WARMUP + n) as usize;
-    let config = EngineConfig::default()
-        .rings(1)
-        .ring_capacity((total + 1).next_power_of_two())
-        .compact_capacity(2)
-        .idle(IdleStrategy::Yield);
-    let engine = Engine::start(config, Discard::default()).expect("engine starts");
+    let engine = local_ring_engine(n);
     let tracer = engine.otel_tracer_provider().tracer("ringspan-bench");
     for i in 0..WARMUP {
         ringspan_bench::peers::otel_sdk::record_one(&tracer, i);
     }
     icount_measure_otel_api(&tracer, n);
-    let snap = engine.shutdown(Duration::from_secs(30)).expect("shutdown");
-    assert_eq!(
-        snap.dropped.total(),
-        0,
-        "a dropped span would change the count"
-    );
-    assert_eq!(snap.delivered, total as u64);
+    delivered_all(engine, n, true);
 }
 
 fn main() {

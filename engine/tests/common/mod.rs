@@ -174,3 +174,11 @@ pub fn pb_resource(r: &Resource) -> PbResource {
         ..Default::default()
     }
 }
+
+/// The spans by id, checking that none arrived twice.
+pub fn by_id(spans: &[Owned]) -> std::collections::HashMap<SpanId, &Owned> {
+    let map: std::collections::HashMap<SpanId, &Owned> =
+        spans.iter().map(|s| (s.span_id, s)).collect();
+    assert_eq!(map.len(), spans.len(), "a span arrived twice");
+    map
+}
