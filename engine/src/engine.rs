@@ -232,6 +232,12 @@ impl Engine {
         crate::TracingLayer::new(Arc::clone(&self.pool), open)
     }
 
+    /// The pool, for the crate's tests.
+    #[cfg(test)]
+    pub(crate) fn pool_for_tests(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+
     /// Waits until every span pushed before this call is in the sink and the sink has been
     /// flushed.
     ///
@@ -424,5 +430,8 @@ fn open_count(c: &crate::stats::LaneCounters) -> u64 {
 impl Drop for Engine {
     fn drop(&mut self) {
         let _ = self.shutdown(DROP_SHUTDOWN);
+        // The engine's reference to the pool for travelling spans; if it was the last, the
+        // pool's reference to itself goes (the engine's own `Arc` still holds it here).
+        drop(self.pool.keepalive.release(1));
     }
 }

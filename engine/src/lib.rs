@@ -121,6 +121,7 @@ pub use produce::traceparent::{
     format as format_traceparent, parse as parse_traceparent, Traceparent, TraceparentError,
     TRACEPARENT_LEN,
 };
+pub use produce::travel::keepalive::Keepalive;
 pub use produce::travel::pool::SlotPool;
 pub use produce::travel::{InSpan, TravelSpan};
 pub use produce::watch::OpenWatch;

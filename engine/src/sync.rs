@@ -9,7 +9,7 @@
 #[cfg(not(ringspan_loom))]
 mod imp {
     pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
-    pub(crate) use std::sync::Arc;
+    pub(crate) use std::sync::{Arc, Mutex};
     pub(crate) use std::thread;
     pub(crate) use std::thread::yield_now;
 
@@ -47,7 +47,7 @@ mod imp {
 #[cfg(ringspan_loom)]
 mod imp {
     pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
-    pub(crate) use loom::sync::Arc;
+    pub(crate) use loom::sync::{Arc, Mutex};
     pub(crate) use loom::thread;
     pub(crate) use loom::thread::yield_now;
 

@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::model::compact::CompactRecord;
 use crate::model::record::SpanRecord;
+use crate::produce::travel::keepalive::Keepalive;
 use crate::ring::RingConsumer;
 use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
 
@@ -45,6 +46,9 @@ pub(crate) struct Pool {
     /// Sampled travelling spans dropped at start because `travel` had no free record
     /// (shared `fetch_add`, only on that path).
     travel_full: CachePadded<AtomicU64>,
+    /// The pool's reference to itself while travelling spans (or the engine, or producers'
+    /// batches) hold references to it (`travel/keepalive.rs`).
+    pub(crate) keepalive: CachePadded<Keepalive<Arc<Pool>>>,
 }
 
 /// How many abandoned spans [`Pool`] keeps the names of.
@@ -102,8 +106,12 @@ impl Pool {
             abandoned: std::sync::Mutex::new(std::collections::VecDeque::new()),
             travel: SlotPool::new(travel, || SpanRecord::EMPTY),
             travel_full: CachePadded::new(AtomicU64::new(0)),
+            keepalive: CachePadded::new(Keepalive::new()),
         };
-        (Arc::new(pool), full, compact)
+        let pool = Arc::new(pool);
+        // The engine's own reference, given back when it is dropped.
+        pool.keepalive.start(Arc::clone(&pool), 1);
+        (pool, full, compact)
     }
 
     /// Bytes of span memory the lanes and the travelling spans preallocated.

@@ -128,6 +128,9 @@ struct Inner {
     travel_cached: usize,
     /// How many of `travel_cache` it may fill: its share of a quarter of the pool.
     travel_cache_limit: usize,
+    /// Counted references to the pool this producer holds for the travelling spans it
+    /// starts (`travel/keepalive.rs`).
+    travel_refs: u64,
     scope: &'static str,
     /// Copies of the pool's settings, so that recording reads no shared line.
     sampler: Sampler,
@@ -198,6 +201,7 @@ impl Producer {
                 travel_cache: [0; TRAVEL_CACHE],
                 travel_cached: 0,
                 travel_cache_limit,
+                travel_refs: 0,
                 scope,
                 sampler,
                 clock,
@@ -738,6 +742,10 @@ impl Drop for Producer {
             unsafe { self.pool.travel.give_back(slot) };
         }
         inner.travel_cached = 0;
+        // The pool references it held for travelling spans; if they were the last, the
+        // pool's reference to itself goes (this producer's own `Arc` still holds it here).
+        let refs = std::mem::take(&mut inner.travel_refs);
+        drop(self.pool.keepalive.release(refs));
         if let Some(claim) = &inner.claim {
             claim.lane.watch.close();
             let abandoned = inner.stack.open_recording();

@@ -15,9 +15,9 @@ use crate::model::ids::{SpanContext, SpanId, TraceFlags, TraceId};
 use crate::model::record::{Loss, ParentKind, SpanRecord};
 use crate::model::value::Value;
 use crate::produce::stack::{Frame, NO_PARENT};
-use crate::produce::travel::{TravelSpan, NO_SLOT};
+use crate::produce::travel::keepalive::BATCH;
+use crate::produce::travel::{PoolRef, TravelSpan, NO_SLOT};
 use crate::stats::bump;
-use crate::sync::Arc;
 
 /// A travelling span's context entered on a producer (see [`Producer::enter`]); leaves it when
 /// dropped.
@@ -42,7 +42,14 @@ impl Producer {
     pub(crate) fn start_travel(&self, name: Value<'_>, parent: Parent) -> TravelSpan {
         // The span is made outside `with`: were anything inside to panic, dropping a span
         // there would reach this producer again while `with` holds it.
-        let (context, slot, truncated) = self.with(|inner, pool| {
+        let (context, slot, truncated, counted) = self.with(|inner, pool| {
+            // A counted reference to the pool for the span (`travel/keepalive.rs`): from this
+            // producer's batch, refilled with one atomic add every `BATCH` spans.
+            if inner.travel_refs == 0 && pool.keepalive.acquire(BATCH) {
+                inner.travel_refs = BATCH;
+            }
+            let counted = inner.travel_refs > 0;
+            inner.travel_refs -= u64::from(counted);
             let parent = match parent {
                 Parent::Current => inner.stack.current().map(|d| inner.stack.context(d)),
                 Parent::Root => None,
@@ -66,11 +73,11 @@ impl Producer {
                 is_remote: false,
             };
             if !sampled {
-                return (context, NO_SLOT, 0);
+                return (context, NO_SLOT, 0, counted);
             }
             let Some(slot) = inner.take_travel(pool) else {
                 pool.count_travel_full();
-                return (context, NO_SLOT, 0);
+                return (context, NO_SLOT, 0, counted);
             };
             // SAFETY: the slot came from the pool's `take` or from this producer's cache of
             // records it holds; nothing else refers to it.
@@ -91,10 +98,17 @@ impl Producer {
             );
             let mut loss = Loss::default();
             rec.set_name(name, &mut loss);
-            (context, slot, loss.truncated)
+            (context, slot, loss.truncated, counted)
         });
+        let pool = if counted {
+            // SAFETY: one reference of the batch this producer holds, handed to the span.
+            unsafe { PoolRef::counted(&self.pool) }
+        } else {
+            // The engine and every batch are gone: an `Arc` of its own.
+            PoolRef::owned(&self.pool)
+        };
         TravelSpan {
-            pool: Arc::clone(&self.pool),
+            pool,
             slot,
             context,
             truncated,
@@ -104,11 +118,15 @@ impl Producer {
     /// Publishes the finished record in travel slot `slot` into this producer's ring (counted
     /// as recorded there, and dropped by reason if the ring is full or this producer has no
     /// ring), then keeps the record for this producer's next travelling span, or gives it
-    /// back to the pool.
+    /// back to the pool; with `pool_ref`, also takes back the span's counted reference to
+    /// the pool ([`Producer::return_travel_ref`]).
     ///
     /// # Safety
     /// The caller holds `slot` (and hands it over) and holds no reference into it.
-    pub(crate) unsafe fn end_travel(&self, slot: u32, truncated: u32) {
+    pub(crate) unsafe fn end_travel(&self, slot: u32, truncated: u32, pool_ref: bool) {
+        if pool_ref {
+            self.return_travel_ref();
+        }
         self.with(|inner, pool| {
             {
                 // SAFETY: the caller hands over `slot` and holds no reference into it.
@@ -123,6 +141,21 @@ impl Producer {
             } else {
                 // SAFETY: held until now; the reference above is gone.
                 unsafe { pool.travel.give_back(slot) };
+            }
+        });
+    }
+
+    /// Takes back a travelling span's counted reference to the pool (it ended, or was
+    /// dropped, on this thread), for this producer's next spans; gives back to the pool what
+    /// it holds past two batches.
+    #[inline]
+    pub(crate) fn return_travel_ref(&self) {
+        self.with(|inner, pool| {
+            inner.travel_refs += 1;
+            if inner.travel_refs > 2 * BATCH {
+                inner.travel_refs -= BATCH;
+                // Never the last: this producer still holds a batch.
+                drop(pool.keepalive.release(BATCH));
             }
         });
     }

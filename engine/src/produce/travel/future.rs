@@ -39,10 +39,13 @@ impl<F: Future> Future for InSpan<F> {
             return this.inner.poll(cx);
         };
         let context = span.context;
-        let polled = local::with_local(&span.pool, |p| {
-            // Left on drop, also when the inner poll panics.
-            let _entered = p.enter(context);
-            this.inner.poll(cx)
+        let inner = this.inner;
+        let polled = span.pool.with_arc(|pool| {
+            local::with_local(pool, |p| {
+                // Left on drop, also when the inner poll panics.
+                let _entered = p.enter(context);
+                inner.poll(cx)
+            })
         });
         if polled.is_ready() {
             // The span ends with its future, on this thread.

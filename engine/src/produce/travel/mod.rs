@@ -28,17 +28,19 @@
 //! ended).
 
 mod future;
+pub(crate) mod keepalive;
 pub(crate) mod pool;
+mod pool_ref;
+
+pub(crate) use pool_ref::PoolRef;
 
 pub use future::InSpan;
 
 use super::local;
-use super::pool::Pool;
 use super::traceparent::{self, Traceparent};
 use crate::model::ids::SpanContext;
 use crate::model::record::{Loss, SpanKind, SpanRecord};
 use crate::model::value::Value;
-use crate::sync::Arc;
 
 /// `TravelSpan::slot` of a span that holds no record (unsampled, or the pool was empty).
 pub(crate) const NO_SLOT: u32 = u32::MAX;
@@ -65,7 +67,8 @@ pub(crate) const NO_SLOT: u32 = u32::MAX;
 /// ```
 #[must_use = "a travelling span ends as soon as it is dropped"]
 pub struct TravelSpan {
-    pub(crate) pool: Arc<Pool>,
+    /// Its engine's pool, kept alive by a reference counted in batches (`keepalive.rs`).
+    pub(crate) pool: PoolRef,
     /// Its record in `pool.travel`, or [`NO_SLOT`].
     pub(crate) slot: u32,
     pub(crate) context: SpanContext,
@@ -199,9 +202,11 @@ impl TravelSpan {
     /// spans do not see the context.)
     pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
         let cx = self.context;
-        local::with_local(&self.pool, |p| {
-            let _entered = p.enter(cx);
-            f()
+        self.pool.with_arc(|pool| {
+            local::with_local(pool, |p| {
+                let _entered = p.enter(cx);
+                f()
+            })
         })
     }
 
@@ -236,9 +241,15 @@ impl TravelSpan {
         // ends with the statement.
         unsafe { self.pool.travel.slot(slot) }.set_end(end);
         let truncated = self.truncated;
-        // SAFETY: handed over to the producer, which publishes it and keeps or gives it back;
-        // no reference into it is alive.
-        local::with_local(&self.pool, |p| unsafe { p.end_travel(slot, truncated) });
+        // The pool reference goes back to the same producer, in the same call.
+        let counted = self.pool.hand_back();
+        self.pool.with_arc(|pool| {
+            local::with_local(pool, |p| {
+                // SAFETY: handed over to the producer, which publishes it and keeps or gives
+                // it back; no reference into it is alive.
+                unsafe { p.end_travel(slot, truncated, counted) };
+            })
+        });
     }
 }
 
