@@ -103,10 +103,9 @@ pub use env::{from_process_env, var as env_var};
 pub use error::Error;
 pub use model::callsite::Callsite;
 pub use model::compact::{CompactRecord, MAX_CALLSITE_KEYS};
+pub use model::entry::{EventRef, LinkRef, MAX_EVENT_ATTRS, MAX_LINK_ATTRS};
 pub use model::ids::{IdGenerator, SpanContext, SpanId, TraceFlags, TraceId};
-pub use model::record::{
-    EventRef, SpanKind, SpanRecord, Status, ARENA_BYTES, MAX_ATTRS, MAX_EVENTS, MAX_EVENT_ATTRS,
-};
+pub use model::record::{SpanKind, SpanRecord, Status, ARENA_BYTES, MAX_ATTRS, MAX_EVENTS};
 pub use model::value::{Value, ValueRef};
 pub use produce::guard::Span;
 #[cfg(feature = "tracing")]
@@ -121,6 +120,7 @@ pub use produce::traceparent::{
     format as format_traceparent, parse as parse_traceparent, Traceparent, TraceparentError,
     TRACEPARENT_LEN,
 };
+pub use produce::tracestate::{TraceState, TraceStateError, MAX_MEMBERS, MAX_TRACESTATE_LEN};
 pub use produce::travel::keepalive::Keepalive;
 pub use produce::travel::pool::SlotPool;
 pub use produce::travel::{InSpan, TravelSpan};

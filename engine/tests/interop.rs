@@ -59,6 +59,12 @@ fn write_fixture_for_the_python_decoder() {
         flags: TraceFlags::SAMPLED,
         is_remote: true,
     };
+    let link_to = SpanContext {
+        trace_id: TraceId([0x12; 16]),
+        span_id: SpanId([0x34; 8]),
+        flags: TraceFlags::SAMPLED,
+        is_remote: false,
+    };
     let (server_id, child_id);
     {
         let mut server = p.start(Value::str("GET /ünïcode"), Parent::Context(remote));
@@ -75,6 +81,17 @@ fn write_fixture_for_the_python_decoder() {
             "retry",
             &[("attempt", Value::i64(2)), ("why", Value::copied("busy"))],
         );
+        let state = ringspan::TraceState::parse("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE").unwrap();
+        server.set_trace_state(&state).add_link_with_state(
+            link_to,
+            &state,
+            &[
+                ("messaging.batch.index", Value::i64(1)),
+                ("k", Value::copied("v")),
+                ("x", Value::bool(true)),
+            ],
+        );
+        server.add_link(link_to, &[]); // both entries taken: counted
         let mut child = p.span_copied("db.query");
         child_id = child.context().span_id;
         child
@@ -115,7 +132,13 @@ fn write_fixture_for_the_python_decoder() {
       "kind": 2, "flags": 769, "status": null,
       "attributes": {{"http.request.method": "GET", "http.response.status_code": 200, "negative": -42,
                       "ratio": 0.125, "cached": true, "user": "ålice ✓"}},
-      "events": [{{"name": "retry", "attributes": {{"attempt": 2, "why": "busy"}}}}]}},
+      "events": [{{"name": "retry", "attributes": {{"attempt": 2, "why": "busy"}}}}],
+      "trace_state": "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+      "links": [{{"trace_id": "{linked_trace}", "span_id": "{linked_span}",
+                 "trace_state": "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+                 "attributes": {{"messaging.batch.index": 1, "k": "v"}}, "dropped_attributes_count": 1,
+                 "flags": 257}}],
+      "dropped_links_count": 1}},
     {{"name": "tick", "trace_id": "{trace}", "span_id": "{tick}", "parent_span_id": "{parent}",
       "kind": 4, "flags": 769, "status": {{"code": 1, "message": ""}},
       "attributes": {{"seq": 3, "venue": "XNAS", "late": false, "fill": 99.5}}, "events": []}}
@@ -123,6 +146,8 @@ fn write_fixture_for_the_python_decoder() {
 }}
 "#,
         tick = hex(&tick_id.0),
+        linked_trace = hex(&link_to.trace_id.0),
+        linked_span = hex(&link_to.span_id.0),
         child = hex(&child_id.0),
         server = hex(&server_id.0),
         parent = hex(&remote.span_id.0),

@@ -2,7 +2,8 @@
 //! opentelemetry 0.33 trace API reach the OTLP bytes with their builder fields, attributes,
 //! events, status and times, decoded with `opentelemetry-proto`; parents come from the API's
 //! `Context`, including one the SDK's W3C `TraceContextPropagator` extracted, and what the
-//! propagator injects is the span's own context (trace state forwarded); links are counted.
+//! propagator injects is the span's own context (trace state forwarded); links (with their
+//! trace state and attributes) and a span's trace state reach the OTLP bytes.
 #![cfg(feature = "opentelemetry")]
 
 use std::collections::HashMap;
@@ -94,15 +95,9 @@ fn builder_fields_attributes_events_status_and_times_reach_the_otlp_bytes() {
             KeyValue::new("owned", String::from("value")),
             KeyValue::new("list", opentelemetry::Value::Array(vec![1i64, 2].into())),
         ])
-        // The API drops links to invalid contexts itself; these two are kept, and counted.
-        .with_links(vec![
-            Link::with_context(linked()),
-            Link::with_context(opentelemetry::trace::SpanContext::empty_context()),
-        ])
         .start(&tracer);
     span.add_event("authorised", vec![KeyValue::new("code", "A1")]);
     span.add_event_with_timestamp("settled", started + Duration::from_millis(100), vec![]);
-    span.add_link(linked(), vec![KeyValue::new("why", "retry of")]);
     span.set_attribute(KeyValue::new("late", 7));
     span.update_name(format!("charge {}", "card"));
     span.set_status(ApiStatus::error(String::from("card declined")));
@@ -126,7 +121,8 @@ fn builder_fields_attributes_events_status_and_times_reach_the_otlp_bytes() {
     assert_eq!(a["late"], Pb::IntValue(7));
     assert!(!a.contains_key("list") && !a.contains_key("after.end"));
     assert_eq!(charge.dropped_attributes_count, 1, "the array");
-    assert_eq!(charge.dropped_links_count, 2);
+    assert_eq!(charge.dropped_links_count, 0);
+    assert!(charge.trace_state.is_empty(), "a root has no trace state");
     assert_eq!(charge.events.len(), 2);
     assert_eq!(charge.events[0].name, "authorised");
     assert_eq!(charge.events[0].attributes[0].key, "code");
@@ -235,15 +231,90 @@ fn an_unsampled_remote_parent_records_nothing_and_children_follow_it() {
     assert!(spans(engine, &keep).is_empty());
 }
 
-/// A span to link to, from another trace.
-fn linked() -> opentelemetry::trace::SpanContext {
+/// A span to link to, from another trace, with a trace state.
+fn linked(remote: bool, state: &str) -> opentelemetry::trace::SpanContext {
     opentelemetry::trace::SpanContext::new(
         opentelemetry::trace::TraceId::from_bytes([7; 16]),
         opentelemetry::trace::SpanId::from_bytes([8; 8]),
         opentelemetry::trace::TraceFlags::SAMPLED,
-        false,
-        Default::default(),
+        remote,
+        state.parse().unwrap(),
     )
+}
+
+#[test]
+fn links_and_tracestate_decode_with_opentelemetry_proto() {
+    let (engine, keep) = engine();
+    let tracer = engine.otel_tracer_provider().tracer("queue.consumer");
+    let propagator = TraceContextPropagator::new();
+    let mut incoming = HashMap::new();
+    incoming.insert(
+        "traceparent".to_string(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_string(),
+    );
+    incoming.insert(
+        "tracestate".to_string(),
+        "rojo=00f067aa0ba902b7, congo=t61rcWkgMzE".to_string(),
+    );
+    let remote = propagator.extract(&incoming);
+    let mut consume = tracer
+        .span_builder("consume")
+        .with_kind(ApiKind::Consumer)
+        .with_links(vec![Link::new(
+            linked(true, "vendor=msg1"),
+            vec![KeyValue::new("messaging.batch.index", 0)],
+            1, // one the API already dropped
+        )])
+        .start_with_context(&tracer, &remote);
+    consume.add_link(
+        linked(false, ""),
+        vec![
+            KeyValue::new("why", "retry of"),
+            KeyValue::new(String::from("attempt"), 2),
+            KeyValue::new("third", true), // past MAX_LINK_ATTRS
+        ],
+    );
+    consume.add_link(linked(false, ""), vec![]); // the record's entries are taken
+    let cx = Context::current_with_span(consume);
+    let child = tracer.start_with_context("handle", &cx);
+    let mut outgoing = HashMap::new();
+    propagator.inject_context(&Context::current_with_span(child), &mut outgoing);
+    drop(cx);
+    let sent = spans(engine, &keep);
+    let (_, consume) = named(&sent, "consume");
+    let (_, handle) = named(&sent, "handle");
+    // The span's trace state is its parent's, exported and forwarded.
+    assert_eq!(
+        consume.trace_state,
+        "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
+    );
+    assert_eq!(handle.trace_state, consume.trace_state);
+    assert_eq!(
+        outgoing["tracestate"],
+        "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
+    );
+    assert_eq!(consume.links.len(), ringspan::MAX_EVENTS);
+    assert_eq!(consume.dropped_links_count, 1);
+    let (first, second) = (&consume.links[0], &consume.links[1]);
+    for l in [first, second] {
+        assert_eq!(
+            (hex(&l.trace_id), hex(&l.span_id)),
+            ("07".repeat(16), "08".repeat(8))
+        );
+    }
+    assert_eq!(first.trace_state, "vendor=msg1");
+    assert_eq!(first.flags, 0x1 | 0x100 | 0x200, "sampled, known remote");
+    assert_eq!(first.attributes[0].key, "messaging.batch.index");
+    assert_eq!(first.dropped_attributes_count, 1);
+    assert_eq!(second.flags, 0x1 | 0x100, "sampled, known local");
+    assert!(second.trace_state.is_empty());
+    let keys: Vec<_> = second.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    assert_eq!(keys, ["why", "attempt"]);
+    assert_eq!(second.dropped_attributes_count, 1);
+    assert_eq!(
+        second.attributes[1].value.clone().unwrap().value,
+        Some(Pb::IntValue(2))
+    );
 }
 
 fn hex(b: &[u8]) -> String {

@@ -75,6 +75,19 @@ fn pb_span(r: &SpanRecord, cal: &Calibration) -> PbSpan {
             })
             .collect(),
         dropped_events_count: r.dropped_events_count(),
+        trace_state: r.trace_state().to_owned(),
+        links: r
+            .links()
+            .map(|l| span::Link {
+                trace_id: l.trace_id().0.to_vec(),
+                span_id: l.span_id().0.to_vec(),
+                trace_state: l.trace_state().to_owned(),
+                attributes: pb_attrs(l.attributes()),
+                dropped_attributes_count: l.dropped_attributes_count(),
+                flags: u32::from(l.trace_flags().0) | 0x100 | if l.is_remote() { 0x200 } else { 0 },
+            })
+            .collect(),
+        dropped_links_count: r.dropped_links_count(),
         status: match r.status() {
             Status::Unset => None,
             Status::Ok => Some(PbStatus {
@@ -86,7 +99,6 @@ fn pb_span(r: &SpanRecord, cal: &Calibration) -> PbSpan {
                 code: 2,
             }),
         },
-        ..Default::default()
     }
 }
 
@@ -319,6 +331,88 @@ fn every_field_decodes_with_the_opentelemetry_bindings() {
 }
 
 #[test]
+fn links_and_tracestate_decode_with_the_opentelemetry_bindings() {
+    let s = setup(OtlpConfig::default());
+    let p = s.engine.producer().unwrap();
+    let incoming = ringspan::TraceState::parse("rojo=00f067aa0ba902b7, congo=t61rcWkgMzE").unwrap();
+    let message = SpanContext {
+        trace_id: TraceId([0x11; 16]),
+        span_id: SpanId([0x22; 8]),
+        flags: TraceFlags::SAMPLED,
+        is_remote: true,
+    };
+    let local = SpanContext {
+        trace_id: TraceId([0x33; 16]),
+        span_id: SpanId([0x44; 8]),
+        flags: TraceFlags(0),
+        is_remote: false,
+    };
+    let topic = String::from("orders.v2");
+    {
+        let mut consumer = p.start(Value::str("process batch"), Parent::Root);
+        consumer
+            .set_kind(SpanKind::Consumer)
+            .set_trace_state(&incoming)
+            .add_link_with_state(
+                message,
+                &incoming,
+                &[
+                    ("messaging.destination.name", Value::copied(&topic)),
+                    ("offset", Value::i64(7)),
+                    ("partition", Value::i64(3)), // past MAX_LINK_ATTRS: counted
+                ],
+            )
+            .add_link(local, &[])
+            .add_link(message, &[]) // the entries are taken: counted
+            .add_event("late", &[]); // likewise, as a dropped event
+                                     // A link and an event share the entries.
+        p.span("mixed")
+            .add_event("retry", &[("n", Value::i64(1))])
+            // A key set twice on a link: the exact writer (which deduplicates) takes it.
+            .add_link(
+                local,
+                &[
+                    ("why", Value::str("fan-in")),
+                    ("why", Value::str("fan-out")),
+                ],
+            );
+    }
+    let decoded = one_request(&s); // byte for byte against prost
+    let spans = &decoded.resource_spans[0].scope_spans[0].spans;
+    let (mixed, consumer) = (&spans[0], &spans[1]);
+    assert_eq!(
+        consumer.trace_state,
+        "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
+    );
+    assert_eq!(consumer.links.len(), ringspan::MAX_EVENTS);
+    assert_eq!(consumer.dropped_links_count, 1);
+    assert_eq!(consumer.dropped_events_count, 1);
+    let (l0, l1) = (&consumer.links[0], &consumer.links[1]);
+    assert_eq!(
+        (l0.trace_id.clone(), l0.span_id.clone()),
+        (vec![0x11; 16], vec![0x22; 8])
+    );
+    assert_eq!(l0.trace_state, consumer.trace_state);
+    assert_eq!(l0.flags, 0x1 | 0x100 | 0x200, "sampled, known to be remote");
+    let keys: Vec<_> = l0.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    assert_eq!(keys, ["messaging.destination.name", "offset"]);
+    assert_eq!(
+        l0.attributes[0].value,
+        Some(pb_value(ValueRef::Str(&topic)))
+    );
+    assert_eq!(l0.dropped_attributes_count, 1);
+    assert_eq!((l1.span_id.clone(), l1.flags), (vec![0x44; 8], 0x100));
+    assert!(l1.trace_state.is_empty() && l1.attributes.is_empty());
+    assert_eq!((mixed.events.len(), mixed.links.len()), (1, 1));
+    assert_eq!(mixed.links[0].attributes.len(), 1);
+    assert_eq!(
+        mixed.links[0].attributes[0].value,
+        Some(pb_value(ValueRef::Str("fan-out")))
+    );
+    assert!(mixed.trace_state.is_empty());
+}
+
+#[test]
 fn each_scope_gets_one_scope_spans() {
     let s = setup(OtlpConfig::default());
     let p = s.engine.producer().unwrap();
@@ -345,9 +439,9 @@ fn each_scope_gets_one_scope_spans() {
 
 #[test]
 fn spans_and_events_of_every_length_size_match_prost() {
-    // The one-pass writer reserves two bytes for a span's length and one for an event's, and
-    // moves the body when the length takes another size: bodies under 128 bytes, of 128 to
-    // 16383, and of 16 KiB or more, for spans and for events, in one request.
+    // The one-pass writer reserves two bytes for a span's length and one for an event's or a
+    // link's, and moves the body when the length takes another size: bodies under 128 bytes,
+    // of 128 to 16383, and of 16 KiB or more, for spans, events and links, in one request.
     static LONG: &str = include_str!("otlp.rs");
     assert!(LONG.len() > 20_000);
     let (mid, big) = (&LONG[..200], &LONG[..20_000]);
@@ -361,9 +455,20 @@ fn spans_and_events_of_every_length_size_match_prost() {
         .add_event("mid", &[("text", Value::str(mid))]);
     p.span("big-event")
         .add_event("big", &[("text", Value::str(big))]);
+    let to = SpanContext {
+        trace_id: TraceId([1; 16]),
+        span_id: SpanId([2; 8]),
+        flags: TraceFlags::SAMPLED,
+        is_remote: false,
+    };
+    p.span("links")
+        .add_link(to, &[])
+        .add_link(to, &[("text", Value::str(mid))]);
+    p.span("big-link")
+        .add_link(to, &[("text", Value::str(big))]);
     let decoded = one_request(&s); // byte for byte against prost
     let spans = &decoded.resource_spans[0].scope_spans[0].spans;
-    assert_eq!(spans.len(), 5);
+    assert_eq!(spans.len(), 7);
     assert_eq!(
         spans[2].attributes[0].value,
         Some(pb_value(ValueRef::Str(big)))

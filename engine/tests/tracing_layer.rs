@@ -206,6 +206,29 @@ fn events_in_a_span_become_its_events_and_errors_set_its_status() {
 }
 
 #[test]
+fn follows_from_becomes_a_link_and_links_past_the_record_are_counted() {
+    let (engine, sink) = small();
+    tracing::dispatcher::with_default(&layered(&engine), || {
+        let first = tracing::info_span!("enqueue.first");
+        let second = tracing::info_span!("enqueue.second");
+        let third = tracing::info_span!("enqueue.third");
+        let batch = tracing::info_span!(parent: None, "dequeue.batch");
+        batch.follows_from(&first);
+        batch.follows_from(&second);
+        batch.follows_from(&third); // the record's entries are taken
+    });
+    let spans = finish(engine, &sink);
+    let batch = named(&spans, "dequeue.batch");
+    let link = |name: &str| {
+        let s = named(&spans, name);
+        (s.trace_id, s.span_id)
+    };
+    assert_eq!(batch.links, [link("enqueue.first"), link("enqueue.second")]);
+    assert_eq!(batch.dropped_links, 1);
+    assert_ne!(batch.trace_id, named(&spans, "enqueue.first").trace_id);
+}
+
+#[test]
 fn parents_come_from_tracing_and_from_ringspan_spans_alike() {
     let (engine, sink) = small();
     let subscriber = tracing_subscriber::registry().with(engine.tracing_layer());

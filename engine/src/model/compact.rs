@@ -245,6 +245,12 @@ impl CompactRecord {
         0
     }
 
+    /// A compact record never holds a `tracestate` (a span given one is promoted).
+    #[inline(always)]
+    pub(crate) fn trace_state(&self) -> &str {
+        ""
+    }
+
     /// Links dropped: none, a compact record is never given one.
     pub(crate) fn dropped_links_count(&self) -> u32 {
         0

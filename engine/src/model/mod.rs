@@ -3,6 +3,7 @@
 
 pub(crate) mod callsite;
 pub(crate) mod compact;
+pub(crate) mod entry;
 pub(crate) mod ids;
 pub(crate) mod record;
 pub(crate) mod value;

@@ -7,7 +7,7 @@
 //! |-----------|------|-------|
 //! | 0..128    | header | ids, start/end ticks, name, status, scope, kind, flags, counts |
 //! | 128..384  | attributes | [`MAX_ATTRS`] x (key, value) of 16 + 16 bytes |
-//! | 384..640  | events | [`MAX_EVENTS`] x (name, time, [`MAX_EVENT_ATTRS`] attributes) |
+//! | 384..640  | entries | [`MAX_EVENTS`] x an event (name, time, [`MAX_EVENT_ATTRS`] attributes) or a link (ids, flags, `tracestate`, [`MAX_LINK_ATTRS`] attributes): see `entry.rs` |
 //! | 640..896  | arena | [`ARENA_BYTES`] bytes for strings that are not `'static` |
 //!
 //! Why 128-byte alignment, not 64: two slots must never share a cache line, and on x86_64 the
@@ -23,7 +23,13 @@
 //! - More than [`MAX_ATTRS`] attributes: the extra ones are dropped and counted in
 //!   `dropped_attributes_count` (exported as OTLP's field of that name). Likewise events
 //!   beyond [`MAX_EVENTS`] (`dropped_events_count`) and event attributes beyond
-//!   [`MAX_EVENT_ATTRS`] (the event's `dropped_attributes_count`).
+//!   [`MAX_EVENT_ATTRS`] (the event's `dropped_attributes_count`). Events and links share
+//!   the [`MAX_EVENTS`] entries; a link that finds them taken is counted in
+//!   `dropped_links_count`, its attributes beyond [`MAX_LINK_ATTRS`] in its own
+//!   `dropped_attributes_count`.
+//! - A `tracestate` (the span's, or a link's) is copied into the arena member by member: a
+//!   member that does not fit is left out whole (a cut one would not parse) and counted
+//!   as one truncated string, so what is kept is always a valid `tracestate`.
 //! - Strings that are not `'static` (names, values, status messages) share the
 //!   [`ARENA_BYTES`]-byte arena. A string that does not fit is cut at the last UTF-8 character
 //!   boundary that fits (so it stays valid UTF-8) and the producer's `truncated_strings`
@@ -32,15 +38,16 @@
 //!   OpenTelemetry API specifies) is left to the drain side so the hot path stays a plain
 //!   append.
 
-use crate::model::ids::{SpanId, TraceFlags, TraceId};
+#[cfg(doc)]
+use crate::model::entry::MAX_LINK_ATTRS;
+use crate::model::entry::{Attr, Entry, Event, EventRef, Link, LinkRef, MAX_EVENT_ATTRS};
+use crate::model::ids::{SpanContext, SpanId, TraceFlags, TraceId};
 use crate::model::value::{floor_char_boundary, Packed, Value, ValueRef};
 
 /// Attributes a span record holds.
 pub const MAX_ATTRS: usize = 8;
-/// Events a span record holds.
+/// Events and links a span record holds, together (they share these entries).
 pub const MAX_EVENTS: usize = 2;
-/// Attributes each event holds (enough for the `exception.*` triple).
-pub const MAX_EVENT_ATTRS: usize = 3;
 /// Bytes of copied (non-`'static`) string data a span record holds.
 pub const ARENA_BYTES: usize = 256;
 
@@ -105,43 +112,6 @@ pub(crate) enum ParentKind {
 
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
-struct Attr {
-    key: Packed,
-    value: Packed,
-}
-
-impl Attr {
-    const EMPTY: Attr = Attr {
-        key: Packed::EMPTY,
-        value: Packed::EMPTY,
-    };
-}
-
-/// A span event as stored in a record.
-#[derive(Clone, Copy, Debug)]
-#[repr(C)]
-struct Event {
-    name: Packed,
-    time: u64,
-    n_attrs: u8,
-    _pad: [u8; 3],
-    dropped_attrs: u32,
-    attrs: [Attr; MAX_EVENT_ATTRS],
-}
-
-impl Event {
-    const EMPTY: Event = Event {
-        name: Packed::EMPTY,
-        time: 0,
-        n_attrs: 0,
-        _pad: [0; 3],
-        dropped_attrs: 0,
-        attrs: [Attr::EMPTY; MAX_EVENT_ATTRS],
-    };
-}
-
-#[derive(Clone, Copy, Debug)]
-#[repr(C)]
 struct Header {
     /// Ids as words (see `TraceId::words`).
     trace_id: [u64; 2],
@@ -156,14 +126,20 @@ struct Header {
     kind: u8,
     status: u8,
     n_attrs: u8,
-    n_events: u8,
+    /// Entries used (events and links).
+    n_entries: u8,
     parent: u8,
     arena_len: u16,
     dropped_attrs: u32,
     dropped_events: u32,
-    /// Links the span was given: none is kept yet, every one is counted here.
+    /// Links that found every entry taken.
     dropped_links: u32,
-    _reserved: [u8; 12],
+    /// The span's `tracestate`: bytes `trace_state_at..+trace_state_len` of the arena.
+    trace_state_at: u16,
+    trace_state_len: u16,
+    /// How many of the entries are links.
+    n_links: u8,
+    _reserved: [u8; 7],
 }
 
 /// One finished span, as the drain sees it in a ring slot. Read it through the accessors;
@@ -174,13 +150,11 @@ struct Header {
 pub struct SpanRecord {
     header: Header,
     attrs: [Attr; MAX_ATTRS],
-    events: [Event; MAX_EVENTS],
+    entries: [Entry; MAX_EVENTS],
     arena: [u8; ARENA_BYTES],
 }
 
 const _: () = {
-    assert!(std::mem::size_of::<Attr>() == 32);
-    assert!(std::mem::size_of::<Event>() == 128);
     assert!(std::mem::size_of::<Header>() == 128);
     assert!(std::mem::size_of::<SpanRecord>() == 896);
     assert!(std::mem::size_of::<SpanRecord>() % 128 == 0);
@@ -210,16 +184,19 @@ impl SpanRecord {
             kind: SpanKind::Internal as u8,
             status: STATUS_UNSET,
             n_attrs: 0,
-            n_events: 0,
+            n_entries: 0,
             parent: ParentKind::None as u8,
             arena_len: 0,
             dropped_attrs: 0,
             dropped_events: 0,
             dropped_links: 0,
-            _reserved: [0; 12],
+            trace_state_at: 0,
+            trace_state_len: 0,
+            n_links: 0,
+            _reserved: [0; 7],
         },
         attrs: [Attr::EMPTY; MAX_ATTRS],
-        events: [Event::EMPTY; MAX_EVENTS],
+        entries: [Entry::EMPTY; MAX_EVENTS],
         arena: [0; ARENA_BYTES],
     };
 
@@ -252,13 +229,16 @@ impl SpanRecord {
             kind: SpanKind::Internal as u8,
             status: STATUS_UNSET,
             n_attrs: 0,
-            n_events: 0,
+            n_entries: 0,
             parent: parent as u8,
             arena_len: 0,
             dropped_attrs: 0,
             dropped_events: 0,
             dropped_links: 0,
-            _reserved: [0; 12],
+            trace_state_at: 0,
+            trace_state_len: 0,
+            n_links: 0,
+            _reserved: [0; 7],
         };
     }
 
@@ -398,20 +378,15 @@ impl SpanRecord {
         attrs: &[(&'static str, Value<'_>)],
         loss: &mut Loss,
     ) {
-        let e = usize::from(self.header.n_events);
+        let e = usize::from(self.header.n_entries);
         if e == MAX_EVENTS {
             self.header.dropped_events = self.header.dropped_events.saturating_add(1);
             return;
         }
         let kept = attrs.len().min(MAX_EVENT_ATTRS);
-        let mut event = Event {
-            name: Packed::from_static(name),
-            time,
-            n_attrs: kept as u8,
-            _pad: [0; 3],
-            dropped_attrs: (attrs.len() - kept) as u32,
-            attrs: [Attr::EMPTY; MAX_EVENT_ATTRS],
-        };
+        let mut event = Event::new(Packed::from_static(name), time);
+        event.n_attrs = kept as u8;
+        event.dropped_attrs = (attrs.len() - kept) as u32;
         for (slot, &(k, v)) in event.attrs.iter_mut().zip(attrs) {
             let value = Self::pack(&mut self.arena, &mut self.header.arena_len, v, loss);
             *slot = Attr {
@@ -419,8 +394,8 @@ impl SpanRecord {
                 value,
             };
         }
-        self.events[e] = event;
-        self.header.n_events += 1;
+        self.entries[e] = Entry::event(event);
+        self.header.n_entries += 1;
     }
 
     /// Opens an event stamped `time`, with no attributes yet, for a writer that learns its
@@ -432,17 +407,13 @@ impl SpanRecord {
         allow(dead_code)
     )]
     pub(crate) fn open_event(&mut self, name: &'static str, time: u64) -> Option<usize> {
-        let e = usize::from(self.header.n_events);
+        let e = usize::from(self.header.n_entries);
         if e == MAX_EVENTS {
             self.header.dropped_events = self.header.dropped_events.saturating_add(1);
             return None;
         }
-        self.events[e] = Event {
-            name: Packed::from_static(name),
-            time,
-            ..Event::EMPTY
-        };
-        self.header.n_events += 1;
+        self.entries[e] = Entry::event(Event::new(Packed::from_static(name), time));
+        self.header.n_entries += 1;
         Some(e)
     }
 
@@ -454,14 +425,15 @@ impl SpanRecord {
     )]
     pub(crate) fn set_event_name(&mut self, e: usize, name: Value<'_>, loss: &mut Loss) {
         let name = Self::pack(&mut self.arena, &mut self.header.arena_len, name, loss);
-        self.events[e].name = name;
+        if let Some(event) = self.entries[e].as_event_mut() {
+            event.name = name;
+        }
     }
 
-    /// Appends an attribute to event `e`, or counts it as dropped past [`MAX_EVENT_ATTRS`].
-    #[cfg_attr(
-        not(any(feature = "tracing", feature = "opentelemetry")),
-        allow(dead_code)
-    )]
+    /// Appends an attribute with a `'static` key to entry `e` (see
+    /// [`SpanRecord::push_entry_attr`]).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    #[inline]
     pub(crate) fn push_event_attr(
         &mut self,
         e: usize,
@@ -469,19 +441,34 @@ impl SpanRecord {
         value: Value<'_>,
         loss: &mut Loss,
     ) {
-        let n = usize::from(self.events[e].n_attrs);
-        if n == MAX_EVENT_ATTRS {
-            let event = &mut self.events[e];
-            event.dropped_attrs = event.dropped_attrs.saturating_add(1);
+        self.push_entry_attr(e, Value::str(key), value, loss);
+    }
+
+    /// Appends an attribute to entry `e` (an event from [`SpanRecord::open_event`] or a link
+    /// from [`SpanRecord::open_link`]), or counts it as dropped once the entry holds
+    /// [`MAX_EVENT_ATTRS`] (an event) or [`MAX_LINK_ATTRS`] (a link). A key or value that is
+    /// not `'static` is copied into the arena.
+    #[cfg_attr(
+        not(any(feature = "tracing", feature = "opentelemetry")),
+        allow(dead_code)
+    )]
+    pub(crate) fn push_entry_attr(
+        &mut self,
+        e: usize,
+        key: Value<'_>,
+        value: Value<'_>,
+        loss: &mut Loss,
+    ) {
+        let a = self.entries[e].attrs_mut();
+        let n = usize::from(*a.n);
+        if n == a.cells.len() {
+            *a.dropped = a.dropped.saturating_add(1);
             return;
         }
+        let key = Self::pack(&mut self.arena, &mut self.header.arena_len, key, loss);
         let value = Self::pack(&mut self.arena, &mut self.header.arena_len, value, loss);
-        let event = &mut self.events[e];
-        event.attrs[n] = Attr {
-            key: Packed::from_static(key),
-            value,
-        };
-        event.n_attrs += 1;
+        a.cells[n] = Attr { key, value };
+        *a.n += 1;
     }
 
     /// Appends an attribute whose key is a string [`Value`] (copied into the arena unless
@@ -514,38 +501,111 @@ impl SpanRecord {
         self.header.n_attrs = (n + 1) as u8;
     }
 
-    /// [`SpanRecord::push_event_attr`] with a key that is not `'static` (copied).
+    /// Counts `n` attributes of entry `e` dropped before they reached it.
     #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
-    pub(crate) fn push_event_attr_keyed(
-        &mut self,
-        e: usize,
-        key: &str,
-        value: Value<'_>,
-        loss: &mut Loss,
-    ) {
-        let n = usize::from(self.events[e].n_attrs);
-        if n == MAX_EVENT_ATTRS {
-            let event = &mut self.events[e];
-            event.dropped_attrs = event.dropped_attrs.saturating_add(1);
-            return;
-        }
-        let key = Self::pack(
-            &mut self.arena,
-            &mut self.header.arena_len,
-            Value::copied(key),
-            loss,
-        );
-        let value = Self::pack(&mut self.arena, &mut self.header.arena_len, value, loss);
-        let event = &mut self.events[e];
-        event.attrs[n] = Attr { key, value };
-        event.n_attrs += 1;
+    pub(crate) fn count_dropped_entry_attrs(&mut self, e: usize, n: u32) {
+        let a = self.entries[e].attrs_mut();
+        *a.dropped = a.dropped.saturating_add(n);
     }
 
-    /// Counts `n` attributes of event `e` dropped before they reached it.
-    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
-    pub(crate) fn count_dropped_event_attrs(&mut self, e: usize, n: u32) {
-        let event = &mut self.events[e];
-        event.dropped_attrs = event.dropped_attrs.saturating_add(n);
+    /// Opens a link to `cx`, with no attributes or `tracestate` yet ([`SpanRecord::push_entry_attr`],
+    /// [`SpanRecord::set_link_trace_state`] add them); `None` (counted as a dropped link)
+    /// when the record's [`MAX_EVENTS`] entries are taken.
+    pub(crate) fn open_link(&mut self, cx: &SpanContext) -> Option<usize> {
+        let e = usize::from(self.header.n_entries);
+        if e == MAX_EVENTS {
+            self.header.dropped_links = self.header.dropped_links.saturating_add(1);
+            return None;
+        }
+        self.entries[e] = Entry::link(Link::new(cx));
+        self.header.n_entries += 1;
+        self.header.n_links += 1;
+        Some(e)
+    }
+
+    /// Adds a link to `cx` with its `tracestate` `members` and `attrs` (see
+    /// [`SpanRecord::open_link`]).
+    pub(crate) fn push_link<'m>(
+        &mut self,
+        cx: &SpanContext,
+        members: impl Iterator<Item = (&'m str, &'m str)>,
+        attrs: &[(&'static str, Value<'_>)],
+        loss: &mut Loss,
+    ) {
+        if let Some(e) = self.open_link(cx) {
+            self.set_link_trace_state(e, members, loss);
+            for &(key, value) in attrs {
+                self.push_entry_attr(e, Value::str(key), value, loss);
+            }
+        }
+    }
+
+    /// Copies the `tracestate` `members` (key, value pairs, in order) into the arena as one
+    /// header value; members that do not fit are left out whole and counted as one
+    /// truncated string. Returns the stored cell.
+    fn copy_trace_state<'m>(
+        arena: &mut [u8; ARENA_BYTES],
+        used: &mut u16,
+        members: impl Iterator<Item = (&'m str, &'m str)>,
+        loss: &mut Loss,
+    ) -> Packed {
+        let start = usize::from(*used);
+        let mut at = start;
+        let mut cut = false;
+        for (key, value) in members {
+            let sep = usize::from(at > start);
+            let need = sep + key.len() + 1 + value.len();
+            if need > ARENA_BYTES - at {
+                cut = true;
+                continue;
+            }
+            let mut put = |b: &[u8]| {
+                arena[at..at + b.len()].copy_from_slice(b);
+                at += b.len();
+            };
+            if sep == 1 {
+                put(b",");
+            }
+            put(key.as_bytes());
+            put(b"=");
+            put(value.as_bytes());
+        }
+        if cut {
+            loss.truncated += 1;
+        }
+        *used = at as u16;
+        Packed::inline(start, at - start)
+    }
+
+    /// Sets the span's `tracestate` from its `members` (see
+    /// [`SpanRecord::copy_trace_state`] for what happens when the arena is short).
+    pub(crate) fn set_trace_state<'m>(
+        &mut self,
+        members: impl Iterator<Item = (&'m str, &'m str)>,
+        loss: &mut Loss,
+    ) {
+        let start = self.header.arena_len;
+        let cell =
+            Self::copy_trace_state(&mut self.arena, &mut self.header.arena_len, members, loss);
+        self.header.trace_state_at = start;
+        self.header.trace_state_len = cell.str_len() as u16;
+    }
+
+    /// Sets link `e`'s `tracestate` from its `members`, as [`SpanRecord::set_trace_state`].
+    pub(crate) fn set_link_trace_state<'m>(
+        &mut self,
+        e: usize,
+        members: impl Iterator<Item = (&'m str, &'m str)>,
+        loss: &mut Loss,
+    ) {
+        if self.entries[e].as_link().is_none() {
+            return;
+        }
+        let cell =
+            Self::copy_trace_state(&mut self.arena, &mut self.header.arena_len, members, loss);
+        if let Some(link) = self.entries[e].as_link_mut() {
+            link.trace_state = cell;
+        }
     }
 
     /// Sets the start time (a front end given one explicitly).
@@ -560,8 +620,8 @@ impl SpanRecord {
         self.header.scope = Packed::from_static(scope);
     }
 
-    /// Counts `n` links dropped (a record keeps none yet).
-    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    /// Counts `n` links dropped before they reached the record.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     pub(crate) fn count_dropped_links(&mut self, n: u32) {
         self.header.dropped_links = self.header.dropped_links.saturating_add(n);
     }
@@ -612,10 +672,10 @@ impl SpanRecord {
             *d = *s;
         }
         for (d, s) in dst
-            .events
+            .entries
             .iter_mut()
-            .zip(&self.events)
-            .take(usize::from(h.n_events))
+            .zip(&self.entries)
+            .take(usize::from(h.n_entries))
         {
             *d = *s;
         }
@@ -723,9 +783,9 @@ impl SpanRecord {
         }
         let arena = &self.arena[..];
         repeat(&self.attrs[..usize::from(self.header.n_attrs)], arena)
-            || self.events[..usize::from(self.header.n_events)]
+            || self.entries[..usize::from(self.header.n_entries)]
                 .iter()
-                .any(|e| repeat(&e.attrs[..usize::from(e.n_attrs)], arena))
+                .any(|e| repeat(e.attrs(), arena))
     }
 
     /// The attributes, in the order they were set.
@@ -742,13 +802,44 @@ impl SpanRecord {
     }
 
     /// The events, in the order they were added.
-    pub fn events(&self) -> impl ExactSizeIterator<Item = EventRef<'_>> + '_ {
-        self.events[..usize::from(self.header.n_events)]
+    pub fn events(&self) -> impl Iterator<Item = EventRef<'_>> + Clone + '_ {
+        self.entries[..usize::from(self.header.n_entries)]
             .iter()
+            .filter_map(|e| e.as_event())
             .map(move |event| EventRef {
                 event,
                 arena: &self.arena,
             })
+    }
+
+    /// The links, in the order they were added.
+    pub fn links(&self) -> impl Iterator<Item = LinkRef<'_>> + Clone + '_ {
+        self.entries[..usize::from(self.header.n_entries)]
+            .iter()
+            .filter_map(|e| e.as_link())
+            .map(move |link| LinkRef {
+                link,
+                arena: &self.arena,
+            })
+    }
+
+    /// Whether the span holds a link (the encoder's one-pass writer checks it first).
+    #[inline(always)]
+    pub(crate) fn has_links(&self) -> bool {
+        self.header.n_links != 0
+    }
+
+    /// The span's `tracestate` (`""` when it has none).
+    #[inline]
+    pub fn trace_state(&self) -> &str {
+        if self.header.trace_state_len == 0 {
+            return "";
+        }
+        Packed::inline(
+            usize::from(self.header.trace_state_at),
+            usize::from(self.header.trace_state_len),
+        )
+        .as_str(&self.arena)
     }
 
     /// Events that did not fit and were dropped.
@@ -756,44 +847,9 @@ impl SpanRecord {
         self.header.dropped_events
     }
 
-    /// Links the span was given, all dropped: a record keeps none yet (OTLP
-    /// `dropped_links_count`).
+    /// Links that did not fit and were dropped (OTLP `dropped_links_count`).
     pub fn dropped_links_count(&self) -> u32 {
         self.header.dropped_links
-    }
-}
-
-/// A span event read back from a record.
-#[derive(Clone, Copy, Debug)]
-pub struct EventRef<'r> {
-    event: &'r Event,
-    arena: &'r [u8; ARENA_BYTES],
-}
-
-impl<'r> EventRef<'r> {
-    /// The event name.
-    pub fn name(&self) -> &'r str {
-        self.event.name.as_str(self.arena)
-    }
-
-    /// When it happened, in clock ticks.
-    pub fn time_ticks(&self) -> u64 {
-        self.event.time
-    }
-
-    /// The event's attributes.
-    pub fn attributes(
-        &self,
-    ) -> impl ExactSizeIterator<Item = (&'r str, ValueRef<'r>)> + Clone + 'r {
-        let arena = self.arena;
-        self.event.attrs[..usize::from(self.event.n_attrs)]
-            .iter()
-            .map(move |a| (a.key.as_str(arena), a.value.as_value(arena)))
-    }
-
-    /// Event attributes that did not fit and were dropped.
-    pub fn dropped_attributes_count(&self) -> u32 {
-        self.event.dropped_attrs
     }
 }
 
@@ -847,7 +903,7 @@ mod tests {
         assert_eq!(event.time_ticks(), 20);
         assert_eq!(event.attributes().len(), MAX_EVENT_ATTRS);
         assert_eq!(event.dropped_attributes_count(), 2);
-        while r.events().len() < MAX_EVENTS {
+        while r.events().count() < MAX_EVENTS {
             r.open_event("more", 30).unwrap();
         }
         assert!(r.open_event("one too many", 40).is_none());
@@ -892,6 +948,57 @@ mod tests {
         };
         assert!(long.starts_with(b) && b.len() == 250);
         assert_eq!(vals[2], ValueRef::Str("y"));
+    }
+
+    #[test]
+    fn events_and_links_share_the_entries_and_overflow_is_counted() {
+        let mut r = fresh();
+        let mut loss = Loss::default();
+        let to = SpanContext {
+            trace_id: TraceId([7; 16]),
+            span_id: SpanId([8; 8]),
+            flags: TraceFlags::SAMPLED,
+            is_remote: true,
+        };
+        r.push_event("e", 5, &[], &mut loss);
+        r.push_link(
+            &to,
+            [("k", "v")].into_iter(),
+            &[("a", Value::i64(1))],
+            &mut loss,
+        );
+        r.push_link(&to, std::iter::empty(), &[], &mut loss);
+        r.push_event("late", 6, &[], &mut loss);
+        assert_eq!((r.events().count(), r.links().count()), (1, 1));
+        assert_eq!((r.dropped_events_count(), r.dropped_links_count()), (1, 1));
+        let link = r.links().next().unwrap();
+        assert_eq!((link.trace_id(), link.span_id()), (to.trace_id, to.span_id));
+        assert!(link.is_remote() && link.trace_flags().is_sampled());
+        assert_eq!(link.trace_state(), "k=v");
+        assert_eq!(
+            link.attributes().collect::<Vec<_>>(),
+            [("a", ValueRef::I64(1))]
+        );
+        let mut dst = Box::new(SpanRecord::EMPTY);
+        r.copy_used_into(&mut dst);
+        assert_eq!(dst.links().next().unwrap().trace_state(), "k=v");
+        assert_eq!(dst.events().next().unwrap().name(), "e");
+        assert_eq!(loss, Loss::default());
+    }
+
+    #[test]
+    fn a_tracestate_short_of_room_loses_whole_members_and_counts_once() {
+        let mut r = fresh();
+        let mut loss = Loss::default();
+        let filler = "x".repeat(ARENA_BYTES - 12);
+        r.push_attr("f", Value::copied(&filler), &mut loss);
+        // 12 bytes left: "a=1" (3) + ",bbbbbbbb=2" (11) does not fit, ",c=3" (4) does.
+        r.set_trace_state(
+            [("a", "1"), ("bbbbbbbb", "2"), ("c", "3")].into_iter(),
+            &mut loss,
+        );
+        assert_eq!(r.trace_state(), "a=1,c=3");
+        assert_eq!(loss.truncated, 1);
     }
 
     #[test]

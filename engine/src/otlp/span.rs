@@ -1,13 +1,14 @@
 //! One `opentelemetry.proto.trace.v1.Span`, sized and written straight from a [`SpanRecord`].
 //!
 //! Field by field (ascending tags, as prost writes them): `trace_id` (1), `span_id` (2),
-//! `parent_span_id` (4, roots omit it), `name` (5), `kind` (6), `start_time_unix_nano` (7),
-//! `end_time_unix_nano` (8), `attributes` (9), `dropped_attributes_count` (10), `events` (11),
-//! `dropped_events_count` (12), `dropped_links_count` (14), `status` (15, omitted while
-//! unset), `flags` (16: the W3C trace
+//! `trace_state` (3, omitted when empty), `parent_span_id` (4, roots omit it), `name` (5),
+//! `kind` (6), `start_time_unix_nano` (7), `end_time_unix_nano` (8), `attributes` (9),
+//! `dropped_attributes_count` (10), `events` (11), `dropped_events_count` (12), `links` (13:
+//! `trace_id`, `span_id`, `trace_state`, `attributes`, `dropped_attributes_count`, `flags`),
+//! `dropped_links_count` (14), `status` (15, omitted while unset), `flags` (16: the W3C trace
 //! flags, plus `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE` always and `SPAN_FLAGS_CONTEXT_IS_REMOTE`
-//! when the parent came from another process). `trace_state` and links are not recorded (links
-//! are counted in `dropped_links_count`).
+//! when the parent came from another process; a link's `flags` say the same of the linked
+//! context).
 //!
 //! Attributes set twice under one key go out once, at the position where the key was first
 //! set, with the value set last (a map's behaviour, the OpenTelemetry API's rule); the record
@@ -32,8 +33,9 @@ use prost::bytes::BufMut;
 
 use crate::clock::Calibration;
 use crate::model::compact::CompactRecord;
+use crate::model::entry::{LinkRef, MAX_EVENT_ATTRS, MAX_LINK_ATTRS};
 use crate::model::ids::{SpanId, TraceFlags, TraceId};
-use crate::model::record::{SpanKind, SpanRecord, Status, MAX_ATTRS, MAX_EVENTS, MAX_EVENT_ATTRS};
+use crate::model::record::{SpanKind, SpanRecord, Status, MAX_ATTRS, MAX_EVENTS};
 use crate::model::value::ValueRef;
 
 use super::wire::{
@@ -101,12 +103,39 @@ struct EventPlan<'r> {
     body: usize,
 }
 
+#[derive(Clone, Copy)]
+struct LinkPlan<'r> {
+    attrs: Attrs<'r, MAX_LINK_ATTRS>,
+    body: usize,
+}
+
+/// The `Link.flags` field for `l`: as [`span_flags`], of the linked context.
+fn link_flags(l: &LinkRef<'_>) -> u32 {
+    u32::from(l.trace_flags().0) | HAS_IS_REMOTE | if l.is_remote() { IS_REMOTE } else { 0 }
+}
+
+/// Writes the fields of a `Link` before its attributes: ids and `tracestate`.
+#[inline(always)]
+fn put_link_head(l: &LinkRef<'_>, buf: &mut impl BufMut) {
+    put_bytes(1, &l.trace_id().0, buf);
+    put_bytes(2, &l.span_id().0, buf);
+    put_bytes(3, l.trace_state().as_bytes(), buf);
+}
+
+/// Writes the fields of a `Link` after its attributes.
+#[inline(always)]
+fn put_link_tail(l: &LinkRef<'_>, buf: &mut impl BufMut) {
+    put_varint(5, u64::from(l.dropped_attributes_count()), buf);
+    put_fixed32(6, link_flags(l), buf);
+}
+
 /// Everything `put_span` needs that takes work to find out, read from the record once.
 pub(crate) struct Plan<'r> {
     start: u64,
     end: u64,
     attrs: Attrs<'r, MAX_ATTRS>,
     events: [Option<EventPlan<'r>>; MAX_EVENTS],
+    links: [Option<LinkPlan<'r>>; MAX_EVENTS],
     /// Body size of the `Span` message.
     pub(crate) len: usize,
 }
@@ -136,11 +165,25 @@ pub(crate) fn plan<'r>(r: &'r SpanRecord, cal: &Calibration) -> Plan<'r> {
         events_len += len_delimited(11, body);
         *slot = Some(EventPlan { time, attrs, body });
     }
+    let mut links = [None; MAX_EVENTS];
+    let mut links_len = 0;
+    for (slot, l) in links.iter_mut().zip(r.links()) {
+        let attrs = Attrs::new(4, l.attributes());
+        let body = bytes_len(1, &l.trace_id().0)
+            + bytes_len(2, &l.span_id().0)
+            + bytes_len(3, l.trace_state().as_bytes())
+            + attrs.len
+            + varint_len(5, u64::from(l.dropped_attributes_count()))
+            + fixed32_len(6, link_flags(&l));
+        links_len += len_delimited(13, body);
+        *slot = Some(LinkPlan { attrs, body });
+    }
     let status = r.status();
     let status_body = status_body(status);
     let flags = span_flags(r);
     let len = bytes_len(1, &r.trace_id().0)
         + bytes_len(2, &r.span_id().0)
+        + bytes_len(3, r.trace_state().as_bytes())
         + r.parent_span_id().map_or(0, |p| bytes_len(4, &p.0))
         + bytes_len(5, r.name().as_bytes())
         + varint_len(6, r.kind() as u64)
@@ -150,6 +193,7 @@ pub(crate) fn plan<'r>(r: &'r SpanRecord, cal: &Calibration) -> Plan<'r> {
         + varint_len(10, u64::from(r.dropped_attributes_count()))
         + events_len
         + varint_len(12, u64::from(r.dropped_events_count()))
+        + links_len
         + varint_len(14, u64::from(r.dropped_links_count()))
         + if status == Status::Unset {
             0
@@ -162,6 +206,7 @@ pub(crate) fn plan<'r>(r: &'r SpanRecord, cal: &Calibration) -> Plan<'r> {
         end,
         attrs,
         events,
+        links,
         len,
     }
 }
@@ -173,11 +218,11 @@ trait Head {
     fn span_id(&self) -> SpanId;
     fn parent_span_id(&self) -> Option<SpanId>;
     fn parent_is_remote(&self) -> bool;
+    fn trace_state(&self) -> &str;
     fn trace_flags(&self) -> TraceFlags;
     fn name(&self) -> &str;
     fn kind(&self) -> SpanKind;
     fn status(&self) -> Status<'_>;
-    fn dropped_events_count(&self) -> u32;
     fn dropped_links_count(&self) -> u32;
 }
 
@@ -201,6 +246,10 @@ macro_rules! head {
                 <$t>::parent_is_remote(self)
             }
             #[inline(always)]
+            fn trace_state(&self) -> &str {
+                <$t>::trace_state(self)
+            }
+            #[inline(always)]
             fn trace_flags(&self) -> TraceFlags {
                 <$t>::trace_flags(self)
             }
@@ -217,10 +266,6 @@ macro_rules! head {
                 <$t>::status(self)
             }
             #[inline(always)]
-            fn dropped_events_count(&self) -> u32 {
-                <$t>::dropped_events_count(self)
-            }
-            #[inline(always)]
             fn dropped_links_count(&self) -> u32 {
                 <$t>::dropped_links_count(self)
             }
@@ -235,11 +280,13 @@ fn span_flags(r: &impl Head) -> u32 {
     u32::from(r.trace_flags().0) | HAS_IS_REMOTE | if r.parent_is_remote() { IS_REMOTE } else { 0 }
 }
 
-/// Writes the fields both writers start with: ids, name, kind and the two times.
+/// Writes the fields both writers start with: ids, `tracestate`, name, kind and the two
+/// times.
 #[inline(always)]
 fn put_head(r: &impl Head, start: u64, end: u64, buf: &mut impl BufMut) {
     put_bytes(1, &r.trace_id().0, buf);
     put_bytes(2, &r.span_id().0, buf);
+    put_bytes(3, r.trace_state().as_bytes(), buf);
     if let Some(p) = r.parent_span_id() {
         put_bytes(4, &p.0, buf);
     }
@@ -249,11 +296,10 @@ fn put_head(r: &impl Head, start: u64, end: u64, buf: &mut impl BufMut) {
     put_fixed64(8, end, buf);
 }
 
-/// Writes the fields both writers end with: the dropped-event and dropped-link counts, the
-/// status and flags.
+/// Writes the fields both writers end with, after the links: the dropped-link count, the
+/// status and flags. (The dropped-event count, before the links, is the caller's.)
 #[inline(always)]
 fn put_tail(r: &impl Head, buf: &mut impl BufMut) {
-    put_varint(12, u64::from(r.dropped_events_count()), buf);
     put_varint(14, u64::from(r.dropped_links_count()), buf);
     let status = r.status();
     if status != Status::Unset {
@@ -277,6 +323,13 @@ pub(crate) fn put_span(r: &SpanRecord, plan: &Plan<'_>, buf: &mut impl BufMut) {
         put_bytes(2, e.name().as_bytes(), buf);
         ep.attrs.put(3, buf);
         put_varint(4, u64::from(e.dropped_attributes_count()), buf);
+    }
+    put_varint(12, u64::from(r.dropped_events_count()), buf);
+    for (l, lp) in r.links().zip(plan.links.iter().flatten()) {
+        put_len_prefix(13, lp.body, buf);
+        put_link_head(&l, buf);
+        lp.attrs.put(4, buf);
+        put_link_tail(&l, buf);
     }
     put_tail(r, buf);
 }
@@ -324,8 +377,29 @@ pub(crate) fn write_span(r: &SpanRecord, cal: &Calibration, w: &mut Cursor<'_>) 
             put_varint(4, u64::from(e.dropped_attributes_count()), w);
             w.patch_len(event_start, 1);
         }
+        put_varint(12, u64::from(r.dropped_events_count()), w);
+        if r.has_links() {
+            write_links(r, w);
+        }
         put_tail(r, w);
     })
+}
+
+/// The `links` fields of `r`, for [`write_span`]: each with a one-byte length placeholder,
+/// as events. Out of line: few spans have links, and the common path stays as short as it
+/// was without them.
+#[cold]
+#[inline(never)]
+fn write_links(r: &SpanRecord, w: &mut Cursor<'_>) {
+    for l in r.links() {
+        w.put_u8(0x6a); // field 13, length-delimited
+        w.put_u8(0);
+        let link_start = w.written();
+        put_link_head(&l, w);
+        put_attrs(4, l.attributes(), w);
+        put_link_tail(&l, w);
+        w.patch_len(link_start, 1);
+    }
 }
 
 /// [`write_span`] for a compact record: the callsite's name and keys, the values, no events.
@@ -353,6 +427,7 @@ pub(crate) fn write_compact_span(
         );
         put_head(r, start, end, w);
         put_attrs(9, r.attributes(), w);
+        put_varint(12, u64::from(r.dropped_events_count()), w);
         put_tail(r, w);
     })
 }

@@ -5,6 +5,7 @@ use std::fmt::{self, Write as _};
 
 use super::producer::{Opened, Parent, Producer, What, UNTRACKED};
 use super::traceparent::{self, Traceparent};
+use super::tracestate::TraceState;
 use crate::model::callsite::Callsite;
 use crate::model::ids::SpanContext;
 use crate::model::record::{SpanKind, ARENA_BYTES};
@@ -185,6 +186,44 @@ impl Span<'_> {
         if self.recording {
             self.producer.edit(self.depth, |r, loss, clock| {
                 r.push_event(name, clock.now(), attrs, loss)
+            });
+        }
+        self
+    }
+
+    /// Links this span to another one (a message's producer span, a member of the batch this
+    /// span handles), with up to [`crate::MAX_LINK_ATTRS`] attributes. Links share the
+    /// record's [`crate::MAX_EVENTS`] entries with events; a link that finds them taken is
+    /// counted in the span's `dropped_links_count`.
+    #[inline]
+    pub fn add_link(&mut self, to: SpanContext, attrs: &[(&'static str, Value<'_>)]) -> &mut Self {
+        self.add_link_with_state(to, &TraceState::EMPTY, attrs)
+    }
+
+    /// [`Self::add_link`] to a span whose context came with a `tracestate`, kept with the link.
+    pub fn add_link_with_state(
+        &mut self,
+        to: SpanContext,
+        trace_state: &TraceState,
+        attrs: &[(&'static str, Value<'_>)],
+    ) -> &mut Self {
+        if self.recording {
+            self.producer.edit(self.depth, |r, loss, _| {
+                r.push_link(&to, trace_state.members(), attrs, loss)
+            });
+        }
+        self
+    }
+
+    /// Sets the span's `tracestate` (exported as OTLP's `trace_state`): the one that came with
+    /// its remote parent. It is copied into the record member by member; a member that does
+    /// not fit the record's strings is left out whole and counted as a truncated string.
+    /// Spans of this process started under this one do not repeat it: forward
+    /// [`TraceState::as_str`] yourself with their `traceparent`.
+    pub fn set_trace_state(&mut self, trace_state: &TraceState) -> &mut Self {
+        if self.recording {
+            self.producer.edit(self.depth, |r, loss, _| {
+                r.set_trace_state(trace_state.members(), loss)
             });
         }
         self

@@ -31,5 +31,6 @@ pub(crate) mod sampler;
 pub(crate) mod span_table;
 pub(crate) mod stack;
 pub(crate) mod traceparent;
+pub(crate) mod tracestate;
 pub(crate) mod travel;
 pub(crate) mod watch;

@@ -27,6 +27,10 @@ pub struct Owned {
     pub dropped_attrs: u32,
     pub events: Vec<(String, Vec<(String, Val)>)>,
     pub dropped_events: u32,
+    /// Linked spans, as (trace id, span id).
+    pub links: Vec<(TraceId, SpanId)>,
+    pub dropped_links: u32,
+    pub trace_state: String,
     pub scope: String,
 }
 
@@ -76,6 +80,9 @@ pub fn own(r: &SpanRecord, cal: &Calibration) -> Owned {
             })
             .collect(),
         dropped_events: r.dropped_events_count(),
+        links: r.links().map(|l| (l.trace_id(), l.span_id())).collect(),
+        dropped_links: r.dropped_links_count(),
+        trace_state: r.trace_state().to_owned(),
         scope: r.scope().to_owned(),
     }
 }

@@ -64,6 +64,16 @@ def main(directory):
         check(f"{tag}: events", events == exp["events"], str(events))
         for e in span.events:
             check(f"{tag}: event time", span.start_time_unix_nano <= e.time_unix_nano <= span.end_time_unix_nano)
+        check(f"{tag}: trace_state", span.trace_state == exp.get("trace_state", ""), span.trace_state)
+        links = [
+            {"trace_id": l.trace_id.hex(), "span_id": l.span_id.hex(), "trace_state": l.trace_state,
+             "attributes": attrs(l.attributes), "dropped_attributes_count": l.dropped_attributes_count,
+             "flags": l.flags}
+            for l in span.links
+        ]
+        check(f"{tag}: links", links == exp.get("links", []), str(links))
+        check(f"{tag}: dropped_links_count", span.dropped_links_count == exp.get("dropped_links_count", 0),
+              str(span.dropped_links_count))
     failed = [c for c in checks if not c[1]]
     for name, _, detail in failed:
         print(f"FAILED {name}: {detail}")

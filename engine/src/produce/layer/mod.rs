@@ -37,7 +37,8 @@
 //! roots). A field or event that arrives while another thread writes the same span (two
 //! threads recording one span at the same instant) is not waited for: it is counted on the
 //! span as a dropped attribute or event (`Span::record` counts every field it carried).
-//! `follows_from` (span links) is not recorded yet.
+//! `follows_from` becomes a span link to the span followed (its context as the layer keeps
+//! it); one the layer does not keep is counted as a dropped link.
 //!
 //! What the layer cannot account for: a span entered and never exited on its thread
 //! (`mem::forget` of an `Entered` guard) is never closed by the Registry, so its record is
@@ -69,8 +70,10 @@ use crate::model::ids::{SpanContext, SpanId, TraceFlags, TraceId};
 use crate::model::value::Value;
 use crate::sync::Arc;
 
-/// What a missed write costs the span: attributes in the low word, events in the high one.
+/// What a missed write costs the span: attributes in the low 32 bits, events in the next 16,
+/// links in the top 16.
 const MISSED_EVENT: u64 = 1 << 32;
+const MISSED_LINK: u64 = 1 << 48;
 
 /// The `tracing` front end: see the module docs. Make one with
 /// [`crate::Engine::tracing_layer`] and add it to a `tracing_subscriber::registry()`.
@@ -237,6 +240,17 @@ where
         });
     }
 
+    fn on_follows_from(&self, id: &Id, follows: &Id, _ctx: Context<'_, S>) {
+        let to = self.context(follows);
+        let _ = self.spans.with(key(id), MISSED_LINK, |span| {
+            span.edit(|rec, loss, _| match &to {
+                Some(cx) => rec.push_link(cx, std::iter::empty(), &[], loss),
+                // The span it follows is not kept by the layer (filtered out, or dropped).
+                None => rec.count_dropped_links(1),
+            });
+        });
+    }
+
     fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
         if let Some(cx) = self.context(id) {
             local::with_local(&self.pool, |p| p.enter_context(cx));
@@ -256,7 +270,8 @@ where
         if missed != 0 {
             span.edit(|rec, _, _| {
                 rec.count_dropped_attrs(missed as u32); // the low word
-                rec.count_dropped_events((missed / MISSED_EVENT) as u32);
+                rec.count_dropped_events((missed / MISSED_EVENT) as u32 & 0xffff);
+                rec.count_dropped_links((missed / MISSED_LINK) as u32);
             });
         }
         // Ends here: written into this thread's ring.

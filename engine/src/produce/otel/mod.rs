@@ -20,10 +20,13 @@
 //!   `Key` does not say whether it is static) and stored as native keys are; string values
 //!   are copied into the record's arena, bounded and counted as for every record; array
 //!   values are dropped and counted as dropped attributes (a record holds no arrays).
-//! - **Not kept yet**: links (each one counted in the span's `dropped_links_count`), the
-//!   `tracestate` (it is carried in the API span's `SpanContext`, so children inherit it and
-//!   the propagator forwards it, but no record holds it for export), the scope's version and
-//!   attributes. The scope's name is kept: names are interned once per distinct name (the
+//! - **Links** (from the builder or `add_link`) are kept with their context, `tracestate`
+//!   and attributes, within the record's limits (events and links share
+//!   [`MAX_EVENTS`](crate::MAX_EVENTS) entries, [`MAX_LINK_ATTRS`](crate::MAX_LINK_ATTRS)
+//!   attributes each; the rest counted). The **`tracestate`** of a span is its parent's, as
+//!   in the SDK: carried in the API span's `SpanContext` (so the propagator forwards it) and
+//!   copied into the record for export.
+//! - **Not kept**: the scope's version and attributes. The scope's name is kept: names are interned once per distinct name (the
 //!   API does not say whether one is `'static`; at most [`MAX_SCOPES`], past that the
 //!   engine's default scope).
 
@@ -163,6 +166,36 @@ fn push_kv(rec: &mut SpanRecord, kv: &KeyValue, loss: &mut Loss) {
     }
 }
 
+/// Appends a link to `cx` with its `tracestate` and attributes (an array counts as a dropped
+/// attribute, as do those the API already dropped).
+fn push_link(
+    rec: &mut SpanRecord,
+    cx: &api::SpanContext,
+    attrs: &[KeyValue],
+    dropped: u32,
+    loss: &mut Loss,
+) {
+    let Some(e) = rec.open_link(&from_api(cx)) else {
+        return;
+    };
+    rec.set_link_trace_state(e, cx.trace_state().into_iter(), loss);
+    push_entry_attrs(rec, e, attrs, loss);
+    if dropped > 0 {
+        rec.count_dropped_entry_attrs(e, dropped);
+    }
+}
+
+/// Appends `attrs` to entry `e` (an event or a link).
+fn push_entry_attrs(rec: &mut SpanRecord, e: usize, attrs: &[KeyValue], loss: &mut Loss) {
+    for kv in attrs {
+        match (value(&kv.value), keys::intern(kv.key.as_str())) {
+            (None, _) => rec.count_dropped_entry_attrs(e, 1),
+            (Some(v), Some(key)) => rec.push_entry_attr(e, Value::str(key), v, loss),
+            (Some(v), None) => rec.push_entry_attr(e, Value::copied(kv.key.as_str()), v, loss),
+        }
+    }
+}
+
 /// Appends an event at `time` (ticks) with its attributes.
 #[allow(clippy::ptr_arg)] // as `cow_value`
 fn push_event(
@@ -176,13 +209,7 @@ fn push_event(
         return;
     };
     rec.set_event_name(e, cow_value(name), loss);
-    for kv in attrs {
-        match (value(&kv.value), keys::intern(kv.key.as_str())) {
-            (None, _) => rec.count_dropped_event_attrs(e, 1),
-            (Some(v), Some(key)) => rec.push_event_attr(e, key, v, loss),
-            (Some(v), None) => rec.push_event_attr_keyed(e, kv.key.as_str(), v, loss),
-        }
-    }
+    push_entry_attrs(rec, e, attrs, loss);
 }
 
 fn kind(k: &api::SpanKind) -> SpanKind {
@@ -195,7 +222,7 @@ fn kind(k: &api::SpanKind) -> SpanKind {
     }
 }
 
-/// An API context as ringspan's (the trace state stays behind).
+/// An API context as ringspan's (the trace state stays behind: records copy it apart).
 fn from_api(cx: &api::SpanContext) -> SpanContext {
     SpanContext {
         trace_id: TraceId(cx.trace_id().to_bytes()),
@@ -231,6 +258,12 @@ impl api::Tracer for OtelTracer {
         let mut travel = local::with_local(&self.pool, |p| {
             p.start_travel(cow_value(&builder.name), parent)
         });
+        // A span continues its parent's `tracestate`, as the SDK's do.
+        let trace_state = if parent_api.is_valid() {
+            parent_api.trace_state().clone()
+        } else {
+            api::TraceState::default()
+        };
         if travel.is_recording() {
             let start = builder
                 .start_time
@@ -252,17 +285,21 @@ impl api::Tracer for OtelTracer {
                     let time = ticks_at(&self.pool, self.ns_per_tick, e.timestamp);
                     push_event(rec, &e.name, time, &e.attributes, loss);
                 }
-                if let Some(links) = &builder.links {
-                    rec.count_dropped_links(links.len() as u32);
+                if trace_state != api::TraceState::NONE {
+                    rec.set_trace_state(trace_state.into_iter(), loss);
+                }
+                for l in builder.links.iter().flatten() {
+                    push_link(
+                        rec,
+                        &l.span_context,
+                        &l.attributes,
+                        l.dropped_attributes_count,
+                        loss,
+                    );
                 }
             });
         }
         let cx = travel.context();
-        let trace_state = if parent_api.is_valid() {
-            parent_api.trace_state().clone()
-        } else {
-            api::TraceState::default()
-        };
         let api_cx = api::SpanContext::new(
             api::TraceId::from_bytes(cx.trace_id.0),
             api::SpanId::from_bytes(cx.span_id.0),

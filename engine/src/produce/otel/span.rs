@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use opentelemetry::trace::{self as api};
 use opentelemetry::KeyValue;
 
-use super::{cow_value, push_event, push_kv, ticks_at};
+use super::{cow_value, push_event, push_kv, push_link, ticks_at};
 use crate::produce::travel::TravelSpan;
 
 /// An `opentelemetry` API span recorded by ringspan (from [`super::OtelTracer`]). It ends when
@@ -112,9 +112,15 @@ impl api::Span for OtelSpan {
         }
     }
 
-    fn add_link(&mut self, _span_context: api::SpanContext, _attributes: Vec<KeyValue>) {
+    fn add_link(&mut self, span_context: api::SpanContext, attributes: Vec<KeyValue>) {
+        // The spec: a link to an invalid context is kept only if it carries attributes or a
+        // `tracestate`.
+        let empty_state = span_context.trace_state().into_iter().len() == 0;
+        if !span_context.is_valid() && attributes.is_empty() && empty_state {
+            return;
+        }
         if let Some(t) = self.recording() {
-            t.edit(|rec, _, _| rec.count_dropped_links(1));
+            t.edit(|rec, loss, _| push_link(rec, &span_context, &attributes, 0, loss));
         }
     }
 
