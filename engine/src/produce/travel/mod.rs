@@ -150,15 +150,12 @@ impl TravelSpan {
         self
     }
 
-    /// Links this span to another one (a message's producer span, a member of the batch this
-    /// span handles), with up to [`crate::MAX_LINK_ATTRS`] attributes. Links share the
-    /// record's [`crate::MAX_EVENTS`] entries with events; a link that finds them taken is
-    /// counted in the span's `dropped_links_count`.
+    /// Links this span to another one, as [`crate::Span::add_link`].
     pub fn add_link(&mut self, to: SpanContext, attrs: &[(&'static str, Value<'_>)]) -> &mut Self {
         self.add_link_with_state(to, &TraceState::EMPTY, attrs)
     }
 
-    /// [`Self::add_link`] to a span whose context came with a `tracestate`, kept with the link.
+    /// As [`crate::Span::add_link_with_state`].
     pub fn add_link_with_state(
         &mut self,
         to: SpanContext,
@@ -169,11 +166,7 @@ impl TravelSpan {
         self
     }
 
-    /// Sets the span's `tracestate` (exported as OTLP's `trace_state`): the one that came with
-    /// its remote parent. It is copied into the record member by member; a member that does
-    /// not fit the record's strings is left out whole and counted as a truncated string.
-    /// Spans of this process started under this one do not repeat it: forward
-    /// [`TraceState::as_str`] yourself with their `traceparent`.
+    /// Sets the span's `tracestate`, as [`crate::Span::set_trace_state`].
     pub fn set_trace_state(&mut self, trace_state: &TraceState) -> &mut Self {
         self.edit(|r, loss, _| r.set_trace_state(trace_state.members(), loss));
         self
