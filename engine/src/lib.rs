@@ -121,6 +121,9 @@ pub use produce::traceparent::{
     TRACEPARENT_LEN,
 };
 pub use produce::tracestate::{TraceState, TraceStateError, MAX_MEMBERS, MAX_TRACESTATE_LEN};
+// Public for the loom models (`loom-tests/tests/keepalive.rs`); its invariants are the
+// engine's, checked only in debug builds, so it is not part of the documented API.
+#[doc(hidden)]
 pub use produce::travel::keepalive::Keepalive;
 pub use produce::travel::pool::SlotPool;
 pub use produce::travel::{InSpan, TravelSpan};

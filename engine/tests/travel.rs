@@ -318,3 +318,35 @@ fn a_travelling_span_carries_attributes_events_and_an_error_like_a_native_one() 
         .1
         .contains(&("exception.message".into(), Val::S("disk on fire".into()))));
 }
+
+/// A thread that only ever drops unsampled spans started elsewhere records nothing, so it
+/// must not take one of the engine's rings from the threads that do.
+#[test]
+fn dropping_an_unsampled_span_claims_no_ring() {
+    let (engine, sink) = engine(
+        EngineConfig::default()
+            .rings(2)
+            .ring_capacity(64)
+            .sampler(Sampler::always_off()),
+    );
+    let spans: Vec<_> = (0..3).map(|_| engine.travel("unsampled")).collect();
+    assert!(spans.iter().all(|s| !s.is_recording()));
+    let claimed = |engine: &Engine| engine.ring_gauges().filter(|g| g.claimed).count();
+    assert_eq!(claimed(&engine), 1, "this thread's producer");
+    let (dropped, was_dropped) = std::sync::mpsc::channel::<()>();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            drop(spans);
+            dropped.send(()).unwrap();
+            wait.recv().ok(); // alive, with whatever it cached, until checked
+        });
+        let done = done; // dropped first if the check fails, so the worker ends
+        was_dropped.recv().unwrap();
+        assert_eq!(claimed(&engine), 1, "the dropping thread took a ring");
+        done.send(()).unwrap();
+    });
+    let report = engine.shutdown(Duration::from_secs(5)).unwrap();
+    assert!(report.is_balanced() && report.recorded == 0, "{report:?}");
+    assert!(sink.take().is_empty());
+}

@@ -21,6 +21,25 @@ thread_local! {
     static LOCAL: RefCell<Vec<(u64, Rc<Producer>)>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Runs `f` with this thread's producer for `pool` if the thread has one cached already
+/// (never claims a ring or allocates); `None` otherwise.
+pub(crate) fn with_cached<R>(pool: &Arc<Pool>, f: impl FnOnce(&Producer) -> R) -> Option<R> {
+    let id = pool.id;
+    let cached = LOCAL
+        .try_with(|local| {
+            // Not borrowed mutably while a producer is dropped in `with_local`, but a
+            // reference given back then would find none: say so rather than panic.
+            let local = local.try_borrow().ok()?;
+            local
+                .iter()
+                .find(|(e, _)| *e == id)
+                .map(|(_, p)| Rc::clone(p))
+        })
+        .ok()
+        .flatten()?;
+    Some(f(&cached))
+}
+
 /// Runs `f` with this thread's producer for `pool`, claiming a ring on first use (see
 /// `Engine::with_local`).
 pub(crate) fn with_local<R>(pool: &Arc<Pool>, f: impl FnOnce(&Producer) -> R) -> R {

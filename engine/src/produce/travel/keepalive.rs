@@ -55,7 +55,8 @@ impl<T> Keepalive<T> {
     pub fn start(&self, value: T, held: u64) {
         assert!(held > 0, "a kept value needs a reference");
         *self.kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
-        // Release: the value stored above goes with the count to whoever acquires.
+        // Release: nothing acquires it (`acquire` is Relaxed, and `kept` is only read under
+        // its Mutex, which orders it); it publishes the count's first value, as `Arc::new`'s.
         self.count.store(held, Ordering::Release);
     }
 

@@ -96,9 +96,20 @@ impl Drop for PoolRef {
         match self.kind {
             Kind::Counted => {
                 self.kind = Kind::HandedBack;
-                // To this thread's producer for the pool (a plain add there); the pool stays
-                // alive through that producer's own `Arc` while it takes it.
-                self.with_arc(|pool| local::with_local(pool, |p| p.return_travel_ref()));
+                // To this thread's producer for the pool if it has one (a plain add there; the
+                // pool stays alive through that producer's own `Arc` while it takes it). A
+                // thread without one (it only ever dropped unsampled spans started elsewhere)
+                // does not claim a ring for this: the reference goes straight back.
+                let handed =
+                    self.with_arc(|pool| local::with_cached(pool, |p| p.return_travel_ref()));
+                if handed.is_none() {
+                    // SAFETY: the pool is alive while this reference is (the field's docs);
+                    // the borrow ends with the call, before the value it returns is dropped.
+                    let last = unsafe { self.ptr.as_ref() }.keepalive.release(1);
+                    // The pool's reference to itself, if this was the last reference: the
+                    // pool may go with it, and nothing here touches it after.
+                    drop(last);
+                }
             }
             // SAFETY: this reference holds the strong count `owned` took, given back once.
             Kind::Owned => drop(unsafe { Arc::from_raw(self.ptr.as_ptr()) }),
