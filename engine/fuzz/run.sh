@@ -10,7 +10,7 @@ seconds=${1:-20}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(traceparent env receiver encode)
+    targets=(traceparent tracestate env receiver encode)
 fi
 cargo +nightly fuzz build -O
 for t in "${targets[@]}"; do
