@@ -1,6 +1,8 @@
 //! Test sinks shared by the behaviour tests.
 #![allow(dead_code)]
 
+pub mod otlp;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
