@@ -27,8 +27,8 @@ pub(crate) fn with_cached<R>(pool: &Arc<Pool>, f: impl FnOnce(&Producer) -> R) -
     let id = pool.id;
     let cached = LOCAL
         .try_with(|local| {
-            // Not borrowed mutably while a producer is dropped in `with_local`, but a
-            // reference given back then would find none: say so rather than panic.
+            // Borrowed mutably while `with_local` drops producers: a reference given back
+            // then finds none (and goes straight to the pool) rather than panicking.
             let local = local.try_borrow().ok()?;
             local
                 .iter()

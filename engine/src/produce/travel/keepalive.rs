@@ -7,7 +7,7 @@
 //! the pool keeps a strong reference to itself, counted out in batches instead: a producer
 //! takes [`BATCH`]-sized batches of references with one atomic add and hands them to the
 //! spans it starts, and a span that ends gives its reference to the producer of the thread
-//! it ends on (a plain add there); producers give back what they hold beyond two batches,
+//! it ends on (a plain add there; straight back here on a thread with none); producers give back what they hold beyond two batches,
 //! and everything when they are dropped. The engine holds one reference of its own until it
 //! is dropped. The call that brings the count to 0 takes the kept value out, and with it
 //! the last reference the pool holds to itself.

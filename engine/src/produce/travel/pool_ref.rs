@@ -1,6 +1,7 @@
 //! A travelling span's reference to its engine's pool: one of the pool's counted references
 //! (`keepalive.rs`), handed over by the producer that started the span and handed back to
-//! the producer of the thread that ends it; or, when none could be taken (the engine and
+//! the producer of the thread that ends it (straight back to the pool, one atomic release,
+//! on a thread with no producer for the engine); or, when none could be taken (the engine and
 //! every batch of references are gone), an `Arc` of its own.
 
 use std::mem::ManuallyDrop;
