@@ -42,7 +42,46 @@ pub(crate) fn with_cached<R>(pool: &Arc<Pool>, f: impl FnOnce(&Producer) -> R) -
 
 /// Runs `f` with this thread's producer for `pool`, claiming a ring on first use (see
 /// `Engine::with_local`).
+///
+/// Every travelling span and every front-end call comes through here, so the common case (one
+/// engine on the thread, its producer attached, the engine running) is checked first, inline,
+/// and the rest is out of line.
+#[inline]
 pub(crate) fn with_local<R>(pool: &Arc<Pool>, f: impl FnOnce(&Producer) -> R) -> R {
+    match attached(pool) {
+        Some(p) => f(&p),
+        None => with_local_slow(pool, f),
+    }
+}
+
+/// This thread's attached producer for `pool` when it is the thread's only entry and the
+/// engine is not shutting down: what [`with_local_slow`] would return at once, without its
+/// sweep of other engines' entries (there are none) or a claim.
+#[inline]
+fn attached(pool: &Arc<Pool>) -> Option<Rc<Producer>> {
+    LOCAL
+        .try_with(|local| {
+            // Borrowed mutably while `with_local_slow` changes the list (a producer dropped
+            // there may give back a reference): the slow path decides then.
+            let local = local.try_borrow().ok()?;
+            match local.as_slice() {
+                // A clone, not a borrow: `f` may call back in (another span, another engine)
+                // and change the list; the producer lives until `f` returns all the same.
+                [(e, p)] if *e == pool.id && p.is_attached() && !pool.is_shutting_down() => {
+                    Some(Rc::clone(p))
+                }
+                _ => None,
+            }
+        })
+        .ok()
+        .flatten()
+}
+
+/// [`with_local`] for every other case: several engines on the thread, none cached yet, a
+/// detached producer, an engine shutting down.
+#[cold]
+#[inline(never)]
+fn with_local_slow<R>(pool: &Arc<Pool>, f: impl FnOnce(&Producer) -> R) -> R {
     let id = pool.id;
     let cached = LOCAL
         .try_with(|local| {
