@@ -136,10 +136,11 @@ impl EngineConfig {
         self
     }
 
-    /// Travelling spans that can be open at once, all threads together (default 1024: 896
-    /// KiB). Each holds a preallocated record while it is open; a sampled travelling span
-    /// that finds them all taken is dropped and counted (`dropped.travel_pool_full`). See
-    /// [`crate::TravelSpan`].
+    /// Travelling spans that can be open at once, all threads together (default 1024: 1
+    /// MiB). Each holds a preallocated record while it is open: a full one (896 bytes), or
+    /// a compact one (128 bytes, from a pool of the same size) for a span started from a
+    /// callsite while it keeps to it. A sampled travelling span that finds them all taken is
+    /// dropped and counted (`dropped.travel_pool_full`). See [`crate::TravelSpan`].
     pub fn travel_spans(mut self, n: usize) -> Self {
         self.travel_spans = n;
         self
@@ -268,8 +269,8 @@ impl EngineConfig {
     }
 
     /// Bytes the engine preallocates for spans: every ring's slots, every producer's stack of
-    /// open spans, and the travelling spans' records. Nothing on the recording or drain path
-    /// allocates beyond this.
+    /// open spans, and the travelling spans' records (full and compact). Nothing on the
+    /// recording or drain path allocates beyond this.
     pub fn memory_budget(&self) -> usize {
         let full = self
             .ring_capacity
@@ -279,9 +280,9 @@ impl EngineConfig {
             .compact_capacity
             .saturating_add(MAX_DEPTH)
             .saturating_mul(std::mem::size_of::<CompactRecord>());
-        let travel = self
-            .travel_spans
-            .saturating_mul(std::mem::size_of::<SpanRecord>());
+        let travel = self.travel_spans.saturating_mul(
+            std::mem::size_of::<SpanRecord>() + std::mem::size_of::<CompactRecord>(),
+        );
         self.rings
             .saturating_mul(full.saturating_add(compact))
             .saturating_add(travel)

@@ -209,6 +209,23 @@ impl Engine {
         self.with_local(|p| p.start_travel(name, parent))
     }
 
+    /// Starts a travelling span from its callsite (see [`TravelSpan::set_values`]): the
+    /// travelling counterpart of [`Producer::span_at`], child of this thread's innermost open
+    /// span or entered context (or a root). While it keeps to its callsite it holds a compact
+    /// record (128 bytes instead of 896), which costs less to write and to publish.
+    pub fn travel_at(&self, callsite: &'static crate::Callsite) -> TravelSpan {
+        self.start_travel_at(callsite, crate::Parent::Current)
+    }
+
+    /// [`Engine::travel_at`] with an explicit choice of parent.
+    pub fn start_travel_at(
+        &self,
+        callsite: &'static crate::Callsite,
+        parent: crate::Parent,
+    ) -> TravelSpan {
+        self.with_local(|p| p.start_travel_at(callsite, parent))
+    }
+
     /// The `opentelemetry` front end (cargo feature `opentelemetry`): a `TracerProvider` of
     /// the opentelemetry 0.33 trace API whose spans are travelling spans of this engine. See
     /// [`crate::OtelTracerProvider`].

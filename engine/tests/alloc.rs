@@ -1,5 +1,6 @@
 //! Zero heap allocations per span in steady state: recording (start, 4 attributes, 1 event,
-//! end; callsite spans, compact and promoted; a travelling span entered around a native one),
+//! end; callsite spans, compact and promoted; travelling spans, keyed and from a callsite,
+//! compact and promoted, one entered around a native one),
 //! the drain, and OTLP encoding into pooled buffers, counted by a global allocator over the
 //! whole process.
 //!
@@ -17,7 +18,7 @@ use ringspan_alloc_counter::CountingAlloc;
 static ALLOC: CountingAlloc<System> = CountingAlloc::new(System);
 
 /// Spans recorded per iteration of `record`.
-const PER_ROUND: u64 = 5;
+const PER_ROUND: u64 = 7;
 
 fn record(engine: &Engine, p: &ringspan::Producer, n: u64, dynamic: &str) {
     for i in 0..n {
@@ -30,6 +31,14 @@ fn record(engine: &Engine, p: &ringspan::Producer, n: u64, dynamic: &str) {
         ]);
         travel.enter(|| ());
         drop(travel);
+        // A travelling span from its callsite (a compact record), and one promoted.
+        engine
+            .travel_at(ringspan::callsite!("travel.compact", "i", "f"))
+            .set_values(&[Value::i64(i as i64), Value::f64(0.5)]);
+        engine
+            .travel_at(ringspan::callsite!("travel.promoted", "i"))
+            .set_values(&[Value::i64(i as i64)])
+            .add_event("step", &[]);
         let mut span = p.span("request");
         span.set_attrs(&[
             ("i", Value::i64(i as i64)),

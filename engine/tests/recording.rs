@@ -501,6 +501,9 @@ fn preallocated_memory_is_reported_and_matches_the_budget() {
     assert_eq!(engine.preallocated_bytes(), budget);
     let full = (1024 + ringspan::MAX_DEPTH) * std::mem::size_of::<ringspan::SpanRecord>();
     let compact = (4096 + ringspan::MAX_DEPTH) * std::mem::size_of::<ringspan::CompactRecord>();
-    let travel = 100 * std::mem::size_of::<ringspan::SpanRecord>();
+    // A full and a compact record for each travelling span.
+    let travel = 100
+        * (std::mem::size_of::<ringspan::SpanRecord>()
+            + std::mem::size_of::<ringspan::CompactRecord>());
     assert_eq!(budget, 3 * (full + compact) + travel);
 }

@@ -43,6 +43,9 @@ pub(crate) struct Pool {
     abandoned: std::sync::Mutex<std::collections::VecDeque<AbandonedSpan>>,
     /// The open records of travelling spans (see `travel/`).
     pub(crate) travel: SlotPool<SpanRecord>,
+    /// The same number of compact records, for travelling spans started from a callsite
+    /// while they keep to it (`travel/compact.rs`).
+    pub(crate) travel_compact: SlotPool<CompactRecord>,
     /// Sampled travelling spans dropped at start because `travel` had no free record
     /// (shared `fetch_add`, only on that path).
     travel_full: CachePadded<AtomicU64>,
@@ -68,8 +71,8 @@ pub struct AbandonedSpan {
 
 impl Pool {
     /// Allocates `rings` lanes of `capacity` full and `compact_capacity` compact slots, and
-    /// `travel` travelling-span records; returns the pool with the rings' consumers (full,
-    /// compact), for the drain.
+    /// `travel` travelling-span records of each kind (full, compact); returns the pool with
+    /// the rings' consumers (full, compact), for the drain.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         id: u64,
@@ -105,6 +108,7 @@ impl Pool {
             late: CachePadded::new(AtomicU64::new(0)),
             abandoned: std::sync::Mutex::new(std::collections::VecDeque::new()),
             travel: SlotPool::new(travel, || SpanRecord::EMPTY),
+            travel_compact: SlotPool::new(travel, || CompactRecord::EMPTY),
             travel_full: CachePadded::new(AtomicU64::new(0)),
             keepalive: CachePadded::new(Keepalive::new()),
         };
@@ -118,6 +122,7 @@ impl Pool {
     pub(crate) fn bytes(&self) -> usize {
         self.lanes.iter().map(|l| l.bytes()).sum::<usize>()
             + self.travel.capacity() * std::mem::size_of::<SpanRecord>()
+            + self.travel_compact.capacity() * std::mem::size_of::<CompactRecord>()
     }
 
     /// Counts a sampled travelling span dropped at start: every travelling record was taken.

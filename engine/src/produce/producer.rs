@@ -60,6 +60,7 @@ use crate::model::record::{Loss, ParentKind, SpanRecord};
 use crate::model::value::Value;
 use crate::stats::bump;
 use crate::sync::Arc;
+use travel::TravelCache;
 
 /// Where a new span takes its parent from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,9 +91,6 @@ const NOT_IN_RING: usize = usize::MAX;
 /// `Inner::watched` when no span is watched.
 const NOT_WATCHED: usize = usize::MAX;
 
-/// Travelling-span records a producer keeps for reuse (see `producer/travel.rs`).
-const TRAVEL_CACHE: usize = 8;
-
 /// What a span records into: a full record named by a value, or a compact one described by
 /// its callsite.
 #[derive(Clone, Copy)]
@@ -122,12 +120,10 @@ struct Inner {
     /// Depth of the span the lane's watch shows (the oldest open recording span), or
     /// [`NOT_WATCHED`].
     watched: usize,
-    /// Travelling-span records this producer freed, kept for its next travelling spans
-    /// (`travel_cache[..travel_cached]`; see `producer/travel.rs`).
-    travel_cache: [u32; TRAVEL_CACHE],
-    travel_cached: usize,
-    /// How many of `travel_cache` it may fill: its share of a quarter of the pool.
-    travel_cache_limit: usize,
+    /// Travelling-span records this producer freed, full and compact, kept for its next
+    /// travelling spans (see `producer/travel.rs`).
+    travel_cache: TravelCache,
+    compact_cache: TravelCache,
     /// Counted references to the pool this producer holds for the travelling spans it
     /// starts (`travel/keepalive.rs`).
     travel_refs: u64,
@@ -185,8 +181,7 @@ impl Producer {
             c.lane.watch.close();
         }
         let (scope, sampler, clock) = (pool.scope, pool.sampler, pool.clock);
-        let travel_cache_limit =
-            (pool.travel.capacity() / 4 / pool.lanes.len().max(1)).min(TRAVEL_CACHE);
+        let travel_cache = TravelCache::new(pool.travel.capacity(), pool.lanes.len());
         Producer {
             pool,
             inner: UnsafeCell::new(Inner {
@@ -198,9 +193,8 @@ impl Producer {
                 claim,
                 stack: Stack::new(IdGenerator::new(salt)),
                 watched: NOT_WATCHED,
-                travel_cache: [0; TRAVEL_CACHE],
-                travel_cached: 0,
-                travel_cache_limit,
+                travel_cache,
+                compact_cache: travel_cache,
                 travel_refs: 0,
                 scope,
                 sampler,
@@ -736,12 +730,12 @@ impl Drop for Producer {
         // Span guards borrow the producer, so a frame still open here belongs to a guard that
         // was leaked (`mem::forget`): that span will never end. Count it rather than lose it.
         let inner = self.inner.get_mut();
-        for &slot in &inner.travel_cache[..inner.travel_cached] {
-            // SAFETY: a cached record is held by this producer alone (`producer/travel.rs`),
-            // and nothing refers to it.
-            unsafe { self.pool.travel.give_back(slot) };
+        // SAFETY: a cached record is held by this producer alone (`producer/travel.rs`), and
+        // nothing refers to it.
+        unsafe {
+            inner.travel_cache.give_all_back(&self.pool.travel);
+            inner.compact_cache.give_all_back(&self.pool.travel_compact);
         }
-        inner.travel_cached = 0;
         // The pool references it held for travelling spans; if they were the last, the
         // pool's reference to itself goes (this producer's own `Arc` still holds it here).
         let refs = std::mem::take(&mut inner.travel_refs);

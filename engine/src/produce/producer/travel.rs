@@ -2,20 +2,23 @@
 //! thread's current span and id generator, publishing one that ends on this thread, and
 //! entering a travelling span's context so that spans started meanwhile are its children.
 //!
-//! A producer with a ring keeps up to `TRAVEL_CACHE` records of travelling spans that ended
-//! on it (fewer when the pool is small: at most a quarter of it over all rings), and takes
-//! its next travelling spans' records from there before the engine's pool: a thread that
-//! starts and ends its own travelling spans touches no shared line for them. Those records
-//! are held by the producer (another thread's span finds the pool that much smaller) until it
-//! is dropped, which gives them back.
+//! A producer with a ring keeps up to `TRAVEL_CACHE` records of each kind (full, compact) of
+//! travelling spans that ended on it (fewer when the pool is small: at most a quarter of it
+//! over all rings), and takes its next travelling spans' records from there before the
+//! engine's pool: a thread that starts and ends its own travelling spans touches no shared
+//! line for them. Those records are held by the producer (another thread's span finds the
+//! pool that much smaller) until it is dropped, which gives them back.
 
-use super::{Inner, Parent, Producer, UNTRACKED};
+use super::{Inner, Parent, Producer, What, UNTRACKED};
 use crate::config::MAX_DEPTH;
+use crate::model::callsite::Callsite;
+use crate::model::compact::CompactRecord;
 use crate::model::ids::{SpanContext, SpanId, TraceFlags, TraceId};
 use crate::model::record::{Loss, ParentKind, SpanRecord};
 use crate::model::value::Value;
 use crate::produce::stack::{Frame, NO_PARENT};
 use crate::produce::travel::keepalive::BATCH;
+use crate::produce::travel::pool::SlotPool;
 use crate::produce::travel::{PoolRef, TravelSpan, NO_SLOT};
 use crate::stats::bump;
 
@@ -40,9 +43,24 @@ impl Producer {
     /// a sampled one takes a record from the engine's travel pool, or is counted as
     /// `travel_pool_full` if there is none.
     pub(crate) fn start_travel(&self, name: Value<'_>, parent: Parent) -> TravelSpan {
+        self.start_travel_what(What::Full(name), parent)
+    }
+
+    /// The same for a span started from its callsite: a compact record from the engine's
+    /// compact travel pool (`travel/compact.rs`).
+    pub(crate) fn start_travel_at(
+        &self,
+        callsite: &'static Callsite,
+        parent: Parent,
+    ) -> TravelSpan {
+        self.start_travel_what(What::Compact(callsite), parent)
+    }
+
+    #[inline(always)]
+    fn start_travel_what(&self, what: What<'_>, parent: Parent) -> TravelSpan {
         // The span is made outside `with`: were anything inside to panic, dropping a span
         // there would reach this producer again while `with` holds it.
-        let (context, slot, truncated, counted) = self.with(|inner, pool| {
+        let (context, slot, compact, truncated, counted) = self.with(|inner, pool| {
             // A counted reference to the pool for the span (`travel/keepalive.rs`): from this
             // producer's batch, refilled with one atomic add every `BATCH` spans.
             if inner.travel_refs == 0 && pool.keepalive.acquire(BATCH) {
@@ -72,33 +90,49 @@ impl Producer {
                 flags: TraceFlags(flags),
                 is_remote: false,
             };
+            let none = (context, NO_SLOT, NO_SLOT, 0, counted);
             if !sampled {
-                return (context, NO_SLOT, 0, counted);
+                return none;
             }
-            let Some(slot) = inner.take_travel(pool) else {
-                pool.count_travel_full();
-                return (context, NO_SLOT, 0, counted);
-            };
-            // SAFETY: the slot came from the pool's `take` or from this producer's cache of
-            // records it holds; nothing else refers to it.
-            let rec = unsafe { pool.travel.slot(slot) };
             let (parent_span, kind) = match parent {
                 Some(cx) if cx.is_remote => (cx.span_id.word(), ParentKind::Remote),
                 Some(cx) => (cx.span_id.word(), ParentKind::Local),
                 None => (0, ParentKind::None),
             };
-            rec.begin(
-                trace,
-                span,
-                parent_span,
-                kind,
-                TraceFlags(flags),
-                inner.scope,
-                inner.clock.now(),
-            );
-            let mut loss = Loss::default();
-            rec.set_name(name, &mut loss);
-            (context, slot, loss.truncated, counted)
+            match what {
+                What::Full(name) => {
+                    let Some(slot) = inner.travel_cache.take().or_else(|| pool.travel.take())
+                    else {
+                        pool.count_travel_full();
+                        return none;
+                    };
+                    // SAFETY: the slot came from the pool's `take` or from this producer's
+                    // cache of records it holds; nothing else refers to it.
+                    let rec = unsafe { pool.travel.slot(slot) };
+                    let flags = TraceFlags(flags);
+                    let start = inner.clock.now();
+                    rec.begin(trace, span, parent_span, kind, flags, inner.scope, start);
+                    let mut loss = Loss::default();
+                    rec.set_name(name, &mut loss);
+                    (context, slot, NO_SLOT, loss.truncated, counted)
+                }
+                What::Compact(callsite) => {
+                    let Some(slot) = inner
+                        .compact_cache
+                        .take()
+                        .or_else(|| pool.travel_compact.take())
+                    else {
+                        pool.count_travel_full();
+                        return none;
+                    };
+                    // SAFETY: as above, for the compact pool.
+                    let rec = unsafe { pool.travel_compact.slot(slot) };
+                    let flags = TraceFlags(flags);
+                    let start = inner.clock.now();
+                    rec.begin(callsite, trace, span, parent_span, kind, flags, start);
+                    (context, NO_SLOT, slot, 0, counted)
+                }
+            }
         });
         let pool = if counted {
             // SAFETY: one reference of the batch this producer holds, handed to the span.
@@ -110,6 +144,12 @@ impl Producer {
         TravelSpan {
             pool,
             slot,
+            compact,
+            callsite: match what {
+                What::Full(_) => None,
+                What::Compact(callsite) => Some(callsite),
+            },
+            values: 0,
             context,
             truncated,
         }
@@ -135,12 +175,32 @@ impl Producer {
             }
             // Kept only by a producer with a ring (a detached one may be one of many, on
             // threads that come and go), within its share of the pool.
-            if inner.claim.is_some() && inner.travel_cached < inner.travel_cache_limit {
-                inner.travel_cache[inner.travel_cached] = slot;
-                inner.travel_cached += 1;
-            } else {
+            if inner.claim.is_none() || !inner.travel_cache.keep(slot) {
                 // SAFETY: held until now; the reference above is gone.
                 unsafe { pool.travel.give_back(slot) };
+            }
+        });
+    }
+
+    /// [`Producer::end_travel`] for a compact record in slot `slot` of the compact travel
+    /// pool: published into this producer's compact ring.
+    ///
+    /// # Safety
+    /// As for [`Producer::end_travel`], for the compact pool.
+    pub(crate) unsafe fn end_travel_compact(&self, slot: u32, pool_ref: bool) {
+        if pool_ref {
+            self.return_travel_ref();
+        }
+        self.with(|inner, pool| {
+            {
+                // SAFETY: the caller hands over `slot` and holds no reference into it.
+                let rec = unsafe { pool.travel_compact.slot(slot) };
+                inner.publish_travel_compact(rec, pool);
+            }
+            // As in `end_travel`.
+            if inner.claim.is_none() || !inner.compact_cache.keep(slot) {
+                // SAFETY: held until now; the reference above is gone.
+                unsafe { pool.travel_compact.give_back(slot) };
             }
         });
     }
@@ -203,6 +263,7 @@ impl Producer {
         cx: SpanContext,
         name: &'static str,
     ) {
+        debug_assert_eq!(span.compact, NO_SLOT, "the layer's spans have full records");
         self.with(|inner, pool| {
             let was_sampled = span.context.flags.is_sampled();
             let trace = cx.trace_id.words();
@@ -249,7 +310,8 @@ impl Producer {
                     unsafe { pool.travel.give_back(slot) };
                 }
                 (false, true) => {
-                    let Some(slot) = inner.take_travel(pool) else {
+                    let Some(slot) = inner.travel_cache.take().or_else(|| pool.travel.take())
+                    else {
                         pool.count_travel_full();
                         return;
                     };
@@ -299,16 +361,62 @@ impl Producer {
     }
 }
 
-impl Inner {
-    /// A record for a travelling span: one this producer keeps, else one from the pool.
-    fn take_travel(&mut self, pool: &crate::produce::pool::Pool) -> Option<u32> {
-        let cached = self.travel_cached.checked_sub(1).map(|n| {
-            self.travel_cached = n;
-            self.travel_cache[n]
-        });
-        cached.or_else(|| pool.travel.take())
+/// Travelling-span records a producer keeps for reuse (see the module docs).
+const TRAVEL_CACHE: usize = 8;
+
+/// Records of one travel pool (full or compact) a producer freed and keeps for its next
+/// travelling spans: `slots[..len]`, at most `limit` (its share of a quarter of the pool).
+#[derive(Clone, Copy)]
+pub(super) struct TravelCache {
+    slots: [u32; TRAVEL_CACHE],
+    len: usize,
+    limit: usize,
+}
+
+impl TravelCache {
+    /// An empty cache for a producer of an engine with `lanes` rings and pools of `capacity`
+    /// records.
+    pub(super) fn new(capacity: usize, lanes: usize) -> Self {
+        TravelCache {
+            slots: [0; TRAVEL_CACHE],
+            len: 0,
+            limit: (capacity / 4 / lanes.max(1)).min(TRAVEL_CACHE),
+        }
     }
 
+    /// The record kept last, if any; the caller holds it from now on.
+    #[inline(always)]
+    fn take(&mut self) -> Option<u32> {
+        self.len = self.len.checked_sub(1)?;
+        Some(self.slots[self.len])
+    }
+
+    /// Keeps `slot`, which the caller held; `false` (and the caller still holds it) when
+    /// the cache is full.
+    #[inline(always)]
+    fn keep(&mut self, slot: u32) -> bool {
+        if self.len == self.limit {
+            return false;
+        }
+        self.slots[self.len] = slot;
+        self.len += 1;
+        true
+    }
+
+    /// Gives every record kept back to `pool`.
+    ///
+    /// # Safety
+    /// The records kept are from `pool`, and nothing refers to them.
+    pub(super) unsafe fn give_all_back<T>(&mut self, pool: &SlotPool<T>) {
+        for &slot in &self.slots[..self.len] {
+            // SAFETY: kept by this cache alone (the caller's contract).
+            unsafe { pool.give_back(slot) };
+        }
+        self.len = 0;
+    }
+}
+
+impl Inner {
     fn publish_travel(
         &mut self,
         rec: &SpanRecord,
@@ -336,5 +444,27 @@ impl Inner {
         {
             super::publish::count_full(pool, counters);
         }
+        // As in `publish_travel_compact`: the lines a span with a few attributes fills.
+        claim.ring.prefetch(0, 4);
+    }
+
+    fn publish_travel_compact(&mut self, rec: &CompactRecord, pool: &crate::produce::pool::Pool) {
+        if self.claim.is_none() {
+            pool.count_no_ring();
+            return;
+        }
+        // As in `publish_travel`, for the compact ring's staged slot.
+        self.evict_compact();
+        let Some(claim) = &mut self.claim else { return };
+        let counters = &claim.lane.counters;
+        bump(&counters.started, 1);
+        bump(&counters.recorded, 1);
+        if claim.compact.push(*rec).is_err() {
+            super::publish::count_full(pool, counters);
+        }
+        // The slot the next push writes: fetched now, while the thread does other work, so
+        // that push does not wait for the lines the drain last read (native spans do the
+        // same when they stage theirs).
+        claim.compact.prefetch(0, 2);
     }
 }

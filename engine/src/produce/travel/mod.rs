@@ -18,15 +18,18 @@
 //!   (or is dropped). A thread's own pinned producer is a different one (and a different
 //!   ring): travelling spans neither see its open spans nor parent its spans.
 //! - [`TravelSpan::enter`] does the same for a synchronous section.
+//! - [`crate::Engine::travel_at`] starts one from a [`crate::Callsite`], with a compact record
+//!   from a second pool of the same size while it keeps to its callsite (`compact.rs`).
 //!
 //! Accounting: a sampled travelling span counts as recorded when it ends, on the ring of the
 //! thread that ends it, as any span there (`ring_full`, `no_ring`, `shutdown` apply). One that
-//! finds every record taken when it starts is recorded and dropped at once as
-//! `dropped.travel_pool_full`; it still has a context, so its children keep the trace. A
-//! travelling span that is leaked (`mem::forget`), or whose end panics half-way, keeps its
-//! record for good: the pool shrinks by one, and the span is never counted (it never
-//! ended).
+//! finds every record taken when it starts (or, from a callsite, no full record free when it
+//! outgrows its compact one) is recorded and dropped at once as `dropped.travel_pool_full`;
+//! it still has a context, so its children keep the trace. A travelling span that is leaked
+//! (`mem::forget`), or whose end panics half-way, keeps its record for good: the pool shrinks
+//! by one, and the span is never counted (it never ended).
 
+mod compact;
 mod future;
 pub(crate) mod keepalive;
 pub(crate) mod pool;
@@ -39,6 +42,7 @@ pub use future::InSpan;
 use super::local;
 use super::traceparent::{self, Traceparent};
 use super::tracestate::TraceState;
+use crate::model::callsite::Callsite;
 use crate::model::ids::SpanContext;
 use crate::model::record::{Loss, SpanKind, SpanRecord};
 use crate::model::value::Value;
@@ -70,8 +74,15 @@ pub(crate) const NO_SLOT: u32 = u32::MAX;
 pub struct TravelSpan {
     /// Its engine's pool, kept alive by a reference counted in batches (`keepalive.rs`).
     pub(crate) pool: PoolRef,
-    /// Its record in `pool.travel`, or [`NO_SLOT`].
+    /// Its full record in `pool.travel`, or [`NO_SLOT`].
     pub(crate) slot: u32,
+    /// Its compact record in `pool.travel_compact` (a span started from a callsite that has
+    /// kept to it so far: `compact.rs`), or [`NO_SLOT`]. A span holds one record at most.
+    pub(crate) compact: u32,
+    /// The callsite it was started from, if any, and how many values were set for its keys
+    /// since it was promoted to a full record (until then the compact record counts them).
+    pub(crate) callsite: Option<&'static Callsite>,
+    pub(crate) values: u8,
     pub(crate) context: SpanContext,
     /// Strings cut short so far, counted on the ring it ends into.
     pub(crate) truncated: u32,
@@ -90,7 +101,7 @@ impl TravelSpan {
     /// Whether it will be exported (sampled, and it got a record).
     #[inline]
     pub fn is_recording(&self) -> bool {
-        self.slot != NO_SLOT
+        self.slot != NO_SLOT || self.compact != NO_SLOT
     }
 
     /// Its context: to start children elsewhere ([`crate::Parent::Context`]) or to send on.
@@ -104,12 +115,16 @@ impl TravelSpan {
         traceparent::format(&self.context)
     }
 
-    /// Runs `f` on its record, if it has one, counting strings cut short.
+    /// Runs `f` on its full record (a compact one is promoted first), if it has one,
+    /// counting strings cut short.
     #[inline]
     pub(crate) fn edit(
         &mut self,
         f: impl FnOnce(&mut SpanRecord, &mut Loss, &crate::clock::Clock),
     ) {
+        if self.compact != NO_SLOT {
+            self.promote();
+        }
         if self.slot == NO_SLOT {
             return;
         }
@@ -123,7 +138,13 @@ impl TravelSpan {
 
     /// Sets the span kind (default [`SpanKind::Internal`]).
     pub fn set_kind(&mut self, kind: SpanKind) -> &mut Self {
-        self.edit(|r, _, _| r.set_kind(kind));
+        self.edit_either(
+            |c| {
+                c.set_kind(kind);
+                true
+            },
+            |r, _, _| r.set_kind(kind),
+        );
         self
     }
 
@@ -174,7 +195,13 @@ impl TravelSpan {
 
     /// Marks the span successful (final, as for [`crate::Span::set_ok`]).
     pub fn set_ok(&mut self) -> &mut Self {
-        self.edit(|r, loss, _| r.set_status(true, Value::str(""), loss));
+        self.edit_either(
+            |c| {
+                c.set_ok();
+                true
+            },
+            |r, loss, _| r.set_status(true, Value::str(""), loss),
+        );
         self
     }
 
@@ -237,6 +264,7 @@ impl TravelSpan {
     /// end that has nowhere to keep the span open (the `tracing` layer's table is full).
     #[cfg(feature = "tracing")]
     pub(crate) fn drop_as_full(mut self) {
+        debug_assert_eq!(self.compact, NO_SLOT, "the layer's spans have full records");
         let slot = std::mem::replace(&mut self.slot, NO_SLOT);
         if slot != NO_SLOT {
             // SAFETY: this span held `slot` until now, and holds no reference into it.
@@ -251,7 +279,7 @@ impl TravelSpan {
     /// Ends the span at `end` (clock ticks), for a front end given the end time.
     #[cfg(feature = "opentelemetry")]
     pub(crate) fn end_at(mut self, end: u64) {
-        if self.slot != NO_SLOT {
+        if self.is_recording() {
             self.finish(end);
         }
     }
@@ -260,9 +288,15 @@ impl TravelSpan {
     /// record afterwards.
     fn finish(&mut self, end: u64) {
         let slot = std::mem::replace(&mut self.slot, NO_SLOT);
-        // SAFETY: this span held `slot`, and no other reference into it is alive; this one
-        // ends with the statement.
-        unsafe { self.pool.travel.slot(slot) }.set_end(end);
+        let compact = std::mem::replace(&mut self.compact, NO_SLOT);
+        if compact != NO_SLOT {
+            // SAFETY: as below, for the compact record.
+            unsafe { self.pool.travel_compact.slot(compact) }.set_end(end);
+        } else {
+            // SAFETY: this span held `slot`, and no other reference into it is alive; this
+            // one ends with the statement.
+            unsafe { self.pool.travel.slot(slot) }.set_end(end);
+        }
         let truncated = self.truncated;
         // The pool reference goes back to the same producer, in the same call.
         let counted = self.pool.hand_back();
@@ -270,7 +304,13 @@ impl TravelSpan {
             local::with_local(pool, |p| {
                 // SAFETY: handed over to the producer, which publishes it and keeps or gives
                 // it back; no reference into it is alive.
-                unsafe { p.end_travel(slot, truncated, counted) };
+                unsafe {
+                    if compact != NO_SLOT {
+                        p.end_travel_compact(compact, counted);
+                    } else {
+                        p.end_travel(slot, truncated, counted);
+                    }
+                }
             })
         });
     }
@@ -278,7 +318,7 @@ impl TravelSpan {
 
 impl Drop for TravelSpan {
     fn drop(&mut self) {
-        if self.slot != NO_SLOT {
+        if self.is_recording() {
             self.finish(self.pool.clock.now());
         }
     }
