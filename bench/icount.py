@@ -28,6 +28,7 @@ WORKLOADS = {
     "record": ("icount_measure_record", 20000),
     "callsite": ("icount_measure_callsite", 20000),
     "travel": ("icount_measure_travel", 20000),
+    "travel_callsite": ("icount_measure_travel_callsite", 20000),
     "tracing": ("icount_measure_tracing", 20000),
     "tracing_registry": ("icount_measure_tracing", 20000),
     "otel_api": ("icount_measure_otel_api", 20000),

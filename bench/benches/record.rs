@@ -4,7 +4,9 @@
 //! does. `record/ringspan` starts the span from its callsite (a compact record);
 //! `record/ringspan_keyed` through the keyed API (`span(name)` + `set_attrs` with static keys,
 //! a full record); `record/ringspan_dynamic` with its name and one value copied into the
-//! record (strings that are not `'static`). `record_unsampled/ringspan`: the bench span under
+//! record (strings that are not `'static`). `record/async_ringspan` and
+//! `record/async_ringspan_keyed`: the first two as travelling spans (`Engine::travel_at`,
+//! `Engine::travel`). `record_unsampled/ringspan`: the bench span under
 //! an always-off sampler.
 //!
 //! Run: `cargo bench -p ringspan-bench --bench record`. The producer runs on the last core, the
@@ -115,16 +117,30 @@ fn record_with(c: &mut Criterion, id: &str, one: fn(&ringspan::Producer, i64)) {
     );
 }
 
-/// `record/async_ringspan`: a travelling span (start, 4 attributes, end) on the pinned bench
-/// thread; it ends into the thread's local ring (the engine's second), as a task's span ends
-/// on its worker.
+/// `record/async_ringspan`: a travelling span started from its callsite (start, the 4
+/// values, end: `record/ringspan` as a travelling span) on the pinned bench thread; it ends
+/// into the thread's local ring (the engine's second), as a task's span ends on its worker.
 fn record_async(c: &mut Criterion) {
+    record_async_with(c, "async_ringspan", ringspan_bench::ours::record_travel);
+}
+
+/// `record/async_ringspan_keyed`: the same through the keyed API (`record/ringspan_keyed` as
+/// a travelling span).
+fn record_async_keyed(c: &mut Criterion) {
+    record_async_with(
+        c,
+        "async_ringspan_keyed",
+        ringspan_bench::ours::record_travel_keyed,
+    );
+}
+
+fn record_async_with(c: &mut Criterion, id: &str, one: fn(&ringspan::Engine, i64)) {
     let engine = engine(Sampler::default());
     if let Some((core, _)) = cores() {
         core_affinity::set_for_current(core_affinity::CoreId { id: core });
     }
     for i in 0..1_000_000 {
-        ringspan_bench::ours::record_travel(&engine, i);
+        one(&engine, i);
     }
     engine.flush(Duration::from_secs(10)).expect("flush");
     let warm = engine.snapshot();
@@ -133,16 +149,15 @@ fn record_async(c: &mut Criterion) {
         "the drain does not keep up: {warm:?}"
     );
     let mut i = 0;
-    c.benchmark_group("record")
-        .bench_function("async_ringspan", |b| {
-            b.iter(|| {
-                i += 1;
-                ringspan_bench::ours::record_travel(&engine, black_box(i));
-            })
-        });
+    c.benchmark_group("record").bench_function(id, |b| {
+        b.iter(|| {
+            i += 1;
+            one(&engine, black_box(i));
+        })
+    });
     let snap = engine.shutdown(Duration::from_secs(10)).expect("shutdown");
     eprintln!(
-        "record/async_ringspan: recorded {} delivered {} dropped {:?}",
+        "record/{id}: recorded {} delivered {} dropped {:?}",
         snap.recorded, snap.delivered, snap.dropped
     );
 }
@@ -208,6 +223,7 @@ criterion_group!(
     record,
     record_keyed,
     record_async,
+    record_async_keyed,
     record_dynamic,
     record_unsampled
 );

@@ -45,9 +45,21 @@ pub fn record_keyed(p: &Producer, i: i64) {
     ]);
 }
 
-/// The bench span as a travelling span (start, the same four attributes, end): its record
-/// from the engine's travel pool, published into the calling thread's local ring.
+/// The bench span as a travelling span started from its callsite (start, the 4 values, end),
+/// as [`record_one`] on a native span: a compact record from the engine's travel pool,
+/// published into the calling thread's local compact ring.
+#[inline(always)]
 pub fn record_travel(engine: &Engine, i: i64) {
+    engine.travel_at(&ORDER_MATCH).set_values(&[
+        Value::i64(i),
+        Value::f64(100.0),
+        Value::str("buy"),
+        Value::bool(true),
+    ]);
+}
+
+/// The same travelling span through the keyed API, as [`record_keyed`]: a full record.
+pub fn record_travel_keyed(engine: &Engine, i: i64) {
     let mut span = engine.travel("order.match");
     span.set_attrs(&[
         ("order.id", Value::i64(i)),

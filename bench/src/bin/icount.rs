@@ -5,6 +5,8 @@
 //! - `callsite`: the same span started from its callsite (a compact record);
 //! - `travel`: the keyed span as a travelling span (`Engine::travel`: its record from the
 //!   travel pool, published into the thread's local ring);
+//! - `travel_callsite`: the callsite span as a travelling span (`Engine::travel_at`: a
+//!   compact record from the compact travel pool, into the thread's local compact ring);
 //! - `tracing`: the bench span as `tracing` users write it (`tracing_span::record_one`:
 //!   `info_span!` with 4 fields, entered, closed) through the Registry and ringspan's layer;
 //! - `tracing_registry`: the same span through the Registry alone, the floor the layer adds to;
@@ -20,7 +22,7 @@
 //! The ring holds every span of a run, so the producer never finds it full and never takes the
 //! drop path whatever the drain thread does meanwhile; the run asserts that afterwards.
 //!
-//! Usage: `ringspan-icount <record|unsampled|encode> <iterations>`; prints
+//! Usage: `ringspan-icount <workload> <iterations>` (a workload above); prints
 //! `<workload> <iterations> <units per iteration>` for the script.
 
 use std::hint::black_box;
@@ -31,6 +33,7 @@ use ringspan::{Calibration, Discard, Engine, EngineConfig, IdleStrategy, Produce
 use ringspan::{CompactRecord, Sink, SpanRecord};
 use ringspan_bench::ours::{
     drained_batch, drained_compact_batch, record_keyed, record_one, record_travel,
+    record_travel_keyed,
 };
 
 const WARMUP: i64 = 256;
@@ -71,6 +74,14 @@ fn icount_measure_otel_api(tracer: &ringspan::OtelTracer, n: i64) {
 #[no_mangle]
 #[inline(never)]
 fn icount_measure_travel(engine: &Engine, n: i64) {
+    for i in 0..n {
+        record_travel_keyed(engine, black_box(i));
+    }
+}
+
+#[no_mangle]
+#[inline(never)]
+fn icount_measure_travel_callsite(engine: &Engine, n: i64) {
     for i in 0..n {
         record_travel(engine, black_box(i));
     }
@@ -140,11 +151,20 @@ fn record(sampler: Sampler, n: i64, measure: fn(&Producer, i64)) {
 /// An engine with one ring, which the thread's local producer claims, holding every span of
 /// a run of `n` (and the warm-up): the producer never finds it full.
 fn local_ring_engine(n: i64) -> Engine {
+    local_engine(n, false)
+}
+
+/// [`local_ring_engine`], its compact ring as large as its full one if `compact`.
+fn local_engine(n: i64, compact: bool) -> Engine {
     let total = (WARMUP + n) as usize;
     let config = EngineConfig::default()
         .rings(1)
         .ring_capacity((total + 1).next_power_of_two())
-        .compact_capacity(2)
+        .compact_capacity(if compact {
+            (total + 1).next_power_of_two()
+        } else {
+            2
+        })
         .idle(IdleStrategy::Yield);
     Engine::start(config, Discard::default()).expect("engine starts")
 }
@@ -162,13 +182,22 @@ fn delivered_all(engine: Engine, n: i64, recorded: bool) {
     assert_eq!(snap.delivered, expected);
 }
 
-/// The travelling bench span, ending into this thread's local ring (the engine's only one).
-fn travel(n: i64) {
-    let engine = local_ring_engine(n);
+/// The travelling bench span, ending into this thread's local ring (the engine's only one):
+/// through the keyed API, or (`callsite`) started from its callsite.
+fn travel(n: i64, callsite: bool) {
+    let engine = local_engine(n, callsite);
     for i in 0..WARMUP {
-        record_travel(&engine, i);
+        if callsite {
+            record_travel(&engine, i);
+        } else {
+            record_travel_keyed(&engine, i);
+        }
     }
-    icount_measure_travel(&engine, n);
+    if callsite {
+        icount_measure_travel_callsite(&engine, n);
+    } else {
+        icount_measure_travel(&engine, n);
+    }
     delivered_all(engine, n, true);
 }
 
@@ -220,7 +249,11 @@ fn main() {
             1
         }
         "travel" => {
-            travel(n);
+            travel(n, false);
+            1
+        }
+        "travel_callsite" => {
+            travel(n, true);
             1
         }
         "tracing" => {
