@@ -137,10 +137,12 @@ impl EngineConfig {
     }
 
     /// Travelling spans that can be open at once, all threads together (default 1024: 1
-    /// MiB). Each holds a preallocated record while it is open: a full one (896 bytes), or
-    /// a compact one (128 bytes, from a pool of the same size) for a span started from a
-    /// callsite while it keeps to it. A sampled travelling span that finds them all taken is
-    /// dropped and counted (`dropped.travel_pool_full`). See [`crate::TravelSpan`].
+    /// MiB), in each of two pools of preallocated records: full ones (896 bytes) and
+    /// compact ones (128 bytes), held by spans started from a callsite while they keep to
+    /// it (so up to twice this many can be open when both kinds are). A span started from
+    /// a callsite takes a full record when no compact one is free. A sampled travelling span
+    /// that finds no record it can use is dropped and counted (`dropped.travel_pool_full`).
+    /// See [`crate::TravelSpan`].
     pub fn travel_spans(mut self, n: usize) -> Self {
         self.travel_spans = n;
         self

@@ -180,24 +180,65 @@ fn a_promotion_that_finds_no_full_record_drops_and_counts_the_span() {
 }
 
 #[test]
-fn an_exhausted_compact_pool_drops_and_counts_and_a_freed_record_serves_again() {
+fn a_promotion_takes_the_full_records_its_thread_keeps() {
+    // Three rings: this thread's producer keeps up to 32 / 4 / 3 = 2 freed full records.
+    let (engine, sink) = start(EngineConfig::default().travel_spans(32));
+    let held: Vec<_> = (0..30).map(|_| engine.travel("held")).collect();
+    // The pool's last two, freed here: kept by this thread, the pool is empty.
+    drop((engine.travel("freed"), engine.travel("freed")));
+    let mut span = engine.travel_at(callsite!("promoted", "n"));
+    span.set_values(&[Value::i64(1)]).add_event("ev", &[]);
+    assert!(
+        span.is_recording(),
+        "promoted with a record this thread kept"
+    );
+    drop(span);
+    drop(held);
+    let report = engine.shutdown(T).unwrap();
+    assert!(report.is_balanced(), "{report:?}");
+    assert_eq!(report.dropped.travel_pool_full, 0, "{report:?}");
+    let spans = sink.take();
+    let promoted = spans.iter().find(|s| s.name == "promoted").unwrap();
+    assert_eq!(promoted.attrs, attrs(&[("n", Val::I(1))]));
+    assert_eq!(promoted.events.len(), 1);
+}
+
+#[test]
+fn with_no_compact_record_free_a_callsite_span_takes_a_full_one_and_then_none_is_counted() {
     let (engine, sink) = start(EngineConfig::default().travel_spans(2));
-    let site = callsite!("held", "n");
-    let held: Vec<_> = (0..3).map(|_| engine.travel_at(site)).collect();
-    let recording = held.iter().filter(|s| s.is_recording()).count();
-    assert_eq!(recording, 2);
+    let site = callsite!("held", "n"; kind = SpanKind::Producer);
+    // Two compact records, then a full one for the third.
+    let mut held: Vec<_> = (0..3).map(|_| engine.travel_at(site)).collect();
+    assert!(held.iter().all(|s| s.is_recording()));
+    // The last full record.
+    let keyed = engine.travel("keyed");
+    assert!(keyed.is_recording());
+    let none = engine.travel_at(site);
+    assert!(!none.is_recording(), "no record of either kind");
+    drop(none);
     // Held across threads: each ends where it is dropped.
     std::thread::scope(|s| {
-        for mut span in held {
+        for (i, span) in held.iter_mut().enumerate() {
             s.spawn(move || {
-                span.set_values(&[Value::i64(1)]);
+                span.set_values(&[Value::i64(i as i64)]);
             });
         }
     });
-    assert!(engine.travel_at(site).is_recording());
+    drop((held, keyed));
     let report = engine.shutdown(T).unwrap();
     assert!(report.is_balanced(), "{report:?}");
     assert_eq!(report.dropped.travel_pool_full, 1, "{report:?}");
-    assert_eq!((report.recorded, report.delivered), (4, 3));
-    assert_eq!(sink.take().len(), 3);
+    assert_eq!((report.recorded, report.delivered), (5, 4));
+    let mut held: Vec<_> = sink
+        .take()
+        .into_iter()
+        .filter(|s| s.name == "held")
+        .collect();
+    held.sort_by_key(|s| format!("{:?}", s.attrs));
+    assert_eq!(held.len(), 3);
+    for (i, s) in held.iter().enumerate() {
+        assert_eq!(s.attrs, attrs(&[("n", Val::I(i as i64))]), "{s:?}");
+        assert_eq!(s.kind, SpanKind::Producer, "{s:?}");
+        assert_eq!(s.scope, "engine.scope");
+    }
 }

@@ -46,8 +46,9 @@ pub(crate) struct Pool {
     /// The same number of compact records, for travelling spans started from a callsite
     /// while they keep to it (`travel/compact.rs`).
     pub(crate) travel_compact: SlotPool<CompactRecord>,
-    /// Sampled travelling spans dropped at start because `travel` had no free record
-    /// (shared `fetch_add`, only on that path).
+    /// Sampled travelling spans dropped because no record was free: at start, or when one
+    /// started from a callsite outgrew its compact record (shared `fetch_add`, only on
+    /// those paths).
     travel_full: CachePadded<AtomicU64>,
     /// The pool's reference to itself while travelling spans (or the engine, or producers'
     /// batches) hold references to it (`travel/keepalive.rs`).
@@ -125,7 +126,8 @@ impl Pool {
             + self.travel_compact.capacity() * std::mem::size_of::<CompactRecord>()
     }
 
-    /// Counts a sampled travelling span dropped at start: every travelling record was taken.
+    /// Counts a sampled travelling span dropped at start or at promotion: every travelling
+    /// record it could use was taken.
     #[cold]
     pub(crate) fn count_travel_full(&self) {
         // Relaxed: a statistic, read by the snapshot.

@@ -182,6 +182,7 @@ impl Producer {
         }
         let (scope, sampler, clock) = (pool.scope, pool.sampler, pool.clock);
         let travel_cache = TravelCache::new(pool.travel.capacity(), pool.lanes.len());
+        let compact_cache = TravelCache::new(pool.travel_compact.capacity(), pool.lanes.len());
         Producer {
             pool,
             inner: UnsafeCell::new(Inner {
@@ -194,7 +195,7 @@ impl Producer {
                 stack: Stack::new(IdGenerator::new(salt)),
                 watched: NOT_WATCHED,
                 travel_cache,
-                compact_cache: travel_cache,
+                compact_cache,
                 travel_refs: 0,
                 scope,
                 sampler,
@@ -706,7 +707,8 @@ impl Inner {
         let frame = self.stack[depth];
         let keys = frame.callsite.map_or(&[][..], |c| c.keys());
         let from = usize::from(frame.values).min(keys.len());
-        self.stack[depth].values = frame.values.saturating_add(values.len() as u8);
+        let set = values.len().min(usize::from(u8::MAX)) as u8;
+        self.stack[depth].values = frame.values.saturating_add(set);
         // SAFETY: the frame at `depth` is a recording span's (the guard only calls for
         // those), and no other reference into the records is alive.
         let Some(rec) = (unsafe { self.record(depth) }) else {

@@ -117,20 +117,27 @@ impl Producer {
                     (context, slot, NO_SLOT, loss.truncated, counted)
                 }
                 What::Compact(callsite) => {
-                    let Some(slot) = inner
-                        .compact_cache
-                        .take()
-                        .or_else(|| pool.travel_compact.take())
+                    let flags = TraceFlags(flags);
+                    let compact = inner.compact_cache.take();
+                    if let Some(slot) = compact.or_else(|| pool.travel_compact.take()) {
+                        // SAFETY: as above, for the compact pool.
+                        let rec = unsafe { pool.travel_compact.slot(slot) };
+                        let start = inner.clock.now();
+                        rec.begin(callsite, trace, span, parent_span, kind, flags, start);
+                        return (context, NO_SLOT, slot, 0, counted);
+                    }
+                    // No compact record free: the span starts promoted, in a full one.
+                    let Some(slot) = inner.travel_cache.take().or_else(|| pool.travel.take())
                     else {
                         pool.count_travel_full();
                         return none;
                     };
-                    // SAFETY: as above, for the compact pool.
-                    let rec = unsafe { pool.travel_compact.slot(slot) };
-                    let flags = TraceFlags(flags);
+                    let mut rec = CompactRecord::EMPTY;
                     let start = inner.clock.now();
                     rec.begin(callsite, trace, span, parent_span, kind, flags, start);
-                    (context, NO_SLOT, slot, 0, counted)
+                    // SAFETY: as above.
+                    *unsafe { pool.travel.slot(slot) } = rec.to_full(inner.scope);
+                    (context, slot, NO_SLOT, 0, counted)
                 }
             }
         });
@@ -205,6 +212,22 @@ impl Producer {
         });
     }
 
+    /// Trades compact travel record `compact` for a full one, for a travelling span that
+    /// outgrew its callsite: `compact` goes to this producer's cache (or the pool), the full
+    /// record comes from the cache (or the pool); `None` if there is none free.
+    ///
+    /// # Safety
+    /// The caller held `compact` and hands it over; it holds no reference into it.
+    pub(crate) unsafe fn trade_compact_for_full(&self, compact: u32) -> Option<u32> {
+        self.with(|inner, pool| {
+            if inner.claim.is_none() || !inner.compact_cache.keep(compact) {
+                // SAFETY: handed over by the caller, who holds no reference into it.
+                unsafe { pool.travel_compact.give_back(compact) };
+            }
+            inner.travel_cache.take().or_else(|| pool.travel.take())
+        })
+    }
+
     /// Takes back a travelling span's counted reference to the pool (it ended, or was
     /// dropped, on this thread), for this producer's next spans; gives back to the pool what
     /// it holds past two batches.
@@ -263,7 +286,11 @@ impl Producer {
         cx: SpanContext,
         name: &'static str,
     ) {
-        debug_assert_eq!(span.compact, NO_SLOT, "the layer's spans have full records");
+        // The layer's spans have full records; were this one compact, its record would have
+        // to follow the new trace too.
+        if span.compact != NO_SLOT {
+            span.promote();
+        }
         self.with(|inner, pool| {
             let was_sampled = span.context.flags.is_sampled();
             let trace = cx.trace_id.words();
@@ -366,7 +393,6 @@ const TRAVEL_CACHE: usize = 8;
 
 /// Records of one travel pool (full or compact) a producer freed and keeps for its next
 /// travelling spans: `slots[..len]`, at most `limit` (its share of a quarter of the pool).
-#[derive(Clone, Copy)]
 pub(super) struct TravelCache {
     slots: [u32; TRAVEL_CACHE],
     len: usize,

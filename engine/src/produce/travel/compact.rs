@@ -9,9 +9,10 @@
 //! is not `'static`, more values than the compact record holds) promotes the span: its
 //! compact record is copied into a full record taken from the full pool, and the compact one
 //! goes back. Nothing written before is lost. A promotion that finds no full record free
-//! drops the span there and counts it as `dropped.travel_pool_full`, as a start would.
+//! drops the span there and counts it as `dropped.travel_pool_full`, as a start would. A
+//! start that finds no compact record free takes a full one (the span starts promoted).
 
-use super::{TravelSpan, NO_SLOT};
+use super::{local, TravelSpan, NO_SLOT};
 use crate::clock::Clock;
 use crate::model::compact::CompactRecord;
 use crate::model::record::{Loss, SpanRecord};
@@ -80,16 +81,23 @@ impl TravelSpan {
     /// Moves the span from its compact record to a full one (see the module docs).
     #[cold]
     #[inline(never)]
-    pub(super) fn promote(&mut self) {
+    pub(crate) fn promote(&mut self) {
         let compact = std::mem::replace(&mut self.compact, NO_SLOT);
         debug_assert!(compact != NO_SLOT && self.slot == NO_SLOT);
         // SAFETY: as in `set_values`; the copy is made before the slot goes back below.
         let rec = *unsafe { self.pool.travel_compact.slot(compact) };
-        // Straight back to the pool, not to a producer's cache: this is rare, and this thread
-        // may have no producer.
-        // SAFETY: this span held `compact` until now, and holds no reference into it.
-        unsafe { self.pool.travel_compact.give_back(compact) };
-        let Some(slot) = self.pool.travel.take() else {
+        // Traded through this thread's producer if it has one (its caches first, as a start
+        // takes its record), else straight with the pools.
+        let traded = self.pool.with_arc(|pool| {
+            // SAFETY: this span held `compact` until now, and holds no reference into it.
+            local::with_cached(pool, |p| unsafe { p.trade_compact_for_full(compact) })
+        });
+        let slot = traded.unwrap_or_else(|| {
+            // SAFETY: as above; not handed to a producer (there is none on this thread).
+            unsafe { self.pool.travel_compact.give_back(compact) };
+            self.pool.travel.take()
+        });
+        let Some(slot) = slot else {
             self.pool.count_travel_full();
             return;
         };

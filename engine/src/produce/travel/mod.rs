@@ -47,7 +47,8 @@ use crate::model::ids::SpanContext;
 use crate::model::record::{Loss, SpanKind, SpanRecord};
 use crate::model::value::Value;
 
-/// `TravelSpan::slot` of a span that holds no record (unsampled, or the pool was empty).
+/// `TravelSpan::slot` (or `compact`) of a span that holds no record of that kind (unsampled,
+/// the pool was empty, a span started from a callsite not promoted yet, or promoted).
 pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// A span that can cross `.await` points and threads. See the module docs.
@@ -80,7 +81,8 @@ pub struct TravelSpan {
     /// kept to it so far: `compact.rs`), or [`NO_SLOT`]. A span holds one record at most.
     pub(crate) compact: u32,
     /// The callsite it was started from, if any, and how many values were set for its keys
-    /// since it was promoted to a full record (until then the compact record counts them).
+    /// (up to 255) once it holds a full record: from the compact record's count when it was
+    /// promoted (until then that record counts them).
     pub(crate) callsite: Option<&'static Callsite>,
     pub(crate) values: u8,
     pub(crate) context: SpanContext,
@@ -128,7 +130,8 @@ impl TravelSpan {
         if self.slot == NO_SLOT {
             return;
         }
-        // SAFETY: this span holds `slot` (taken at start, given back only in `drop`), and
+        // SAFETY: this span holds `slot` (taken at its start or promotion, given back only
+        // when it ends or is dropped as full or unsampled, each of which clears `slot`), and
         // `&mut self` makes this the only reference into it.
         let rec = unsafe { self.pool.travel.slot(self.slot) };
         let mut loss = Loss::default();
@@ -264,11 +267,16 @@ impl TravelSpan {
     /// end that has nowhere to keep the span open (the `tracing` layer's table is full).
     #[cfg(feature = "tracing")]
     pub(crate) fn drop_as_full(mut self) {
-        debug_assert_eq!(self.compact, NO_SLOT, "the layer's spans have full records");
         let slot = std::mem::replace(&mut self.slot, NO_SLOT);
+        let compact = std::mem::replace(&mut self.compact, NO_SLOT);
         if slot != NO_SLOT {
             // SAFETY: this span held `slot` until now, and holds no reference into it.
             unsafe { self.pool.travel.give_back(slot) };
+            self.pool.count_travel_full();
+        } else if compact != NO_SLOT {
+            // SAFETY: as above, for the compact pool (the layer's spans have full records,
+            // but nothing here depends on it).
+            unsafe { self.pool.travel_compact.give_back(compact) };
             self.pool.count_travel_full();
         }
     }
