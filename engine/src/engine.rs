@@ -199,12 +199,16 @@ impl Engine {
 
     /// Starts a travelling span (see [`TravelSpan`]) with a static name, child of this
     /// thread's innermost open span or entered context (or a root).
+    // Inline: the parent is then known where the span starts (passed in memory, its
+    // tag's store would be read back as a wider load, which stalls).
+    #[inline]
     pub fn travel(&self, name: &'static str) -> TravelSpan {
         self.start_travel(crate::Value::str(name), crate::Parent::Current)
     }
 
     /// Starts a travelling span with an explicit choice of parent; `name` should be a
     /// string ([`crate::Value::str`] or [`crate::Value::copied`]).
+    #[inline]
     pub fn start_travel(&self, name: crate::Value<'_>, parent: crate::Parent) -> TravelSpan {
         self.with_local(|p| p.start_travel(name, parent))
     }
@@ -213,11 +217,13 @@ impl Engine {
     /// travelling counterpart of [`Producer::span_at`], child of this thread's innermost open
     /// span or entered context (or a root). While it keeps to its callsite it holds a compact
     /// record (128 bytes instead of 896), which costs less to write and to publish.
+    #[inline]
     pub fn travel_at(&self, callsite: &'static crate::Callsite) -> TravelSpan {
         self.start_travel_at(callsite, crate::Parent::Current)
     }
 
     /// [`Engine::travel_at`] with an explicit choice of parent.
+    #[inline]
     pub fn start_travel_at(
         &self,
         callsite: &'static crate::Callsite,

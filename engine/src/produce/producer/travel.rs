@@ -42,12 +42,14 @@ impl Producer {
     /// thread's innermost open span or entered context). Sampled as a native span would be;
     /// a sampled one takes a record from the engine's travel pool, or is counted as
     /// `travel_pool_full` if there is none.
+    #[inline]
     pub(crate) fn start_travel(&self, name: Value<'_>, parent: Parent) -> TravelSpan {
         self.start_travel_what(What::Full(name), parent)
     }
 
     /// The same for a span started from its callsite: a compact record from the engine's
     /// compact travel pool (`travel/compact.rs`).
+    #[inline]
     pub(crate) fn start_travel_at(
         &self,
         callsite: &'static Callsite,
@@ -58,9 +60,8 @@ impl Producer {
 
     #[inline(always)]
     fn start_travel_what(&self, what: What<'_>, parent: Parent) -> TravelSpan {
-        // The span is made outside `with`: were anything inside to panic, dropping a span
-        // there would reach this producer again while `with` holds it.
-        let (context, slot, compact, truncated, counted) = self.with(|inner, pool| {
+        let arc = &self.pool;
+        self.with(|inner, pool| {
             // A counted reference to the pool for the span (`travel/keepalive.rs`): from this
             // producer's batch, refilled with one atomic add every `BATCH` spans.
             if inner.travel_refs == 0 && pool.keepalive.acquire(BATCH) {
@@ -90,9 +91,30 @@ impl Producer {
                 flags: TraceFlags(flags),
                 is_remote: false,
             };
-            let none = (context, NO_SLOT, NO_SLOT, 0, counted);
+            // The span is made in place, as the closure's last step (a copy of it out of
+            // `with` cost more than the rest of a start): nothing after it may panic, since
+            // dropping a span here would reach this producer again while `with` holds it.
+            let make = |slot: u32, compact: u32, truncated: u32| TravelSpan {
+                pool: if counted {
+                    // SAFETY: one reference of the batch this producer holds, handed to the
+                    // span.
+                    unsafe { PoolRef::counted(arc) }
+                } else {
+                    // The engine and every batch are gone: an `Arc` of its own.
+                    PoolRef::owned(arc)
+                },
+                slot,
+                compact,
+                callsite: match what {
+                    What::Full(_) => None,
+                    What::Compact(callsite) => Some(callsite),
+                },
+                values: 0,
+                context,
+                truncated,
+            };
             if !sampled {
-                return none;
+                return make(NO_SLOT, NO_SLOT, 0);
             }
             let (parent_span, kind) = match parent {
                 Some(cx) if cx.is_remote => (cx.span_id.word(), ParentKind::Remote),
@@ -104,7 +126,7 @@ impl Producer {
                     let Some(slot) = inner.travel_cache.take().or_else(|| pool.travel.take())
                     else {
                         pool.count_travel_full();
-                        return none;
+                        return make(NO_SLOT, NO_SLOT, 0);
                     };
                     // SAFETY: the slot came from the pool's `take` or from this producer's
                     // cache of records it holds; nothing else refers to it.
@@ -114,7 +136,7 @@ impl Producer {
                     rec.begin(trace, span, parent_span, kind, flags, inner.scope, start);
                     let mut loss = Loss::default();
                     rec.set_name(name, &mut loss);
-                    (context, slot, NO_SLOT, loss.truncated, counted)
+                    make(slot, NO_SLOT, loss.truncated)
                 }
                 What::Compact(callsite) => {
                     let flags = TraceFlags(flags);
@@ -124,42 +146,23 @@ impl Producer {
                         let rec = unsafe { pool.travel_compact.slot(slot) };
                         let start = inner.clock.now();
                         rec.begin(callsite, trace, span, parent_span, kind, flags, start);
-                        return (context, NO_SLOT, slot, 0, counted);
+                        return make(NO_SLOT, slot, 0);
                     }
                     // No compact record free: the span starts promoted, in a full one.
                     let Some(slot) = inner.travel_cache.take().or_else(|| pool.travel.take())
                     else {
                         pool.count_travel_full();
-                        return none;
+                        return make(NO_SLOT, NO_SLOT, 0);
                     };
                     let mut rec = CompactRecord::EMPTY;
                     let start = inner.clock.now();
                     rec.begin(callsite, trace, span, parent_span, kind, flags, start);
                     // SAFETY: as above.
                     *unsafe { pool.travel.slot(slot) } = rec.to_full(inner.scope);
-                    (context, slot, NO_SLOT, 0, counted)
+                    make(slot, NO_SLOT, 0)
                 }
             }
-        });
-        let pool = if counted {
-            // SAFETY: one reference of the batch this producer holds, handed to the span.
-            unsafe { PoolRef::counted(&self.pool) }
-        } else {
-            // The engine and every batch are gone: an `Arc` of its own.
-            PoolRef::owned(&self.pool)
-        };
-        TravelSpan {
-            pool,
-            slot,
-            compact,
-            callsite: match what {
-                What::Full(_) => None,
-                What::Compact(callsite) => Some(callsite),
-            },
-            values: 0,
-            context,
-            truncated,
-        }
+        })
     }
 
     /// Publishes the finished record in travel slot `slot` into this producer's ring (counted
