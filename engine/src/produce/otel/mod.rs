@@ -144,6 +144,7 @@ fn cow_value<'a>(s: &'a Cow<'static, str>) -> Value<'a> {
 }
 
 /// An API value as a ringspan value, `None` for the kinds a record cannot hold (arrays).
+#[inline]
 fn value(v: &opentelemetry::Value) -> Option<Value<'_>> {
     match v {
         opentelemetry::Value::Bool(b) => Some(Value::bool(*b)),
@@ -156,6 +157,8 @@ fn value(v: &opentelemetry::Value) -> Option<Value<'_>> {
 
 /// Appends `kv` to the span's attributes (an array counts as dropped): its key interned
 /// (`keys.rs`), or copied once the process keeps too many.
+// Inline: called once per attribute, it cost more in its call frame than in its work.
+#[inline]
 fn push_kv(rec: &mut SpanRecord, kv: &KeyValue, loss: &mut Loss) {
     let Some(v) = value(&kv.value) else {
         return rec.count_dropped_attrs(1);
