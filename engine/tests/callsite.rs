@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Collect, Gate, Val};
+use common::{attrs, Collect, Gate, Val};
 use ringspan::{callsite, Engine, EngineConfig, IdleStrategy, Sampler, SpanKind, Value};
 
 const T: Duration = Duration::from_secs(5);
@@ -23,13 +23,6 @@ fn small() -> EngineConfig {
         .ring_capacity(64)
         .compact_capacity(64)
         .scope("engine.scope")
-}
-
-fn attrs(pairs: &[(&str, Val)]) -> Vec<(String, Val)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
 }
 
 #[test]

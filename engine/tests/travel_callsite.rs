@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{by_id, Collect, Val};
+use common::{attrs, by_id, Collect, Val};
 use ringspan::{callsite, Engine, EngineConfig, IdleStrategy, SpanKind, Value};
 
 const T: Duration = Duration::from_secs(5);
@@ -21,13 +21,6 @@ fn start(config: EngineConfig) -> (Engine, Collect) {
         .scope("engine.scope")
         .idle(IdleStrategy::Park(Duration::from_micros(200)));
     (Engine::start(config, sink.clone()).unwrap(), sink)
-}
-
-fn attrs(pairs: &[(&str, Val)]) -> Vec<(String, Val)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
 }
 
 #[test]

@@ -185,6 +185,14 @@ pub fn pb_resource(r: &Resource) -> PbResource {
 }
 
 /// The spans by id, checking that none arrived twice.
+/// Attributes as a span's `attrs` holds them, from borrowed pairs.
+pub fn attrs(pairs: &[(&str, Val)]) -> Vec<(String, Val)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
 pub fn by_id(spans: &[Owned]) -> std::collections::HashMap<SpanId, &Owned> {
     let map: std::collections::HashMap<SpanId, &Owned> =
         spans.iter().map(|s| (s.span_id, s)).collect();
