@@ -103,9 +103,10 @@ pub struct Dropped {
     /// The sink panicked: the spans offered to it in that call, and every span drained after
     /// it (the drain retires a sink that panicked and frees the rest of the spans).
     pub sink_panicked: u64,
-    /// A travelling span found every travelling record of its kind taken when it started
-    /// ([`crate::EngineConfig::travel_spans`]), or every full record taken when it outgrew
-    /// its compact one ([`crate::Engine::travel_at`]).
+    /// A travelling span found no record it could use when it started (every full one taken;
+    /// for one from a callsite, every compact and every full one:
+    /// [`crate::EngineConfig::travel_spans`]), or every full record taken when it outgrew its
+    /// compact one ([`crate::Engine::travel_at`]).
     pub travel_pool_full: u64,
 }
 

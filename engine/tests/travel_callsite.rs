@@ -200,6 +200,9 @@ fn a_promotion_takes_the_full_records_its_thread_keeps() {
 fn with_no_compact_record_free_a_callsite_span_takes_a_full_one_and_then_none_is_counted() {
     let (engine, sink) = start(EngineConfig::default().travel_spans(2));
     let site = callsite!("held", "n"; kind = SpanKind::Producer);
+    // A keyed span's scope, which a callsite span (naming none) does not take, in either
+    // kind of record.
+    engine.with_local(|p| p.set_scope("keyed.scope"));
     // Two compact records, then a full one for the third.
     let mut held: Vec<_> = (0..3).map(|_| engine.travel_at(site)).collect();
     assert!(held.iter().all(|s| s.is_recording()));
@@ -232,6 +235,6 @@ fn with_no_compact_record_free_a_callsite_span_takes_a_full_one_and_then_none_is
     for (i, s) in held.iter().enumerate() {
         assert_eq!(s.attrs, attrs(&[("n", Val::I(i as i64))]), "{s:?}");
         assert_eq!(s.kind, SpanKind::Producer, "{s:?}");
-        assert_eq!(s.scope, "engine.scope");
+        assert_eq!(s.scope, "engine.scope", "{s:?}");
     }
 }

@@ -157,8 +157,9 @@ fn value(v: &opentelemetry::Value) -> Option<Value<'_>> {
 
 /// Appends `kv` to the span's attributes (an array counts as dropped): its key interned
 /// (`keys.rs`), or copied once the process keeps too many.
-// Inline: called once per attribute, it cost more in its call frame than in its work.
-#[inline]
+// Always inline: called once per attribute, it cost more in its call frame than in its
+// work (a plain `#[inline]` was dropped when the caller grew).
+#[inline(always)]
 fn push_kv(rec: &mut SpanRecord, kv: &KeyValue, loss: &mut Loss) {
     let Some(v) = value(&kv.value) else {
         return rec.count_dropped_attrs(1);

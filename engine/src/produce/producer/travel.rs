@@ -3,8 +3,8 @@
 //! entering a travelling span's context so that spans started meanwhile are its children.
 //!
 //! A producer with a ring keeps up to `TRAVEL_CACHE` records of each kind (full, compact) of
-//! travelling spans that ended on it (fewer when the pool is small: at most a quarter of it
-//! over all rings), and takes its next travelling spans' records from there before the
+//! travelling spans that ended on it, or that a span promoted on its thread traded in
+//! (fewer when the pool is small: at most a quarter of it over all rings), and takes its next travelling spans' records from there before the
 //! engine's pool: a thread that starts and ends its own travelling spans touches no shared
 //! line for them. Those records are held by the producer (another thread's span finds the
 //! pool that much smaller) until it is dropped, which gives them back.
@@ -48,7 +48,8 @@ impl Producer {
     }
 
     /// The same for a span started from its callsite: a compact record from the engine's
-    /// compact travel pool (`travel/compact.rs`).
+    /// compact travel pool (`travel/compact.rs`), else a full one (the span starts promoted),
+    /// else none, counted as `travel_pool_full`.
     #[inline]
     pub(crate) fn start_travel_at(
         &self,
@@ -91,13 +92,55 @@ impl Producer {
                 flags: TraceFlags(flags),
                 is_remote: false,
             };
+            let (parent_span, kind) = match parent {
+                Some(cx) if cx.is_remote => (cx.span_id.word(), ParentKind::Remote),
+                Some(cx) => (cx.span_id.word(), ParentKind::Local),
+                None => (0, ParentKind::None),
+            };
+            let flags = TraceFlags(flags);
+            // The records it holds (full, compact) and the strings cut short in its name.
+            let (slot, compact, truncated) = 'rec: {
+                if !sampled {
+                    break 'rec (NO_SLOT, NO_SLOT, 0);
+                }
+                match what {
+                    What::Full(name) => {
+                        let cached = inner.travel_cache.take();
+                        let Some(slot) = cached.or_else(|| pool.travel.take()) else {
+                            pool.count_travel_full();
+                            break 'rec (NO_SLOT, NO_SLOT, 0);
+                        };
+                        // SAFETY: the slot came from the pool's `take` or from this
+                        // producer's cache of records it holds; nothing else refers to it.
+                        let rec = unsafe { pool.travel.slot(slot) };
+                        let start = inner.clock.now();
+                        rec.begin(trace, span, parent_span, kind, flags, inner.scope, start);
+                        let mut loss = Loss::default();
+                        rec.set_name(name, &mut loss);
+                        (slot, NO_SLOT, loss.truncated)
+                    }
+                    What::Compact(callsite) => {
+                        let cached = inner.compact_cache.take();
+                        let Some(slot) = cached.or_else(|| pool.travel_compact.take()) else {
+                            let ids = (trace, span, parent_span);
+                            let slot = inner.start_promoted(pool, callsite, ids, kind, flags);
+                            break 'rec (slot, NO_SLOT, 0);
+                        };
+                        // SAFETY: as above, for the compact pool.
+                        let rec = unsafe { pool.travel_compact.slot(slot) };
+                        let start = inner.clock.now();
+                        rec.begin(callsite, trace, span, parent_span, kind, flags, start);
+                        (NO_SLOT, slot, 0)
+                    }
+                }
+            };
             // The span is made in place, as the closure's last step (a copy of it out of
             // `with` cost more than the rest of a start): nothing after it may panic, since
             // dropping a span here would reach this producer again while `with` holds it.
-            let make = |slot: u32, compact: u32, truncated: u32| TravelSpan {
+            TravelSpan {
                 pool: if counted {
-                    // SAFETY: one reference of the batch this producer holds, handed to the
-                    // span.
+                    // SAFETY: the one reference of the batch this producer took above,
+                    // handed to the span.
                     unsafe { PoolRef::counted(arc) }
                 } else {
                     // The engine and every batch are gone: an `Arc` of its own.
@@ -112,55 +155,6 @@ impl Producer {
                 values: 0,
                 context,
                 truncated,
-            };
-            if !sampled {
-                return make(NO_SLOT, NO_SLOT, 0);
-            }
-            let (parent_span, kind) = match parent {
-                Some(cx) if cx.is_remote => (cx.span_id.word(), ParentKind::Remote),
-                Some(cx) => (cx.span_id.word(), ParentKind::Local),
-                None => (0, ParentKind::None),
-            };
-            match what {
-                What::Full(name) => {
-                    let Some(slot) = inner.travel_cache.take().or_else(|| pool.travel.take())
-                    else {
-                        pool.count_travel_full();
-                        return make(NO_SLOT, NO_SLOT, 0);
-                    };
-                    // SAFETY: the slot came from the pool's `take` or from this producer's
-                    // cache of records it holds; nothing else refers to it.
-                    let rec = unsafe { pool.travel.slot(slot) };
-                    let flags = TraceFlags(flags);
-                    let start = inner.clock.now();
-                    rec.begin(trace, span, parent_span, kind, flags, inner.scope, start);
-                    let mut loss = Loss::default();
-                    rec.set_name(name, &mut loss);
-                    make(slot, NO_SLOT, loss.truncated)
-                }
-                What::Compact(callsite) => {
-                    let flags = TraceFlags(flags);
-                    let compact = inner.compact_cache.take();
-                    if let Some(slot) = compact.or_else(|| pool.travel_compact.take()) {
-                        // SAFETY: as above, for the compact pool.
-                        let rec = unsafe { pool.travel_compact.slot(slot) };
-                        let start = inner.clock.now();
-                        rec.begin(callsite, trace, span, parent_span, kind, flags, start);
-                        return make(NO_SLOT, slot, 0);
-                    }
-                    // No compact record free: the span starts promoted, in a full one.
-                    let Some(slot) = inner.travel_cache.take().or_else(|| pool.travel.take())
-                    else {
-                        pool.count_travel_full();
-                        return make(NO_SLOT, NO_SLOT, 0);
-                    };
-                    let mut rec = CompactRecord::EMPTY;
-                    let start = inner.clock.now();
-                    rec.begin(callsite, trace, span, parent_span, kind, flags, start);
-                    // SAFETY: as above.
-                    *unsafe { pool.travel.slot(slot) } = rec.to_full(inner.scope);
-                    make(slot, NO_SLOT, 0)
-                }
             }
         })
     }
@@ -282,6 +276,9 @@ impl Producer {
     /// sampled but found the pool empty at its start was counted as `travel_pool_full` then,
     /// and stays as it is (no record, not counted again). Contexts of the span entered on
     /// this producer (`enter_context`) move with it, so what starts inside them follows.
+    /// A span holding a compact record (the layer's never do) is promoted first, so that its
+    /// full record can follow (if none is free it is counted as `travel_pool_full` there,
+    /// whatever sampling then decides).
     #[cfg(feature = "tracing")]
     pub(crate) fn reparent_travel(
         &self,
@@ -446,6 +443,33 @@ impl TravelCache {
 }
 
 impl Inner {
+    /// A callsite travelling span's start when no compact record is free: a full record,
+    /// begun as the compact one would have been promoted at once (its callsite's name, kind
+    /// and scope, else the engine's scope), or `NO_SLOT` (counted as `travel_pool_full`) if
+    /// there is none either.
+    #[cold]
+    #[inline(never)]
+    fn start_promoted(
+        &mut self,
+        pool: &crate::produce::pool::Pool,
+        callsite: &'static Callsite,
+        (trace, span, parent_span): ([u64; 2], u64, u64),
+        kind: ParentKind,
+        flags: TraceFlags,
+    ) -> u32 {
+        let Some(slot) = self.travel_cache.take().or_else(|| pool.travel.take()) else {
+            pool.count_travel_full();
+            return NO_SLOT;
+        };
+        let mut rec = CompactRecord::EMPTY;
+        let start = self.clock.now();
+        rec.begin(callsite, trace, span, parent_span, kind, flags, start);
+        // SAFETY: taken just now from this producer's cache or the pool; nothing else
+        // refers to it.
+        *unsafe { pool.travel.slot(slot) } = rec.to_full(self.default_scope);
+        slot
+    }
+
     fn publish_travel(
         &mut self,
         rec: &SpanRecord,

@@ -7,8 +7,8 @@
 //! order ([`TravelSpan::set_values`]), kind and an ok status fit too. The first write that
 //! does not fit (a keyed attribute, an event, a link, a `tracestate`, an error, a string that
 //! is not `'static`, more values than the compact record holds) promotes the span: its
-//! compact record is copied into a full record taken from the full pool, and the compact one
-//! goes back. Nothing written before is lost. A promotion that finds no full record free
+//! compact record is copied into a full record (from the promoting thread's producer's
+//! cache, else the full pool), and the compact one goes back (to that cache, else the pool). Nothing written before is lost. A promotion that finds no full record free
 //! drops the span there and counts it as `dropped.travel_pool_full`, as a start would. A
 //! start that finds no compact record free takes a full one (the span starts promoted).
 
@@ -39,8 +39,9 @@ impl TravelSpan {
     #[inline]
     pub fn set_values(&mut self, values: &[Value<'_>]) -> &mut Self {
         if self.compact != NO_SLOT {
-            // SAFETY: this span holds `compact` (taken at start, given back only when it ends
-            // or is promoted), and `&mut self` makes this the only reference into it.
+            // SAFETY: this span holds `compact` (taken at start, given back only when it ends,
+            // is promoted or is dropped as full, each of which clears `compact`), and
+            // `&mut self` makes this the only reference into it.
             let rec = unsafe { self.pool.travel_compact.slot(self.compact) };
             if rec.push_values(values) {
                 return self;
@@ -93,7 +94,8 @@ impl TravelSpan {
             local::with_cached(pool, |p| unsafe { p.trade_compact_for_full(compact) })
         });
         let slot = traded.unwrap_or_else(|| {
-            // SAFETY: as above; not handed to a producer (there is none on this thread).
+            // SAFETY: as above; not handed to a producer (`with_cached` did not run its
+            // closure: no producer cached on this thread, or its list is busy or gone).
             unsafe { self.pool.travel_compact.give_back(compact) };
             self.pool.travel.take()
         });
