@@ -6,13 +6,17 @@
 //! its text is copied once into leaked memory, under a lock, and every thread keeps a small
 //! cache of the keys it used (direct-mapped, two ways, by the address and length of the text
 //! it was given), so a key seen before costs a hash, two compares and a comparison of its
-//! bytes, without a lock or a copy. The process keeps at most [`MAX_KEY_BYTES`] of interned
-//! text; past that (keys made up at run time, without end), a key is copied into the span's
-//! arena as a string, as before, bounded and counted like any string.
+//! bytes, without a lock or a copy. A key the thread has not cached looks in the process's
+//! table under a lock it never waits for (`try_lock`: when another thread holds it, the key
+//! is copied this once). The process keeps at most [`MAX_KEY_BYTES`] of interned text; past
+//! that (keys made up at run time, without end), a key not in the thread's cache is copied
+//! into the span's arena as a string, as before, bounded and counted like any string, and
+//! the table is not looked at again.
 
 use std::cell::Cell;
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, TryLockError};
 
 /// Interned key text the process keeps at most.
 pub const MAX_KEY_BYTES: usize = 64 * 1024;
@@ -68,9 +72,24 @@ pub(super) fn intern(key: &str) -> Option<&'static str> {
     Some(interned)
 }
 
+/// Set once the process keeps [`MAX_KEY_BYTES`]: from then on a key not in the thread's
+/// cache is copied into the span without looking at the table (keys made up at run time
+/// would otherwise take its lock on every attribute).
+static FULL: AtomicBool = AtomicBool::new(false);
+
 #[cold]
 fn intern_slow(key: &str) -> Option<&'static str> {
-    let mut guard = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+    // Relaxed: a hint; a thread that still reads `false` takes the path below, which
+    // decides under the lock.
+    if FULL.load(Ordering::Relaxed) {
+        return None;
+    }
+    // Never waits: with another thread in the table, this key is copied this once.
+    let mut guard = match INTERNED.try_lock() {
+        Ok(guard) => guard,
+        Err(TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(TryLockError::WouldBlock) => return None,
+    };
     let table = guard.get_or_insert_with(|| Interned {
         keys: HashSet::new(),
         bytes: 0,
@@ -79,6 +98,8 @@ fn intern_slow(key: &str) -> Option<&'static str> {
         return Some(k);
     }
     if table.bytes + key.len() > MAX_KEY_BYTES {
+        // Relaxed: see `FULL`.
+        FULL.store(true, Ordering::Relaxed);
         return None;
     }
     let leaked: &'static str = Box::leak(key.to_owned().into_boxed_str());
