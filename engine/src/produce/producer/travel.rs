@@ -105,8 +105,7 @@ impl Producer {
                 }
                 match what {
                     What::Full(name) => {
-                        let cached = inner.travel_cache.take();
-                        let Some(slot) = cached.or_else(|| pool.travel.take()) else {
+                        let Some(slot) = inner.travel_cache.take_from(&pool.travel) else {
                             pool.count_travel_full();
                             break 'rec (NO_SLOT, NO_SLOT, 0);
                         };
@@ -120,8 +119,7 @@ impl Producer {
                         (slot, NO_SLOT, loss.truncated)
                     }
                     What::Compact(callsite) => {
-                        let cached = inner.compact_cache.take();
-                        let Some(slot) = cached.or_else(|| pool.travel_compact.take()) else {
+                        let Some(slot) = inner.compact_cache.take_from(&pool.travel_compact) else {
                             let ids = (trace, span, parent_span);
                             let slot = inner.start_promoted(pool, callsite, ids, kind, flags);
                             break 'rec (slot, NO_SLOT, 0);
@@ -179,10 +177,13 @@ impl Producer {
             }
             // Kept only by a producer with a ring (a detached one may be one of many, on
             // threads that come and go), within its share of the pool.
-            if inner.claim.is_none() || !inner.travel_cache.keep(slot) {
-                // SAFETY: held until now; the reference above is gone.
-                unsafe { pool.travel.give_back(slot) };
-            }
+            let keeps = inner.claim.is_some();
+            // SAFETY: held until now; the reference above is gone.
+            unsafe {
+                inner
+                    .travel_cache
+                    .keep_or_give_back(keeps, slot, &pool.travel)
+            };
         });
     }
 
@@ -202,10 +203,13 @@ impl Producer {
                 inner.publish_travel_compact(rec, pool);
             }
             // As in `end_travel`.
-            if inner.claim.is_none() || !inner.compact_cache.keep(slot) {
-                // SAFETY: held until now; the reference above is gone.
-                unsafe { pool.travel_compact.give_back(slot) };
-            }
+            let keeps = inner.claim.is_some();
+            // SAFETY: held until now; the reference above is gone.
+            unsafe {
+                inner
+                    .compact_cache
+                    .keep_or_give_back(keeps, slot, &pool.travel_compact)
+            };
         });
     }
 
@@ -217,11 +221,14 @@ impl Producer {
     /// The caller held `compact` and hands it over; it holds no reference into it.
     pub(crate) unsafe fn trade_compact_for_full(&self, compact: u32) -> Option<u32> {
         self.with(|inner, pool| {
-            if inner.claim.is_none() || !inner.compact_cache.keep(compact) {
-                // SAFETY: handed over by the caller, who holds no reference into it.
-                unsafe { pool.travel_compact.give_back(compact) };
-            }
-            inner.travel_cache.take().or_else(|| pool.travel.take())
+            let keeps = inner.claim.is_some();
+            // SAFETY: handed over by the caller, who holds no reference into it.
+            unsafe {
+                inner
+                    .compact_cache
+                    .keep_or_give_back(keeps, compact, &pool.travel_compact)
+            };
+            inner.travel_cache.take_from(&pool.travel)
         })
     }
 
@@ -337,8 +344,7 @@ impl Producer {
                     unsafe { pool.travel.give_back(slot) };
                 }
                 (false, true) => {
-                    let Some(slot) = inner.travel_cache.take().or_else(|| pool.travel.take())
-                    else {
+                    let Some(slot) = inner.travel_cache.take_from(&pool.travel) else {
                         pool.count_travel_full();
                         return;
                     };
@@ -410,23 +416,33 @@ impl TravelCache {
         }
     }
 
-    /// The record kept last, if any; the caller holds it from now on.
+    /// The record kept last, else one from `pool` (the pool this cache keeps records of),
+    /// if any; the caller holds it from now on.
     #[inline(always)]
-    fn take(&mut self) -> Option<u32> {
-        self.len = self.len.checked_sub(1)?;
-        Some(self.slots[self.len])
+    fn take_from<T>(&mut self, pool: &SlotPool<T>) -> Option<u32> {
+        match self.len.checked_sub(1) {
+            Some(len) => {
+                self.len = len;
+                Some(self.slots[len])
+            }
+            None => pool.take(),
+        }
     }
 
-    /// Keeps `slot`, which the caller held; `false` (and the caller still holds it) when
-    /// the cache is full.
+    /// Keeps `slot` if `keeps` (the producer has a ring) and there is room, else gives it
+    /// back to `pool`.
+    ///
+    /// # Safety
+    /// The caller held `slot`, from `pool`, and holds no reference into it.
     #[inline(always)]
-    fn keep(&mut self, slot: u32) -> bool {
-        if self.len == self.limit {
-            return false;
+    unsafe fn keep_or_give_back<T>(&mut self, keeps: bool, slot: u32, pool: &SlotPool<T>) {
+        if keeps && self.len < self.limit {
+            self.slots[self.len] = slot;
+            self.len += 1;
+        } else {
+            // SAFETY: the caller held it and holds no reference into it.
+            unsafe { pool.give_back(slot) };
         }
-        self.slots[self.len] = slot;
-        self.len += 1;
-        true
     }
 
     /// Gives every record kept back to `pool`.
@@ -457,7 +473,7 @@ impl Inner {
         kind: ParentKind,
         flags: TraceFlags,
     ) -> u32 {
-        let Some(slot) = self.travel_cache.take().or_else(|| pool.travel.take()) else {
+        let Some(slot) = self.travel_cache.take_from(&pool.travel) else {
             pool.count_travel_full();
             return NO_SLOT;
         };
