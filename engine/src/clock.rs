@@ -244,6 +244,13 @@ impl Calibration {
     }
 }
 
+/// Now, in Unix nanoseconds (the system clock; 0 before 1970).
+pub(crate) fn unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -76,6 +76,7 @@ pub struct EngineConfig {
     pub(crate) queue: Option<usize>,
     pub(crate) memory_limit: usize,
     pub(crate) travel_spans: usize,
+    pub(crate) metric_cells: usize,
 }
 
 /// The default of [`EngineConfig::memory_limit`]: 1 GiB.
@@ -97,6 +98,7 @@ impl Default for EngineConfig {
             queue: None,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             travel_spans: 1024,
+            metric_cells: 1024,
         }
     }
 }
@@ -145,6 +147,15 @@ impl EngineConfig {
     /// See [`crate::TravelSpan`].
     pub fn travel_spans(mut self, n: usize) -> Self {
         self.travel_spans = n;
+        self
+    }
+
+    /// Metric cells per ring, and in the block shared by producers without a ring (default
+    /// 1024, 8 KiB each, rounded up to whole cache lines): a counter's series takes 1, a
+    /// gauge's 2, a histogram's its bounds + 4 (19 with the default bounds). Making an
+    /// instrument that finds too few left is an error. See [`crate::Engine::metric`].
+    pub fn metric_cells(mut self, n: usize) -> Self {
+        self.metric_cells = n;
         self
     }
 
@@ -220,6 +231,13 @@ impl EngineConfig {
                 "must be below 2^32",
             ));
         }
+        if self.metric_cells >= u32::MAX as usize {
+            return Err(Error::config(
+                "metric_cells",
+                self.metric_cells,
+                "must be below 2^32",
+            ));
+        }
         if self.max_batch == 0 {
             return Err(Error::config(
                 "max_batch",
@@ -270,8 +288,9 @@ impl EngineConfig {
         })
     }
 
-    /// Bytes the engine preallocates for spans: every ring's slots, every producer's stack of
-    /// open spans, and the travelling spans' records (full and compact). Nothing on the
+    /// Bytes the engine preallocates for spans and metrics: every ring's slots, every
+    /// producer's stack of open spans, the travelling spans' records (full and compact) and
+    /// the metric cells. Nothing on the
     /// recording or drain path allocates beyond this.
     pub fn memory_budget(&self) -> usize {
         let full = self
@@ -285,9 +304,15 @@ impl EngineConfig {
         let travel = self.travel_spans.saturating_mul(
             std::mem::size_of::<SpanRecord>() + std::mem::size_of::<CompactRecord>(),
         );
+        // A block per ring and the shared one, in whole lines of 8 cells.
+        let metrics = self
+            .rings
+            .saturating_add(1)
+            .saturating_mul(self.metric_cells.div_ceil(8).saturating_mul(64));
         self.rings
             .saturating_mul(full.saturating_add(compact))
             .saturating_add(travel)
+            .saturating_add(metrics)
     }
 }
 

@@ -82,6 +82,7 @@ impl Engine {
             config.ring_capacity,
             config.compact_capacity,
             config.travel_spans,
+            config.metric_cells,
             config.sampler,
             config.scope,
             clock,
@@ -259,6 +260,19 @@ impl Engine {
     #[cfg(test)]
     pub(crate) fn pool_for_tests(&self) -> &Arc<Pool> {
         &self.pool
+    }
+
+    /// Describes an instrument named `name`, made by the builder's last call
+    /// ([`crate::MetricBuilder::counter`], `up_down_counter`, `gauge`, `histogram`): a
+    /// handle bound to one attribute set. See [`crate::Counter`] for an example.
+    pub fn metric<'a>(&self, name: &'a str) -> crate::MetricBuilder<'_, 'a> {
+        crate::MetricBuilder::new(&self.pool, name)
+    }
+
+    /// Every instrument's series, added up over every producer now (for the exporter, once
+    /// per interval: it takes a lock that making an instrument also takes, and allocates).
+    pub fn read_metrics(&self) -> crate::MetricsReading {
+        crate::collect::read(&self.pool)
     }
 
     /// Waits until every span pushed before this call is in the sink and the sink has been

@@ -82,6 +82,7 @@
 compile_error!("ringspan needs a 64-bit target");
 
 mod clock;
+mod collect;
 mod config;
 mod drain;
 mod engine;
@@ -96,6 +97,7 @@ mod stats;
 mod sync;
 
 pub use clock::{Calibration, Clock, ClockSource, MAX_DRIFT_NS};
+pub use collect::{MetricsReading, SeriesValue};
 pub use config::{ClockChoice, EngineConfig, IdleStrategy, DEFAULT_MEMORY_LIMIT, MAX_DEPTH};
 pub use drain::sink::{Discard, Sink};
 pub use engine::Engine;
@@ -110,6 +112,12 @@ pub use model::value::{Value, ValueRef};
 pub use produce::guard::Span;
 #[cfg(feature = "tracing")]
 pub use produce::layer::{TracingLayer, TracingSpanExt};
+#[doc(hidden)]
+pub use produce::metric::cells::MetricCells;
+pub use produce::metric::registry::{InstrumentKind, MAX_SERIES};
+pub use produce::metric::{
+    Counter, Gauge, Histogram, MetricBuilder, UpDownCounter, DEFAULT_BOUNDS,
+};
 #[cfg(feature = "opentelemetry")]
 pub use produce::otel::{OtelSpan, OtelTracer, OtelTracerProvider, MAX_KEY_BYTES, MAX_SCOPES};
 pub use produce::pool::AbandonedSpan;

@@ -2,7 +2,8 @@
 //! end; callsite spans, compact and promoted; travelling spans, keyed and from a callsite,
 //! compact and promoted, one entered around a native one),
 //! the drain, and OTLP encoding into pooled buffers, counted by a global allocator over the
-//! whole process.
+//! whole process; and zero per metric data point recorded (every instrument, on the
+//! producer, on the thread's producer and on a detached one).
 //!
 //! This binary holds a single test so that no other test allocates while it counts.
 
@@ -20,8 +21,37 @@ static ALLOC: CountingAlloc<System> = CountingAlloc::new(System);
 /// Spans recorded per iteration of `record`.
 const PER_ROUND: u64 = 7;
 
-fn record(engine: &Engine, p: &ringspan::Producer, n: u64, dynamic: &str) {
+/// One instrument of each kind.
+struct Metrics {
+    counter: ringspan::Counter,
+    up_down: ringspan::UpDownCounter,
+    gauge: ringspan::Gauge,
+    histogram: ringspan::Histogram,
+}
+
+/// Metric updates per iteration of `record`, on each counter and on the histogram.
+const UPDATES_PER_ROUND: u64 = 3;
+
+fn record(
+    engine: &Engine,
+    p: &ringspan::Producer,
+    detached: &ringspan::Producer,
+    m: &Metrics,
+    n: u64,
+    dynamic: &str,
+) {
     for i in 0..n {
+        m.counter.add(p, 1);
+        m.counter.add_local(1);
+        m.counter.add(detached, 1);
+        m.up_down.add(p, 1);
+        m.up_down.add_local(-1);
+        m.up_down.add(detached, 1);
+        m.gauge.set(p, i as f64);
+        m.gauge.set_local(i as f64);
+        m.histogram.record(p, i as f64);
+        m.histogram.record_local(0.5);
+        m.histogram.record(detached, 7.0);
         // A travelling span (its record from the pool, ended into this thread's local ring),
         // entered once.
         let mut travel = engine.travel("travel");
@@ -76,16 +106,37 @@ fn measure(sink: impl Sink) -> (u64, u64) {
         .idle(IdleStrategy::Yield);
     let engine = Engine::start(config, sink).unwrap();
     let p = engine.producer().unwrap();
+    let detached = engine.detached_producer();
+    let m = Metrics {
+        counter: engine.metric("counter").counter().unwrap(),
+        up_down: engine.metric("up_down").up_down_counter().unwrap(),
+        gauge: engine.metric("gauge").gauge().unwrap(),
+        histogram: engine.metric("histogram").histogram().unwrap(),
+    };
     let dynamic = String::from("copied into the slot");
     // Warm-up: first-use costs (thread-locals, lazy statics) happen here.
-    record(&engine, &p, 10_000, &dynamic);
+    record(&engine, &p, &detached, &m, 10_000, &dynamic);
     engine.flush(Duration::from_secs(5)).unwrap();
     let warm = engine.snapshot();
 
     let before = ALLOC.allocations();
-    record(&engine, &p, 100_000, &dynamic);
+    record(&engine, &p, &detached, &m, 100_000, &dynamic);
     engine.flush(Duration::from_secs(5)).unwrap();
     let allocs = ALLOC.allocations() - before;
+    // Every update was recorded.
+    let reading = engine.read_metrics();
+    let rounds = 110_000;
+    assert_eq!(reading.sum_of("counter"), Some(UPDATES_PER_ROUND * rounds));
+    assert_eq!(reading.sum_of("up_down"), Some(rounds));
+    let Some(ringspan::SeriesValue::Histogram { count, sum, .. }) = reading.value("histogram", &[])
+    else {
+        panic!("no histogram");
+    };
+    assert_eq!(count, UPDATES_PER_ROUND * rounds);
+    let expected = (0..100_000).chain(0..10_000).map(|i| i as f64).sum::<f64>()
+        + 0.5 * rounds as f64
+        + 7.0 * rounds as f64;
+    assert_eq!(sum, expected);
     let snap = engine.snapshot();
     let delivered = snap.delivered - warm.delivered;
     // A flat-out producer can outrun the drain; those spans are dropped and counted.

@@ -123,6 +123,17 @@ impl MetricsRequest {
         r
     }
 
+    /// Puts the metrics added from now on under the scope `scope` (and `version`), in a
+    /// `ScopeMetrics` of its own.
+    pub fn scope(&mut self, scope: &str, version: &str) {
+        self.end(); // the current ScopeMetrics
+        self.begin(2); // ResourceMetrics.scope_metrics
+        self.begin(1); // ScopeMetrics.scope
+        put_bytes(1, scope.as_bytes(), &mut self.buf);
+        put_bytes(2, version.as_bytes(), &mut self.buf);
+        self.end();
+    }
+
     /// Data points written so far.
     pub fn points(&self) -> u64 {
         self.points

@@ -6,7 +6,9 @@
 //! - `span.rs` sizes and writes one `Span` from a [`crate::SpanRecord`];
 //! - [`Resource`] is encoded once, when the sink is built;
 //! - [`MetricsRequest`] (`metrics.rs`) writes an `ExportMetricsServiceRequest` (sums, gauges,
-//!   histograms), for the pipeline's own metrics;
+//!   histograms), for the pipeline's own metrics and the engine's instruments;
+//! - [`MetricsEncoder`] (`instruments.rs`) writes the instruments' readings into one,
+//!   cumulative or delta;
 //! - [`OtlpSink`] (`otlp_sink.rs`) assembles requests, laid out so that nothing is moved once
 //!   written, and hands them to an [`Exporter`].
 //!
@@ -17,12 +19,14 @@
 //! The bytes are canonical: the same as prost's encoding of the equivalent
 //! `opentelemetry-proto` message (tested byte for byte in `engine/tests/otlp.rs`).
 
+mod instruments;
 mod metrics;
 mod otlp_sink;
 mod resource;
 mod span;
 mod wire;
 
+pub use instruments::{MetricsEncoder, TemporalityPreference};
 pub use metrics::{HistogramPoint, MetricMeta, MetricsRequest, Number, NumberPoint, Temporality};
 pub use otlp_sink::{
     EncodedRequest, Exporter, OtlpConfig, OtlpSink, OtlpStats, EXTRA_SCOPES, OTLP_MAX_BYTES,

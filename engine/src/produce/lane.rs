@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use crossbeam_utils::CachePadded;
 
+use super::metric::cells::MetricCells;
 use super::watch::OpenWatch;
 use crate::config::MAX_DEPTH;
 use crate::model::compact::CompactRecord;
@@ -38,6 +39,9 @@ pub(crate) struct Lane {
     scratch: Box<[UnsafeCell<SpanRecord>]>,
     /// Mixed into each new producer's id seed.
     pub(crate) salt: u64,
+    /// The metric cells its producer records into (`metric/cells.rs`): written only by the
+    /// producer holding the claim, read by the collector.
+    pub(crate) metrics: MetricCells,
 }
 
 // SAFETY: `scratch` and `compact_scratch` are only touched through a `LaneClaim`, and the ring's claim guarantees at
@@ -48,10 +52,12 @@ unsafe impl Sync for Lane {}
 unsafe impl Send for Lane {}
 
 impl Lane {
-    /// Allocates a lane with `capacity` ring slots; returns it with the ring's consumer.
+    /// Allocates a lane with `capacity` ring slots and `metric_cells` metric cells; returns
+    /// it with the rings' consumers.
     pub(crate) fn new(
         capacity: usize,
         compact_capacity: usize,
+        metric_cells: usize,
         salt: u64,
     ) -> (
         Arc<Lane>,
@@ -76,6 +82,7 @@ impl Lane {
             holder: std::sync::Mutex::new(ThreadLabel::default()),
             scratch,
             salt,
+            metrics: MetricCells::new(metric_cells),
         };
         (Arc::new(lane), consumer, compact_consumer)
     }
@@ -86,6 +93,7 @@ impl Lane {
             + self.compact.slot_bytes()
             + self.scratch.len() * std::mem::size_of::<SpanRecord>()
             + self.compact_scratch.len() * std::mem::size_of::<CompactRecord>()
+            + self.metrics.bytes()
     }
 
     /// The scratch record for open-span depth `depth`.

@@ -11,6 +11,7 @@
 //! - `local.rs`: producers claimed lazily for threads that are not pinned;
 //! - `travel/`: travelling spans, which cross `.await` and threads, their record pool and
 //!   their future adapter;
+//! - `metric/`: counters, gauges and histograms, recorded into cells beside each ring;
 //! - `sampler.rs` and `traceparent.rs`: the head sampler and W3C trace context.
 //!
 //! Nothing here reaches the drain: a span leaves this stage through its lane's ring.
@@ -23,6 +24,7 @@ pub(crate) mod lane;
 #[cfg(feature = "tracing")]
 pub(crate) mod layer;
 pub(crate) mod local;
+pub(crate) mod metric;
 #[cfg(feature = "opentelemetry")]
 pub(crate) mod otel;
 pub(crate) mod pool;

@@ -7,6 +7,8 @@
 use crossbeam_utils::CachePadded;
 
 use super::lane::{Lane, LaneClaim};
+use super::metric::cells::MetricCells;
+use super::metric::registry::{Bound, Registry, Spec};
 use super::sampler::Sampler;
 use super::travel::pool::SlotPool;
 use crate::clock::Clock;
@@ -50,6 +52,11 @@ pub(crate) struct Pool {
     /// started from a callsite outgrew its compact record (shared `fetch_add`, only on
     /// those paths).
     travel_full: CachePadded<AtomicU64>,
+    /// The instruments and their series (`metric/registry.rs`), locked only to make one
+    /// or to read them.
+    pub(crate) metrics: std::sync::Mutex<Registry>,
+    /// The metric cells of producers without a ring, shared (`metric/cells.rs`).
+    pub(crate) shared_cells: MetricCells,
     /// The pool's reference to itself while travelling spans (or the engine, or producers'
     /// batches) hold references to it (`travel/keepalive.rs`).
     pub(crate) keepalive: CachePadded<Keepalive<Arc<Pool>>>,
@@ -81,6 +88,7 @@ impl Pool {
         capacity: usize,
         compact_capacity: usize,
         travel: usize,
+        metric_cells: usize,
         sampler: Sampler,
         scope: &'static str,
         clock: Clock,
@@ -92,7 +100,8 @@ impl Pool {
         let mut lanes = Vec::with_capacity(rings);
         let (mut full, mut compact) = (Vec::with_capacity(rings), Vec::with_capacity(rings));
         for i in 0..rings {
-            let (lane, f, c) = Lane::new(capacity, compact_capacity, id << 32 | i as u64);
+            let salt = id << 32 | i as u64;
+            let (lane, f, c) = Lane::new(capacity, compact_capacity, metric_cells, salt);
             lanes.push(lane);
             full.push(f);
             compact.push(c);
@@ -111,6 +120,8 @@ impl Pool {
             travel: SlotPool::new(travel, || SpanRecord::EMPTY),
             travel_compact: SlotPool::new(travel, || CompactRecord::EMPTY),
             travel_full: CachePadded::new(AtomicU64::new(0)),
+            metrics: std::sync::Mutex::new(Registry::new(metric_cells)),
+            shared_cells: MetricCells::new(metric_cells),
             keepalive: CachePadded::new(Keepalive::new()),
         };
         let pool = Arc::new(pool);
@@ -124,6 +135,19 @@ impl Pool {
         self.lanes.iter().map(|l| l.bytes()).sum::<usize>()
             + self.travel.capacity() * std::mem::size_of::<SpanRecord>()
             + self.travel_compact.capacity() * std::mem::size_of::<CompactRecord>()
+            + self.shared_cells.bytes()
+    }
+
+    /// The series `spec` asks for (see `metric/registry.rs`), its cells started in every
+    /// block.
+    pub(crate) fn bind_metric(&self, spec: &Spec<'_>) -> Result<Bound, crate::error::Error> {
+        let blocks = self
+            .lanes
+            .iter()
+            .map(|l| &l.metrics)
+            .chain(std::iter::once(&self.shared_cells));
+        let mut registry = self.metrics.lock().unwrap_or_else(|e| e.into_inner());
+        registry.bind(spec, crate::clock::unix_nanos(), blocks)
     }
 
     /// Counts a sampled travelling span dropped at start or at promotion: every travelling

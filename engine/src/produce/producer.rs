@@ -46,7 +46,8 @@ mod travel;
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 
-use super::lane::LaneClaim;
+use super::lane::{Lane, LaneClaim};
+use super::metric::cells::MetricCells;
 use super::pool::Pool;
 use super::sampler::Sampler;
 use super::stack::{Frame, Stack, NO_PARENT};
@@ -160,6 +161,8 @@ pub struct Producer {
     inner: UnsafeCell<Inner>,
     /// The core this producer pinned its thread to, released on drop.
     core: Option<usize>,
+    /// The lane it holds (the same as its claim's), for its metric cells.
+    lane: Option<Arc<Lane>>,
     _not_send_sync: PhantomData<*const ()>,
 }
 
@@ -175,6 +178,7 @@ impl std::fmt::Debug for Producer {
 impl Producer {
     fn new(pool: Arc<Pool>, claim: Option<LaneClaim>, core: Option<usize>) -> Self {
         let salt = claim.as_ref().map_or(0, |c| c.lane.salt);
+        let lane = claim.as_ref().map(|c| Arc::clone(&c.lane));
         if let Some(c) = &claim {
             // A producer is made on the thread that will use it (it is `!Send`).
             c.lane.note_holder();
@@ -206,7 +210,19 @@ impl Producer {
                     && sampler.decide_without_trace(Some(true)) == Some(true),
             }),
             core,
+            lane,
             _not_send_sync: PhantomData,
+        }
+    }
+
+    /// The metric cells an instrument of `pool` records into on this producer, and whether
+    /// this producer is their only writer: its lane's (it holds the claim) when it has one
+    /// and belongs to `pool`, else `pool`'s shared block (see `metric/cells.rs`).
+    #[inline(always)]
+    pub(crate) fn metric_cells<'a>(&'a self, pool: &'a Arc<Pool>) -> (&'a MetricCells, bool) {
+        match &self.lane {
+            Some(lane) if Arc::ptr_eq(&self.pool, pool) => (&lane.metrics, true),
+            _ => (&pool.shared_cells, false),
         }
     }
 

@@ -1,0 +1,161 @@
+//! Metric cells: the 64-bit words instruments record into, one block per lane and one shared
+//! block for threads without a lane.
+//!
+//! Every lane has the same layout (a series owns cells `cell..cell + width` in every block),
+//! so a handle needs only its first cell's index. A lane's block has one writer at a time:
+//! the producer holding the lane's claim, which updates a cell with a relaxed load and
+//! store (no read-modify-write, no lock prefix, no line another thread writes). Successive
+//! holders are ordered by the claim itself (the ring's Release on release, Acquire on
+//! claim), so a new holder adds to exactly what the last one left. The shared block is
+//! written by any number of detached producers with atomic read-modify-writes.
+//!
+//! The collector reads every cell with plain atomic loads while producers write: each cell
+//! it reads is a value that cell really held (no torn words), and each cell only grows
+//! (counts) or is replaced whole (gauges), so one reading never goes backwards from the
+//! last one. The cells of one series are not read at one instant: a histogram read while a
+//! value is being recorded may have the value in its bucket and not yet in its sum. Its
+//! count is the sum of its buckets, so the two always agree.
+//!
+//! Blocks are whole cache lines (`Line`), so no two lanes' cells share one.
+
+use crate::sync::{AtomicU64, Ordering};
+
+/// Cells per cache line.
+const PER_LINE: usize = 8;
+
+#[repr(align(64))]
+struct Line([AtomicU64; PER_LINE]);
+
+/// A block of metric cells (see the module docs).
+#[doc(hidden)]
+pub struct MetricCells {
+    lines: Box<[Line]>,
+}
+
+/// The bits a min cell starts at (+inf) and a max cell (-inf).
+pub(crate) const MIN_START: u64 = 0x7ff0_0000_0000_0000;
+pub(crate) const MAX_START: u64 = 0xfff0_0000_0000_0000;
+
+impl MetricCells {
+    /// A block of at least `cells` cells, all zero.
+    pub fn new(cells: usize) -> Self {
+        let lines = (0..cells.div_ceil(PER_LINE))
+            .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
+            .collect();
+        MetricCells { lines }
+    }
+
+    /// Cells in the block.
+    pub fn len(&self) -> usize {
+        self.lines.len() * PER_LINE
+    }
+
+    /// Whether the block has no cell.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Bytes the block takes.
+    pub(crate) fn bytes(&self) -> usize {
+        std::mem::size_of_val::<[Line]>(&self.lines)
+    }
+
+    /// Cell `i`; `None` past the end (never, for a cell the block's engine handed out).
+    #[inline(always)]
+    fn cell(&self, i: usize) -> Option<&AtomicU64> {
+        Some(&self.lines.get(i / PER_LINE)?.0[i % PER_LINE])
+    }
+
+    /// Reads cell `i` (0 past the end).
+    #[inline]
+    pub fn get(&self, i: usize) -> u64 {
+        // Relaxed: a reading needs no order with other memory; a cell's own modification
+        // order already makes successive readings of it never go back.
+        self.cell(i).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// Sets cell `i` to `v` before any producer uses the block (a min or max cell's start).
+    pub(crate) fn init(&self, i: usize, v: u64) {
+        if let Some(c) = self.cell(i) {
+            // Relaxed: written while the series is bound, under the registry's lock; a
+            // producer learns of the series only through a handle made after this, and
+            // handing a handle to another thread orders it (spawn, channel, `Arc`).
+            c.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds `n` to cell `i` (wrapping). `owned`: the caller is the block's only writer now
+    /// (it holds the lane's claim); otherwise an atomic add.
+    #[inline(always)]
+    pub fn add(&self, i: usize, n: u64, owned: bool) {
+        let Some(c) = self.cell(i) else { return };
+        if owned {
+            // Relaxed: the only writer (see the module docs for the hand-over between
+            // writers, and for what the reader sees).
+            c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+        } else {
+            // Relaxed: a count; the reader needs no other order.
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Replaces the `f64` in cell `i` with `op(old)`, as [`MetricCells::add`] does.
+    #[inline(always)]
+    fn update_f64(&self, i: usize, owned: bool, op: impl Fn(f64) -> Option<f64>) {
+        let Some(c) = self.cell(i) else { return };
+        if owned {
+            // Relaxed: the only writer, as in `add`.
+            if let Some(v) = op(f64::from_bits(c.load(Ordering::Relaxed))) {
+                c.store(v.to_bits(), Ordering::Relaxed);
+            }
+        } else {
+            // Relaxed: as in `add`; the loop retries when another detached writer got in.
+            let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                op(f64::from_bits(old)).map(f64::to_bits)
+            });
+        }
+    }
+
+    /// Adds `v` to the `f64` in cell `i`.
+    #[inline(always)]
+    pub(crate) fn add_f64(&self, i: usize, v: f64, owned: bool) {
+        self.update_f64(i, owned, |old| Some(old + v));
+    }
+
+    /// Lowers the `f64` in cell `i` to `v` if `v` is smaller.
+    #[inline(always)]
+    pub(crate) fn min_f64(&self, i: usize, v: f64, owned: bool) {
+        self.update_f64(i, owned, |old| (v < old).then_some(v));
+    }
+
+    /// Raises the `f64` in cell `i` to `v` if `v` is larger.
+    #[inline(always)]
+    pub(crate) fn max_f64(&self, i: usize, v: f64, owned: bool) {
+        self.update_f64(i, owned, |old| (v > old).then_some(v));
+    }
+
+    /// Sets the gauge in cells `i` (value) and `i + 1` (stamp) to `bits`, stamped `stamp`
+    /// (non-zero, later for later values).
+    #[inline(always)]
+    pub fn set_gauge(&self, i: usize, bits: u64, stamp: u64) {
+        let (Some(value), Some(at)) = (self.cell(i), self.cell(i + 1)) else {
+            return;
+        };
+        // Relaxed: published by the Release store of the stamp below.
+        value.store(bits, Ordering::Relaxed);
+        // Release, paired with the Acquire in `gauge`: a reader that sees this stamp sees
+        // this value (or a later one), never an older value under a newer stamp.
+        at.store(stamp, Ordering::Release);
+    }
+
+    /// The gauge in cells `i` and `i + 1`: its stamp (0: never set) and value bits.
+    pub fn gauge(&self, i: usize) -> (u64, u64) {
+        let (Some(value), Some(at)) = (self.cell(i), self.cell(i + 1)) else {
+            return (0, 0);
+        };
+        // Acquire, paired with the Release in `set_gauge`.
+        let stamp = at.load(Ordering::Acquire);
+        // Relaxed: ordered after the stamp by the Acquire above.
+        (stamp, value.load(Ordering::Relaxed))
+    }
+}
