@@ -269,6 +269,12 @@ impl Engine {
         crate::MetricBuilder::new(&self.pool, name)
     }
 
+    /// The instrumentation scope of spans whose producer sets none, and of the instruments
+    /// ([`EngineConfig::scope`](crate::EngineConfig::scope)).
+    pub fn scope(&self) -> &'static str {
+        self.pool.scope
+    }
+
     /// Every instrument's series, added up over every producer now (for the exporter, once
     /// per interval: it takes a lock that making an instrument also takes, and allocates).
     pub fn read_metrics(&self) -> crate::MetricsReading {

@@ -8,6 +8,10 @@
 //! (cumulative values lose nothing by a late export). At shutdown, after spans are settled,
 //! one last export carries the final counts, within what is left of the deadline.
 //!
+//! Each export also carries the application's instruments (`ringspan::Engine::metric`),
+//! under the engine's scope, written by one `MetricsEncoder` that keeps what delta points
+//! need from one export to the next.
+//!
 //! Accounting, in data points: every point of every export is handed, then exported,
 //! rejected (partial success) or dropped by reason, exactly as spans are
 //! ([`crate::Pipeline::metrics_counts`]).
@@ -17,7 +21,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ringspan::otlp::{MetricMeta, MetricsRequest, Number, NumberPoint, Temporality};
+use ringspan::otlp::{
+    MetricMeta, MetricsEncoder, MetricsRequest, Number, NumberPoint, Temporality,
+    TemporalityPreference,
+};
 use ringspan::{IdGenerator, ValueRef};
 use tokio::sync::watch;
 
@@ -52,11 +59,12 @@ impl MetricsExporter {
         };
         let ctx = Ctx::new(client, exporter, Arc::clone(&stats));
         let interval = config.interval;
+        let temporality = config.temporality;
         let worker = Worker::spawn(
             "ringspan-metrics",
             "metrics exporter shutdown",
             runtime,
-            move |stop| async move { run(&core, &ctx, interval, stop).await },
+            move |stop| async move { run(&core, &ctx, interval, temporality, stop).await },
         )?;
         Ok(MetricsExporter { worker, stats })
     }
@@ -86,8 +94,15 @@ impl Drop for MetricsExporter {
 }
 
 /// Exports every `interval` until shutdown begins, then once more.
-async fn run(core: &Core, ctx: &Ctx, interval: Duration, stop: watch::Receiver<Option<Instant>>) {
+async fn run(
+    core: &Core,
+    ctx: &Ctx,
+    interval: Duration,
+    temporality: TemporalityPreference,
+    stop: watch::Receiver<Option<Instant>>,
+) {
     let mut jitter = IdGenerator::new(0x6d65_7472_6963);
+    let mut instruments = MetricsEncoder::new(temporality);
     let start = tokio::time::Instant::now() + interval;
     let mut tick = tokio::time::interval_at(start, interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -99,9 +114,18 @@ async fn run(core: &Core, ctx: &Ctx, interval: Duration, stop: watch::Receiver<O
             _ = shutdown.wait_for(Option::is_some) => break,
             _ = tick.tick() => {}
         }
-        export_once(core, ctx, &mut jitter, stop.clone(), Cut::AtShutdown).await;
+        let cut = Cut::AtShutdown;
+        export_once(core, ctx, &mut jitter, &mut instruments, stop.clone(), cut).await;
     }
-    export_once(core, ctx, &mut jitter, stop, Cut::AtDeadline).await;
+    export_once(
+        core,
+        ctx,
+        &mut jitter,
+        &mut instruments,
+        stop,
+        Cut::AtDeadline,
+    )
+    .await;
 }
 
 /// When an export in progress gives up.
@@ -134,12 +158,21 @@ async fn export_once(
     core: &Core,
     ctx: &Ctx,
     jitter: &mut IdGenerator,
+    instruments: &mut MetricsEncoder,
     stop: watch::Receiver<Option<Instant>>,
     cut: Cut,
 ) {
     let observer = core.observer();
     let families = read(core, observer, observer.heap);
-    let (bytes, points) = encode(&families, observer, unix_nanos());
+    let now = unix_nanos();
+    let mut req = encode(&families, observer, now);
+    let reading = core.engine().read_metrics();
+    if reading.series() > 0 {
+        req.scope(core.engine().scope(), "");
+        instruments.encode(&reading, &mut req, now);
+    }
+    let points = req.points();
+    let bytes = req.finish();
     let started = Instant::now();
     ctx.stats.handed(points);
     let guard = Settle::new(points, &ctx.stats);
@@ -164,9 +197,9 @@ async fn export_once(
     guard.settle(outcome);
 }
 
-/// The families as one request: counters as cumulative monotonic sums from the pipeline's
-/// start, gauges as gauges, every point stamped `now`. Returns the bytes and the points.
-pub(crate) fn encode(families: &[Family], observer: &Observer, now: u64) -> (Vec<u8>, u64) {
+/// The families as one request (more may be added to it): counters as cumulative monotonic
+/// sums from the pipeline's start, gauges as gauges, every point stamped `now`.
+pub(crate) fn encode(families: &[Family], observer: &Observer, now: u64) -> MetricsRequest {
     let mut req = MetricsRequest::new(&observer.resource, "ringspan", env!("CARGO_PKG_VERSION"));
     for f in families {
         let meta = MetricMeta {
@@ -204,6 +237,5 @@ pub(crate) fn encode(families: &[Family], observer: &Observer, now: u64) -> (Vec
             req.gauge(&meta, &points);
         }
     }
-    let points = req.points();
-    (req.finish(), points)
+    req
 }

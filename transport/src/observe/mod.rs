@@ -18,9 +18,14 @@
 //! |---|---|---|
 //! | `OTEL_METRICS_EXPORTER` | unset: off | `otlp` exports ringspan's own metrics; `none` (or unset) does not |
 //! | `OTEL_METRIC_EXPORT_INTERVAL` | 60000 | ms between two exports |
+//! | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` | `cumulative` | `delta` or `lowmemory`: the application's counters and histograms as deltas (see [`ringspan::otlp::MetricsEncoder`]) |
 //! | `OTEL_METRIC_EXPORT_TIMEOUT` | 30000 | ms one export may spend in retries |
 //! | `OTEL_EXPORTER_OTLP_METRICS_*`, `OTEL_EXPORTER_OTLP_*` | | as for spans ([`crate::env`]), the metrics ones first |
 //! | `RINGSPAN_OPEN_SPAN_THRESHOLD` | 10000 | ms after which an open span is reported as long-open |
+//!
+//! The same exports carry the application's instruments ([`ringspan::Engine::metric`]),
+//! under a scope of their own: the engine's (`EngineConfig::scope`), with each series'
+//! binding as the start of its cumulative points.
 //!
 //! Unlike the OpenTelemetry SDKs, whose metrics exporter defaults to `otlp`, ringspan sends
 //! its own metrics only when asked: a collector set up for traces alone would answer every
@@ -33,6 +38,8 @@ pub(crate) mod watch;
 use std::time::Duration;
 
 pub use ringspan_alloc_counter::HeapStats;
+
+use ringspan::otlp::TemporalityPreference;
 
 use crate::config::{ExporterConfig, Signal};
 use crate::error::Error;
@@ -127,6 +134,12 @@ impl ObserveConfig {
             if let Some(v) = ringspan::env_var(&lookup, "OTEL_METRIC_EXPORT_INTERVAL") {
                 export.interval = crate::env::millis("OTEL_METRIC_EXPORT_INTERVAL", &v)?;
             }
+            let var = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+            if let Some(v) = ringspan::env_var(&lookup, var) {
+                export.temporality = TemporalityPreference::parse(&v).ok_or_else(|| {
+                    Error::config(var, &v, "must be cumulative, delta or lowmemory")
+                })?;
+            }
             c.metrics = Some(export);
         }
         Ok(c)
@@ -146,6 +159,7 @@ impl ObserveConfig {
 pub struct MetricsExport {
     pub(crate) exporter: ExporterConfig,
     pub(crate) interval: Duration,
+    pub(crate) temporality: TemporalityPreference,
 }
 
 impl MetricsExport {
@@ -166,7 +180,20 @@ impl MetricsExport {
         Ok(MetricsExport {
             exporter,
             interval: Duration::from_secs(60),
+            temporality: TemporalityPreference::Cumulative,
         })
+    }
+
+    /// The temporality asked for the application's instruments (default cumulative;
+    /// ringspan's own metrics are always cumulative).
+    pub fn temporality(mut self, preference: TemporalityPreference) -> Self {
+        self.temporality = preference;
+        self
+    }
+
+    /// The temporality asked for.
+    pub fn temporality_setting(&self) -> TemporalityPreference {
+        self.temporality
     }
 
     /// The time between two exports (default 60 s, as `OTEL_METRIC_EXPORT_INTERVAL`).
