@@ -151,7 +151,7 @@ impl EngineConfig {
     }
 
     /// Metric cells per ring, and in the block shared by producers without a ring (default
-    /// 1024, 8 KiB each, rounded up to whole cache lines): a counter's series takes 1, a
+    /// 1024, 8 KiB, and 128 bytes of padding): a counter's series takes 1, a
     /// gauge's 2, a histogram's its bounds + 4 (19 with the default bounds). Making an
     /// instrument that finds too few left is an error. See [`crate::Engine::metric`].
     pub fn metric_cells(mut self, n: usize) -> Self {
@@ -304,11 +304,11 @@ impl EngineConfig {
         let travel = self.travel_spans.saturating_mul(
             std::mem::size_of::<SpanRecord>() + std::mem::size_of::<CompactRecord>(),
         );
-        // A block per ring and the shared one, in whole lines of 8 cells.
+        // A block per ring and the shared one, each with a line of unused cells at each end.
         let metrics = self
             .rings
             .saturating_add(1)
-            .saturating_mul(self.metric_cells.div_ceil(8).saturating_mul(64));
+            .saturating_mul(self.metric_cells.saturating_add(16).saturating_mul(8));
         self.rings
             .saturating_mul(full.saturating_add(compact))
             .saturating_add(travel)

@@ -390,3 +390,33 @@ fn a_gauge_reads_the_latest_value_over_every_producer() {
     drop((a, b));
     stop(engine);
 }
+
+#[test]
+fn every_number_of_bounds_puts_each_value_in_its_bucket() {
+    let engine = Engine::start(
+        EngineConfig::default().rings(1).metric_cells(1 << 14),
+        Discard::default(),
+    )
+    .unwrap();
+    let p = engine.producer().unwrap();
+    for n in [0usize, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100] {
+        let bounds: Vec<f64> = (0..n).map(|i| i as f64 * 10.0).collect();
+        let name = format!("h{n}");
+        let h = engine.metric(&name).bounds(&bounds).histogram().unwrap();
+        let mut model = vec![0u64; n + 1];
+        // Below, on and above every bound, and past both ends.
+        let mut values: Vec<f64> = bounds.iter().flat_map(|&b| [b - 0.5, b, b + 0.5]).collect();
+        values.extend([-1e9, 1e9]);
+        for &v in &values {
+            h.record(&p, v);
+            model[model_bucket(&bounds, v)] += 1;
+        }
+        let Some(SeriesValue::Histogram { buckets, .. }) = engine.read_metrics().value(&name, &[])
+        else {
+            panic!("no histogram {name}");
+        };
+        assert_eq!(buckets, model, "{n} bounds");
+    }
+    drop(p);
+    stop(engine);
+}

@@ -57,6 +57,22 @@ fn icount_measure_callsite(p: &Producer, n: i64) {
 
 #[no_mangle]
 #[inline(never)]
+fn icount_measure_metric_counter(p: &Producer, c: &ringspan::Counter, n: i64) {
+    for _ in 0..n {
+        c.add(p, black_box(1));
+    }
+}
+
+#[no_mangle]
+#[inline(never)]
+fn icount_measure_metric_histogram(p: &Producer, h: &ringspan::Histogram, n: i64) {
+    for i in 0..n {
+        h.record(p, black_box((i % 200) as f64));
+    }
+}
+
+#[no_mangle]
+#[inline(never)]
 fn icount_measure_tracing(n: i64) {
     for i in 0..n {
         ringspan_bench::tracing_span::record_one(black_box(i));
@@ -232,13 +248,40 @@ fn otel_api(n: i64) {
     delivered_all(engine, n, true);
 }
 
+/// One counter add, or one histogram record (default bounds, values 0..200), on a
+/// producer: every update is read back.
+fn metric(n: i64, histogram: bool) {
+    let engine =
+        Engine::start(EngineConfig::default().rings(1), Discard::default()).expect("engine starts");
+    let p = engine.producer().expect("a ring");
+    let attrs = [("route", ringspan::ValueRef::Str("/orders"))];
+    let m = engine.metric("m").attributes(&attrs);
+    let recorded = if histogram {
+        let h = m.histogram().expect("a histogram");
+        icount_measure_metric_histogram(&p, &h, WARMUP);
+        icount_measure_metric_histogram(&p, &h, n);
+        match engine.read_metrics().value("m", &attrs) {
+            Some(ringspan::SeriesValue::Histogram { count, .. }) => count,
+            other => panic!("{other:?}"),
+        }
+    } else {
+        let c = m.counter().expect("a counter");
+        icount_measure_metric_counter(&p, &c, WARMUP);
+        icount_measure_metric_counter(&p, &c, n);
+        engine.read_metrics().sum_of("m").expect("a counter")
+    };
+    assert_eq!(recorded, (WARMUP + n) as u64);
+    drop(p);
+    engine.shutdown(Duration::from_secs(30)).expect("shutdown");
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let workload = args.next().unwrap_or_default();
     let n: i64 = args
         .next()
         .and_then(|v| v.parse().ok())
-        .expect("usage: ringspan-icount <record|callsite|travel|tracing|tracing_registry|otel_api|unsampled|encode> <iterations>");
+        .expect("usage: ringspan-icount <record|callsite|travel|tracing|tracing_registry|otel_api|unsampled|metric_counter|metric_histogram|encode> <iterations>");
     let units = match workload.as_str() {
         "record" => {
             record(Sampler::default(), n, icount_measure_record);
@@ -262,6 +305,14 @@ fn main() {
         }
         "otel_api" => {
             otel_api(n);
+            1
+        }
+        "metric_counter" => {
+            metric(n, false);
+            1
+        }
+        "metric_histogram" => {
+            metric(n, true);
             1
         }
         "tracing_registry" => {
@@ -301,7 +352,7 @@ fn main() {
             BATCH
         }
         other => panic!(
-            "unknown workload {other:?}: record, callsite, travel, tracing, tracing_registry, otel_api, unsampled, encode or encode_compact"
+            "unknown workload {other:?}: record, callsite, travel, tracing, tracing_registry, otel_api, unsampled, metric_counter, metric_histogram, encode or encode_compact"
         ),
     };
     println!("{workload} {n} {units}");

@@ -16,20 +16,19 @@
 //! value is being recorded may have the value in its bucket and not yet in its sum. Its
 //! count is the sum of its buckets, so the two always agree.
 //!
-//! Blocks are whole cache lines (`Line`), so no two lanes' cells share one.
+//! A block keeps a line's worth of unused cells at each end, so no other allocation shares
+//! a cache line with the cells in use (two lanes' cells never share one).
 
 use crate::sync::{AtomicU64, Ordering};
 
-/// Cells per cache line.
-const PER_LINE: usize = 8;
-
-#[repr(align(64))]
-struct Line([AtomicU64; PER_LINE]);
+/// Cells per cache line: the unused cells at each end of a block.
+const PAD: usize = 8;
 
 /// A block of metric cells (see the module docs).
 #[doc(hidden)]
 pub struct MetricCells {
-    lines: Box<[Line]>,
+    /// `PAD` unused cells, the block's cells, `PAD` unused cells.
+    cells: Box<[AtomicU64]>,
 }
 
 /// The bits a min cell starts at (+inf) and a max cell (-inf).
@@ -37,33 +36,44 @@ pub(crate) const MIN_START: u64 = 0x7ff0_0000_0000_0000;
 pub(crate) const MAX_START: u64 = 0xfff0_0000_0000_0000;
 
 impl MetricCells {
-    /// A block of at least `cells` cells, all zero.
+    /// A block of `cells` cells, all zero.
     pub fn new(cells: usize) -> Self {
-        let lines = (0..cells.div_ceil(PER_LINE))
-            .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
-            .collect();
-        MetricCells { lines }
+        let cells = (0..cells + 2 * PAD).map(|_| AtomicU64::new(0)).collect();
+        MetricCells { cells }
     }
 
     /// Cells in the block.
     pub fn len(&self) -> usize {
-        self.lines.len() * PER_LINE
+        self.cells.len() - 2 * PAD
     }
 
     /// Whether the block has no cell.
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
+        self.len() == 0
+    }
+
+    /// Bytes a block of `cells` cells takes.
+    pub(crate) const fn bytes_for(cells: usize) -> usize {
+        (cells + 2 * PAD) * 8
     }
 
     /// Bytes the block takes.
     pub(crate) fn bytes(&self) -> usize {
-        std::mem::size_of_val::<[Line]>(&self.lines)
+        Self::bytes_for(self.len())
     }
 
     /// Cell `i`; `None` past the end (never, for a cell the block's engine handed out).
     #[inline(always)]
     fn cell(&self, i: usize) -> Option<&AtomicU64> {
-        Some(&self.lines.get(i / PER_LINE)?.0[i % PER_LINE])
+        self.range(i, 1).map(|c| &c[0])
+    }
+
+    /// Cells `i..i + n` (one check for a series' cells); `None` past the end. (A range
+    /// reaching into the unused cells at the end is never asked for: the registry hands out
+    /// only cells inside the block.)
+    #[inline(always)]
+    pub(crate) fn range(&self, i: usize, n: usize) -> Option<&[AtomicU64]> {
+        self.cells.get(i + PAD..i + PAD + n)
     }
 
     /// Reads cell `i` (0 past the end).
@@ -84,54 +94,12 @@ impl MetricCells {
         }
     }
 
-    /// Adds `n` to cell `i` (wrapping). `owned`: the caller is the block's only writer now
-    /// (it holds the lane's claim); otherwise an atomic add.
+    /// Adds `n` to cell `i` (wrapping); see [`add`].
     #[inline(always)]
     pub fn add(&self, i: usize, n: u64, owned: bool) {
-        let Some(c) = self.cell(i) else { return };
-        if owned {
-            // Relaxed: the only writer (see the module docs for the hand-over between
-            // writers, and for what the reader sees).
-            c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
-        } else {
-            // Relaxed: a count; the reader needs no other order.
-            c.fetch_add(n, Ordering::Relaxed);
+        if let Some(c) = self.cell(i) {
+            add(c, n, owned);
         }
-    }
-
-    /// Replaces the `f64` in cell `i` with `op(old)`, as [`MetricCells::add`] does.
-    #[inline(always)]
-    fn update_f64(&self, i: usize, owned: bool, op: impl Fn(f64) -> Option<f64>) {
-        let Some(c) = self.cell(i) else { return };
-        if owned {
-            // Relaxed: the only writer, as in `add`.
-            if let Some(v) = op(f64::from_bits(c.load(Ordering::Relaxed))) {
-                c.store(v.to_bits(), Ordering::Relaxed);
-            }
-        } else {
-            // Relaxed: as in `add`; the loop retries when another detached writer got in.
-            let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                op(f64::from_bits(old)).map(f64::to_bits)
-            });
-        }
-    }
-
-    /// Adds `v` to the `f64` in cell `i`.
-    #[inline(always)]
-    pub(crate) fn add_f64(&self, i: usize, v: f64, owned: bool) {
-        self.update_f64(i, owned, |old| Some(old + v));
-    }
-
-    /// Lowers the `f64` in cell `i` to `v` if `v` is smaller.
-    #[inline(always)]
-    pub(crate) fn min_f64(&self, i: usize, v: f64, owned: bool) {
-        self.update_f64(i, owned, |old| (v < old).then_some(v));
-    }
-
-    /// Raises the `f64` in cell `i` to `v` if `v` is larger.
-    #[inline(always)]
-    pub(crate) fn max_f64(&self, i: usize, v: f64, owned: bool) {
-        self.update_f64(i, owned, |old| (v > old).then_some(v));
     }
 
     /// Sets the gauge in cells `i` (value) and `i + 1` (stamp) to `bits`, stamped `stamp`
@@ -157,5 +125,55 @@ impl MetricCells {
         let stamp = at.load(Ordering::Acquire);
         // Relaxed: ordered after the stamp by the Acquire above.
         (stamp, value.load(Ordering::Relaxed))
+    }
+}
+
+/// Adds `n` to cell `c` (wrapping). `owned`: the caller is the block's only writer now (it
+/// holds the lane's claim); otherwise an atomic add.
+#[inline(always)]
+pub(crate) fn add(c: &AtomicU64, n: u64, owned: bool) {
+    if owned {
+        // Relaxed: the only writer (see the module docs for the hand-over between writers,
+        // and for what the reader sees).
+        c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    } else {
+        // Relaxed: a count; the reader needs no other order.
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Replaces the `f64` in cell `c` with `op(old)`, as [`add`] does (always stored, so no
+/// branch when owned).
+#[inline(always)]
+pub(crate) fn update_f64(c: &AtomicU64, owned: bool, op: impl Fn(f64) -> f64) {
+    if owned {
+        // Relaxed: the only writer, as in `add`.
+        let v = op(f64::from_bits(c.load(Ordering::Relaxed)));
+        c.store(v.to_bits(), Ordering::Relaxed);
+    } else {
+        // Relaxed: as in `add`; the loop retries when another detached writer got in.
+        let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+            Some(op(f64::from_bits(old)).to_bits())
+        });
+    }
+}
+
+/// Lowers the `f64` in cell `c` to `v` if `v` is smaller (stored only then), as [`add`]
+/// does.
+#[inline(always)]
+pub(crate) fn lower_f64(c: &AtomicU64, v: f64, owned: bool) {
+    // Relaxed: as in `add`.
+    if v < f64::from_bits(c.load(Ordering::Relaxed)) {
+        update_f64(c, owned, |m| if v < m { v } else { m });
+    }
+}
+
+/// Raises the `f64` in cell `c` to `v` if `v` is larger (stored only then), as [`add`]
+/// does.
+#[inline(always)]
+pub(crate) fn raise_f64(c: &AtomicU64, v: f64, owned: bool) {
+    // Relaxed: as in `add`.
+    if v > f64::from_bits(c.load(Ordering::Relaxed)) {
+        update_f64(c, owned, |m| if v > m { v } else { m });
     }
 }

@@ -31,6 +31,7 @@ use super::producer::Producer;
 use crate::error::Error;
 use crate::model::value::ValueRef;
 use crate::sync::Arc;
+use cells::MetricCells;
 use registry::{InstrumentKind, Spec, INVALID_CELL};
 
 /// The bucket bounds a histogram gets unless it is given others: the OpenTelemetry SDKs'
@@ -146,10 +147,14 @@ impl<'e, 'a> MetricBuilder<'e, 'a> {
     /// ascending, or not the bounds the instrument was made with.
     pub fn histogram(self) -> Result<Histogram, Error> {
         let (cell, bounds) = self.bind(InstrumentKind::Histogram)?;
+        // Padded to a power of two with bounds no finite value is above.
+        let padded = bounds.len().max(1).next_power_of_two();
+        let padded = (0..padded).map(|i| bounds.get(i).copied().unwrap_or(f64::INFINITY));
         Ok(Histogram {
             pool: Arc::clone(self.pool),
             cell,
-            bounds,
+            buckets: bounds.len() as u32 + 1,
+            bounds: padded.collect(),
         })
     }
 }
@@ -196,9 +201,12 @@ pub struct Gauge {
 pub struct Histogram {
     pool: Arc<Pool>,
     cell: u32,
+    /// Its buckets: one more than its bounds.
+    buckets: u32,
     /// Upper bounds, ascending: value `v` goes to the first bucket whose bound is `>= v`
-    /// (OpenTelemetry's `(lower, upper]`), or the last.
-    bounds: std::sync::Arc<[f64]>,
+    /// (OpenTelemetry's `(lower, upper]`), or the last. Padded with `+inf` to a power of
+    /// two.
+    bounds: Box<[f64]>,
 }
 
 impl std::fmt::Debug for Counter {
@@ -225,7 +233,7 @@ impl std::fmt::Debug for Histogram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Histogram")
             .field("cell", &self.cell)
-            .field("bounds", &self.bounds)
+            .field("bounds", &&self.bounds[..self.buckets as usize - 1])
             .finish()
     }
 }
@@ -282,18 +290,50 @@ impl Histogram {
     /// and not recorded.
     #[inline]
     pub fn record(&self, producer: &Producer, v: f64) {
-        let (cells, owned) = producer.metric_cells(&self.pool);
+        // One branch on who writes, then the path for it.
+        match producer.metric_cells(&self.pool) {
+            (cells, true) => self.record_into::<true>(cells, v),
+            (cells, false) => self.record_into::<false>(cells, v),
+        }
+    }
+
+    /// [`Histogram::record`] into `cells`, of which this thread is the only writer if
+    /// `OWNED`.
+    #[inline(always)]
+    fn record_into<const OWNED: bool>(&self, cells: &MetricCells, v: f64) {
+        let owned = OWNED;
         if !v.is_finite() {
             cells.add(INVALID_CELL, 1, owned);
             return;
         }
-        let cell = self.cell as usize;
-        let buckets = self.bounds.len() + 1;
-        let bucket = self.bounds.partition_point(|&b| b < v);
-        cells.add(cell + bucket, 1, owned);
-        cells.add_f64(cell + buckets, v, owned);
-        cells.min_f64(cell + buckets + 1, v, owned);
-        cells.max_f64(cell + buckets + 2, v, owned);
+        let buckets = self.buckets as usize;
+        let Some(series) = cells.range(self.cell as usize, buckets + 3) else {
+            return;
+        };
+        let (counts, stats) = series.split_at(buckets);
+        // The bounds below `v`, which is its bucket: a binary search without branches
+        // (a compare and a conditional move per step, over bounds padded to a power of
+        // two), which no pattern of values makes mispredict.
+        let b = &self.bounds;
+        let mut bucket = 0;
+        let mut step = b.len() / 2;
+        while step > 0 {
+            // `bucket + step - 1 < b.len()`: `bucket` is a sum of larger steps.
+            let below = b.get(bucket + step - 1).is_some_and(|&x| x < v);
+            bucket += if below { step } else { 0 };
+            step /= 2;
+        }
+        bucket += usize::from(b.get(bucket).is_some_and(|&x| x < v));
+        if let Some(c) = counts.get(bucket) {
+            cells::add(c, 1, owned);
+        }
+        if let [sum, min, max] = stats {
+            cells::update_f64(sum, owned, |s| s + v);
+            // Stored only when they change, which is rare once a few values are in: a
+            // predictable branch, and no store for the next record's load to wait on.
+            cells::lower_f64(min, v, owned);
+            cells::raise_f64(max, v, owned);
+        }
     }
 
     /// Records `v` on this thread's producer.

@@ -1,0 +1,102 @@
+//! `metric_counter/{ringspan,otel_sdk}` and `metric_histogram/{ringspan,otel_sdk}`: one
+//! counter add and one histogram record (the SDK's default bounds, values spread over the
+//! first seven buckets) under one attribute set, on the producer core. ringspan's handle is
+//! bound to its attribute set and records on the pinned producer; opentelemetry_sdk's
+//! instruments get their attributes (built once, static strings) by reference on every
+//! call, as its API asks (see `src/peers/otel_metrics.rs`). Before timing, each checks that
+//! what it records is what its reader or exporter sees.
+//!
+//! `cargo bench -p ringspan-bench --bench metrics` (ratios only mean something within one
+//! run on this machine).
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use ringspan::{Sampler, SeriesValue, ValueRef};
+use ringspan_bench::ours;
+use ringspan_bench::peers::otel_metrics;
+
+/// The value of the `i`th histogram record: 0..200 in steps of 1.
+fn value(i: u64) -> f64 {
+    (i % 200) as f64
+}
+
+fn metrics(c: &mut Criterion) {
+    let engine = ours::engine(Sampler::default());
+    let p = ours::producer(&engine);
+    let attrs = [("route", ValueRef::Str("/orders"))];
+    let counter = engine
+        .metric("bench.counter")
+        .attributes(&attrs)
+        .counter()
+        .unwrap();
+    let histogram = engine
+        .metric("bench.histogram")
+        .unit("us")
+        .attributes(&attrs)
+        .histogram()
+        .unwrap();
+    let otel = otel_metrics::setup();
+
+    // Each really records: 1000 of each, read back.
+    for i in 0..1000 {
+        counter.add(&p, 1);
+        histogram.record(&p, value(i));
+        otel.counter.add(1, &otel.attributes);
+        otel.histogram.record(value(i), &otel.attributes);
+    }
+    let reading = engine.read_metrics();
+    assert_eq!(
+        reading.value("bench.counter", &attrs),
+        Some(SeriesValue::Count(1000))
+    );
+    assert!(matches!(
+        reading.value("bench.histogram", &attrs),
+        Some(SeriesValue::Histogram { count: 1000, .. })
+    ));
+    assert_eq!(
+        otel.flushed(),
+        otel_metrics::Seen {
+            counter: 1000,
+            histogram: 1000
+        }
+    );
+
+    let mut g = c.benchmark_group("metric_counter");
+    g.bench_function("ringspan", |b| b.iter(|| counter.add(&p, black_box(1))));
+    g.bench_function("otel_sdk", |b| {
+        b.iter(|| otel.counter.add(black_box(1), &otel.attributes))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("metric_histogram");
+    let mut i = 0;
+    g.bench_function("ringspan", |b| {
+        b.iter(|| {
+            i += 1;
+            histogram.record(&p, black_box(value(i)));
+        })
+    });
+    g.bench_function("otel_sdk", |b| {
+        b.iter(|| {
+            i += 1;
+            otel.histogram.record(black_box(value(i)), &otel.attributes);
+        })
+    });
+    g.finish();
+
+    // Still recording at the end: every add and record timed is in the totals.
+    let Some(SeriesValue::Count(n)) = engine.read_metrics().value("bench.counter", &attrs) else {
+        panic!("no counter")
+    };
+    let seen = otel.flushed();
+    eprintln!(
+        "metric_counter: ringspan counted {n} adds, opentelemetry_sdk {} (histograms: {} values)",
+        seen.counter, seen.histogram
+    );
+    let _ = otel.provider.shutdown();
+    drop(p);
+}
+
+criterion_group!(benches, metrics);
+criterion_main!(benches);
