@@ -62,10 +62,20 @@ fn metrics(c: &mut Criterion) {
         }
     );
 
+    // Iterations timed, counted alike on both sides: every add must be in the totals.
+    let (mut ours, mut theirs) = (0u64, 0u64);
     let mut g = c.benchmark_group("metric_counter");
-    g.bench_function("ringspan", |b| b.iter(|| counter.add(&p, black_box(1))));
+    g.bench_function("ringspan", |b| {
+        b.iter(|| {
+            ours += 1;
+            counter.add(&p, black_box(1));
+        })
+    });
     g.bench_function("otel_sdk", |b| {
-        b.iter(|| otel.counter.add(black_box(1), &otel.attributes))
+        b.iter(|| {
+            theirs += 1;
+            otel.counter.add(black_box(1), &otel.attributes);
+        })
     });
     g.finish();
 
@@ -85,11 +95,13 @@ fn metrics(c: &mut Criterion) {
     });
     g.finish();
 
-    // Still recording at the end: every add and record timed is in the totals.
+    // Still recording at the end: every add timed is in the totals.
     let Some(SeriesValue::Count(n)) = engine.read_metrics().value("bench.counter", &attrs) else {
         panic!("no counter")
     };
     let seen = otel.flushed();
+    assert_eq!(n, 1000 + ours, "ringspan's counter");
+    assert_eq!(seen.counter, 1000 + theirs, "opentelemetry_sdk's counter");
     eprintln!(
         "metric_counter: ringspan counted {n} adds, opentelemetry_sdk {} (histograms: {} values)",
         seen.counter, seen.histogram

@@ -114,12 +114,14 @@ impl MetricsReading {
                 _,
             ) => {
                 let count = buckets.iter().sum();
+                // Once a value is in them (they are written after its bucket).
+                let seen = count > 0 && min.is_finite() && max.is_finite() && min <= max;
                 SeriesValue::Histogram {
                     count,
                     sum: *sum,
                     buckets: buckets.clone(),
-                    min: (count > 0).then_some(*min),
-                    max: (count > 0).then_some(*max),
+                    min: seen.then_some(*min),
+                    max: seen.then_some(*max),
                 }
             }
         })

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::model::compact::CompactRecord;
 use crate::model::record::SpanRecord;
+use crate::produce::metric::cells::MetricCells;
 use crate::produce::sampler::Sampler;
 
 /// Spans one producer can have open at once (nested or not). A span started beyond this is
@@ -151,7 +152,7 @@ impl EngineConfig {
     }
 
     /// Metric cells per ring, and in the block shared by producers without a ring (default
-    /// 1024, 8 KiB, and 128 bytes of padding): a counter's series takes 1, a
+    /// 1024, 8 KiB, and 256 bytes of padding): a counter's series takes 1, a
     /// gauge's 2, a histogram's its bounds + 4 (19 with the default bounds). Making an
     /// instrument that finds too few left is an error. See [`crate::Engine::metric`].
     pub fn metric_cells(mut self, n: usize) -> Self {
@@ -231,11 +232,11 @@ impl EngineConfig {
                 "must be below 2^32",
             ));
         }
-        if self.metric_cells >= u32::MAX as usize {
+        if self.metric_cells == 0 || self.metric_cells >= u32::MAX as usize {
             return Err(Error::config(
                 "metric_cells",
                 self.metric_cells,
-                "must be below 2^32",
+                "must be at least 1 (cell 0 counts values not recorded) and below 2^32",
             ));
         }
         if self.max_batch == 0 {
@@ -304,11 +305,11 @@ impl EngineConfig {
         let travel = self.travel_spans.saturating_mul(
             std::mem::size_of::<SpanRecord>() + std::mem::size_of::<CompactRecord>(),
         );
-        // A block per ring and the shared one, each with a line of unused cells at each end.
+        // A block per ring and the shared one.
         let metrics = self
             .rings
             .saturating_add(1)
-            .saturating_mul(self.metric_cells.saturating_add(16).saturating_mul(8));
+            .saturating_mul(MetricCells::bytes_for(self.metric_cells));
         self.rings
             .saturating_mul(full.saturating_add(compact))
             .saturating_add(travel)

@@ -370,7 +370,8 @@ impl Engine {
         s
     }
 
-    /// Bytes of span memory allocated at start (rings and producer stacks).
+    /// Bytes of span and metric memory allocated at start (rings, producer stacks,
+    /// travelling-span records, metric cells): [`EngineConfig::memory_budget`].
     pub fn preallocated_bytes(&self) -> usize {
         self.preallocated
     }

@@ -347,12 +347,22 @@ fn cells_running_out_is_an_error_naming_the_setting() {
         text.contains("metric_cells") && text.contains("h2") && text.contains("19"),
         "{text}"
     );
+    // The failed bind left nothing behind: the name is free, and no empty metric is read.
+    assert_eq!(engine.read_metrics().series(), 1);
+    assert!(engine.read_metrics().value("h2", &[]).is_none());
+    engine.metric("h2").counter().unwrap();
     // Smaller ones still fit.
-    for i in 0..4 {
+    for i in 0..3 {
         engine.metric(&format!("c{i}")).counter().unwrap();
     }
-    assert!(engine.metric("c4").counter().is_err());
+    assert!(engine.metric("c3").counter().is_err());
     stop(engine);
+    let e = Engine::start(
+        EngineConfig::default().rings(1).metric_cells(0),
+        Discard::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("metric_cells"), "{e}");
 }
 
 #[test]

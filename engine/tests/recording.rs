@@ -495,7 +495,8 @@ fn preallocated_memory_is_reported_and_matches_the_budget() {
         .rings(3)
         .ring_capacity(1024)
         .compact_capacity(4096)
-        .travel_spans(100);
+        .travel_spans(100)
+        .metric_cells(1000);
     let budget = config.memory_budget();
     let (engine, _sink) = start(config);
     assert_eq!(engine.preallocated_bytes(), budget);
@@ -505,5 +506,8 @@ fn preallocated_memory_is_reported_and_matches_the_budget() {
     let travel = 100
         * (std::mem::size_of::<ringspan::SpanRecord>()
             + std::mem::size_of::<ringspan::CompactRecord>());
-    assert_eq!(budget, 3 * (full + compact) + travel);
+    // 8-byte metric cells, 16 unused ones at each end of a block: one block per ring and
+    // the one detached producers share.
+    let metrics = 4 * (1000 + 32) * 8;
+    assert_eq!(budget, 3 * (full + compact) + travel + metrics);
 }

@@ -1,7 +1,9 @@
 //! Metric cells under loom: a lane's cells written by its successive holders (each a plain
 //! load and store, ordered only by the ring claim's hand-over) lose no update, and a
 //! reader running beside them never sees a count go back; the shared block's atomic adds
-//! lose nothing; a gauge read never pairs a newer stamp with an older value.
+//! (counts, and a histogram's `f64` sum by compare-and-swap) lose nothing; a gauge read never
+//! pairs a newer stamp with an older value on a lane; on the shared block, two writers leave
+//! one of their values under the later stamp.
 #![cfg(ringspan_loom)]
 
 use loom::sync::Arc;
@@ -51,13 +53,17 @@ fn detached_writers_share_a_block_without_losing_an_update() {
         let writers: Vec<_> = (0..2)
             .map(|_| {
                 let cells = cells.clone();
-                thread::spawn(move || cells.add(2, 5, false))
+                thread::spawn(move || {
+                    cells.add(2, 5, false);
+                    cells.add_f64(3, 0.5, false);
+                })
             })
             .collect();
         for w in writers {
             w.join().unwrap();
         }
         assert_eq!(cells.get(2), 10);
+        assert_eq!(f64::from_bits(cells.get(3)), 1.0);
     });
 }
 
@@ -68,8 +74,8 @@ fn a_gauge_read_never_pairs_a_newer_stamp_with_an_older_value() {
         let w = {
             let cells = cells.clone();
             thread::spawn(move || {
-                cells.set_gauge(4, 10, 1);
-                cells.set_gauge(4, 20, 2);
+                cells.set_gauge(4, 10, 1, true);
+                cells.set_gauge(4, 20, 2, true);
             })
         };
         let (stamp, value) = cells.gauge(4);
@@ -81,5 +87,28 @@ fn a_gauge_read_never_pairs_a_newer_stamp_with_an_older_value() {
         }
         w.join().unwrap();
         assert_eq!(cells.gauge(4), (2, 20));
+    });
+}
+
+#[test]
+fn two_detached_gauge_writers_leave_one_value_under_the_later_stamp() {
+    loom::model(|| {
+        let cells = Arc::new(MetricCells::new(8));
+        let writers: Vec<_> = [(10u64, 1u64), (20, 2)]
+            .into_iter()
+            .map(|(v, stamp)| {
+                let cells = cells.clone();
+                thread::spawn(move || cells.set_gauge(4, v, stamp, false))
+            })
+            .collect();
+        let (s1, _) = cells.gauge(4);
+        let (s2, _) = cells.gauge(4);
+        assert!(s1 <= s2, "the stamp went back: {s1} then {s2}");
+        for w in writers {
+            w.join().unwrap();
+        }
+        let (stamp, value) = cells.gauge(4);
+        assert_eq!(stamp, 2);
+        assert!(value == 10 || value == 20, "{value}");
     });
 }

@@ -36,7 +36,20 @@ pub struct Args {
     pub faults: bool,
     /// The API the producers record through.
     pub api: Api,
+    /// What each scheduled event records (`--signal`).
+    pub signals: Signals,
 }
+
+/// The signals each scheduled event records: a span (`traces`), and/or
+/// [`METRIC_UPDATES`] metric updates (`metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signals {
+    pub traces: bool,
+    pub metrics: bool,
+}
+
+/// Metric updates one scheduled event records with `--signal metrics`.
+pub const METRIC_UPDATES: u64 = 10;
 
 /// How ringspan's producers record the harness's span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +77,7 @@ usage: ringspan-perf [--producers N] [--cores LIST] [--drain-core C] [--duration
                      [--rate SPANS_PER_SEC_PER_PRODUCER|max] [--attrs K] [--ring-capacity N]
                      [--compact-capacity N] [--batch N]
                      [--json PATH] [--endpoint URL] [--compare null,otel] [--plot PATH]
-                     [--faults] [--api native|tracing]";
+                     [--faults] [--api native|tracing] [--signal traces,metrics]";
 
 fn bad(flag: &str, value: &str, why: &str) -> String {
     format!("invalid {flag} {value:?}: {why}\n{USAGE}")
@@ -89,6 +102,10 @@ impl Args {
             plot: None,
             faults: false,
             api: Api::Native,
+            signals: Signals {
+                traces: true,
+                metrics: false,
+            },
         };
         let mut it = args.into_iter();
         while let Some(flag) = it.next() {
@@ -156,6 +173,28 @@ impl Args {
                         _ => return Err(bad(&flag, &value, "expected native or tracing")),
                     }
                 }
+                "--signal" => {
+                    a.signals = Signals {
+                        traces: false,
+                        metrics: false,
+                    };
+                    for name in value.split(',') {
+                        match name.trim() {
+                            "traces" => a.signals.traces = true,
+                            "metrics" => a.signals.metrics = true,
+                            "logs" | "all" => {
+                                return Err(bad(
+                                    &flag,
+                                    &value,
+                                    "logs are not built yet: traces, metrics or both",
+                                ))
+                            }
+                            _ => {
+                                return Err(bad(&flag, &value, "expected traces, metrics or both"))
+                            }
+                        }
+                    }
+                }
                 "--plot" => a.plot = Some(value),
                 "--endpoint" => {
                     if !(value.starts_with("http://") || value.starts_with("https://")) {
@@ -181,6 +220,13 @@ impl Args {
                 }
                 _ => return Err(bad(&flag, &value, "unknown option")),
             }
+        }
+        if a.signals.metrics && (a.faults || a.endpoint.is_some() || a.api != Api::Native) {
+            return Err(bad(
+                "--signal",
+                "metrics",
+                "checks its values at the embedded receiver with the native API: not with --faults, --endpoint or --api tracing",
+            ));
         }
         if a.faults && a.endpoint.is_some() {
             return Err(bad(
@@ -224,6 +270,27 @@ mod tests {
         assert!(parse("--faults --duration 60").unwrap().faults);
         assert_eq!(a.api, Api::Native);
         assert_eq!(parse("--api tracing").unwrap().api, Api::Tracing);
+        assert_eq!(
+            a.signals,
+            Signals {
+                traces: true,
+                metrics: false
+            }
+        );
+        assert_eq!(
+            parse("--signal metrics").unwrap().signals,
+            Signals {
+                traces: false,
+                metrics: true
+            }
+        );
+        assert_eq!(
+            parse("--signal traces,metrics").unwrap().signals,
+            Signals {
+                traces: true,
+                metrics: true
+            }
+        );
     }
 
     #[test]
@@ -238,6 +305,9 @@ mod tests {
             ("--compare tracing", "--compare"),
             ("--endpoint localhost:4318", "--endpoint"),
             ("--api log", "--api"),
+            ("--signal logs", "--signal"),
+            ("--signal spans", "--signal"),
+            ("--signal metrics --faults", "--signal"),
         ] {
             let e = parse(input).unwrap_err();
             assert!(e.contains(flag), "{input}: {e}");

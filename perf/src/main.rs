@@ -12,6 +12,7 @@
 mod args;
 mod child;
 mod faults;
+mod metrics_signal;
 mod otel_run;
 mod plot;
 mod procfs;

@@ -7,10 +7,11 @@ use std::time::Duration;
 use ringspan::otlp::Resource;
 use ringspan::Calibration;
 use ringspan::{Callsite, IdleStrategy, Producer, Value};
-use ringspan_transport::{Pipeline, PipelineConfig, Report};
+use ringspan_transport::{ExporterConfig, MetricsExport, Pipeline, PipelineConfig, Report, Signal};
 use serde_json::{json, Map, Value as Json};
 
 use crate::args::{Api, Args, Compare};
+use crate::metrics_signal::{self, Instruments};
 use crate::report::{LibReport, NullReport};
 use crate::target::Target;
 use crate::workload::{self, KEYS};
@@ -44,7 +45,9 @@ fn record_span(p: &Producer, n: u64, attrs: usize) {
 // recording path to save bytes that do not matter.
 #[allow(clippy::large_enum_variant)]
 enum Recorder {
-    Native(Producer, usize),
+    /// The producer, the attributes per span, whether to record the span (`--signal
+    /// traces`), and the instruments to update (`--signal metrics`).
+    Native(Producer, usize, bool, Option<Instruments>),
     /// Holds the thread's default dispatcher (the Registry with the layer) in place.
     Tracing(#[allow(dead_code)] tracing::dispatcher::DefaultGuard, usize),
 }
@@ -53,7 +56,14 @@ impl Recorder {
     #[inline(always)]
     fn record(&self, n: u64) {
         match self {
-            Recorder::Native(p, attrs) => record_span(p, n, *attrs),
+            Recorder::Native(p, attrs, traces, metrics) => {
+                if *traces {
+                    record_span(p, n, *attrs);
+                }
+                if let Some(m) = metrics {
+                    m.record(p, n);
+                }
+            }
             Recorder::Tracing(_, attrs) => crate::tracing_api::record_span(n, *attrs),
         }
     }
@@ -108,6 +118,15 @@ pub fn run(
         // Short enough that a stalled answer is given up on within the soak's schedule.
         config.exporter = config.exporter.timeout(Duration::from_secs(2));
     }
+    if args.signals.metrics {
+        let exporter = ExporterConfig::for_signal(Signal::Metrics)
+            .base_endpoint(&target.url)
+            .map_err(|e| e.to_string())?;
+        let export = MetricsExport::new(exporter)
+            .map_err(|e| e.to_string())?
+            .interval(Duration::from_secs(1));
+        config.observe = config.observe.export_metrics(export);
+    }
     let config_compact = args.compact_capacity;
     config.engine = config.engine.compact_capacity(config_compact);
     let before = target.counts()?;
@@ -115,6 +134,11 @@ pub fn run(
     let preallocated = pipeline.engine().preallocated_bytes() as u64;
     let rss_start = procfs::rss_bytes();
     let engine = pipeline.engine();
+    let instruments = if args.signals.metrics {
+        Some(Instruments::new(engine)?)
+    } else {
+        None
+    };
     // `--api tracing`: one dispatcher for every producer thread, the Registry with the layer.
     let dispatch = (args.api == Api::Tracing).then(|| {
         use tracing_subscriber::layer::SubscriberExt;
@@ -158,7 +182,7 @@ pub fn run(
                             .unwrap_or_else(|e| panic!("pinning a producer to core {c}: {e}")),
                         None => engine.producer().expect("a free ring for every producer"),
                     };
-                    Recorder::Native(producer, attrs)
+                    Recorder::Native(producer, attrs, args.signals.traces, instruments.clone())
                 })();
                 move |n| recorder.record(n)
             },
@@ -174,6 +198,16 @@ pub fn run(
     let rss_end = procfs::rss_bytes();
     let after = target.counts()?;
 
+    // Each scheduled event is a span only with `--signal traces`.
+    let spans = if args.signals.traces { phase.spans } else { 0 };
+    let metrics = args.signals.metrics.then(|| {
+        let requests: Vec<_> = target
+            .take_metrics()
+            .into_iter()
+            .map(|m| m.request)
+            .collect();
+        metrics_signal::check(&pipeline, &requests, phase.spans)
+    });
     let dropped: Map<String, Json> = dropped_by_reason(&report)
         .into_iter()
         .map(|(k, v)| (k.to_owned(), json!(v)))
@@ -182,10 +216,10 @@ pub fn run(
         Err(format!(
             "recorded != exported + rejected + dropped: {report:?}"
         ))
-    } else if report.recorded != phase.spans {
+    } else if report.recorded != spans {
         Err(format!(
-            "producers started {} spans, the engine recorded {}",
-            phase.spans, report.recorded
+            "producers started {spans} spans, the engine recorded {}",
+            report.recorded
         ))
     } else {
         match (before, after) {
@@ -209,8 +243,28 @@ pub fn run(
             _ => Ok("recorded = exported + rejected + dropped (external endpoint: its own counts not checked)".into()),
         }
     };
+    // Both signals' identities must hold.
+    let identity = match (&metrics, identity) {
+        (Some(m), Ok(spans)) => m.identity.clone().map(|metrics| {
+            if args.signals.traces {
+                format!("{spans}; {metrics}")
+            } else {
+                metrics
+            }
+        }),
+        (_, identity) => identity,
+    };
     let e = &report.export;
     let mut extra = Map::new();
+    if let Some(m) = &metrics {
+        extra.insert("metric_updates".into(), json!(m.updates));
+        extra.insert(
+            "metric_updates_per_sec".into(),
+            json!((m.updates as f64 / args.duration.as_secs_f64()).round()),
+        );
+        extra.insert("metric_points_exported".into(), json!(m.counts.exported));
+        extra.insert("metric_requests".into(), json!(m.requests));
+    }
     extra.insert("otlp_requests".into(), json!(e.requests));
     extra.insert("otlp_bytes".into(), json!(e.bytes_sent));
     extra.insert("export_retries".into(), json!(e.retries));

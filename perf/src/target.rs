@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ringspan_receiver::{Fault, Receiver, ReceiverConfig};
+use ringspan_receiver::{Fault, Keep, MetricsRequest, Receiver, ReceiverConfig};
 
 use crate::child::{fault_words, Child};
 
@@ -56,8 +56,10 @@ pub struct Target {
 fn config(addr: SocketAddr) -> ReceiverConfig {
     // Its threads stand in for a remote collector, so their allocations are left out of the
     // count.
+    // Spans counted, `/v1/metrics` requests kept (`--signal metrics` reads them back).
     ReceiverConfig::default()
         .addr(addr)
+        .keep(Keep::Metrics)
         .on_thread_start(ringspan_alloc_counter::exclude_this_thread)
 }
 
@@ -101,6 +103,20 @@ impl Target {
         Target {
             url: url.to_owned(),
             kind: Kind::External,
+        }
+    }
+
+    /// The `/v1/metrics` requests the embedded receiver accepted (none for the others).
+    pub fn take_metrics(&self) -> Vec<MetricsRequest> {
+        match &self.kind {
+            Kind::Embedded(e) => {
+                let e = e.lock().unwrap_or_else(|e| e.into_inner());
+                e.live
+                    .as_ref()
+                    .map(Receiver::take_metrics)
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
         }
     }
 

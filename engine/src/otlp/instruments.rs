@@ -12,11 +12,13 @@
 //! `delta` only for asynchronous counters, which ringspan does not have.) A cumulative point
 //! starts when its series was bound, at every export. A delta point covers the time since
 //! the previous export that carried it; the encoder keeps what each series had then. A
-//! delta histogram has no min and max: the cells keep them over the series' whole life,
-//! and a producer's cells are never reset by anyone but that producer. A delta sum of a
-//! histogram is the difference of two `f64` totals, so it carries their rounding.
+//! delta histogram has no min and max: the cells keep them over the series' whole life
+//! (nothing ever resets a cell). A delta sum of a histogram is the difference of two `f64`
+//! totals, so it carries their rounding. A point never starts after its own time (a series
+//! bound while the reading was taken starts at the reading).
 //!
-//! A series with nothing in it (a gauge never set) is left out.
+//! A series with nothing in it (a gauge never set) is left out, and so is a metric with no
+//! point.
 
 use std::collections::HashMap;
 
@@ -98,7 +100,8 @@ impl MetricsEncoder {
                         .collect()
                 })
                 .collect();
-            let series_delta = delta && m.kind != InstrumentKind::UpDownCounter;
+            let series_delta =
+                delta && matches!(m.kind, InstrumentKind::Counter | InstrumentKind::Histogram);
             // The start and the value to write for each series, the delta one taken from
             // what the last export had.
             let mut points = Vec::with_capacity(m.series.len());
@@ -118,7 +121,7 @@ impl MetricsEncoder {
                 } else {
                     (s.start_unix_nanos, s.value.clone())
                 };
-                points.push((start, value));
+                points.push((start.min(now_unix_nanos), value));
             }
             let temporality = if series_delta {
                 Temporality::Delta
@@ -145,7 +148,9 @@ impl MetricsEncoder {
                             _ => None,
                         })
                         .collect();
-                    req.sum(&meta, temporality, counter, &ps);
+                    if !ps.is_empty() {
+                        req.sum(&meta, temporality, counter, &ps);
+                    }
                 }
                 InstrumentKind::Gauge => {
                     let ps: Vec<NumberPoint<'_>> = points
@@ -177,7 +182,13 @@ impl MetricsEncoder {
                                 max,
                             } => {
                                 let count: u64 = buckets.iter().sum();
-                                let seen = count > 0 && !series_delta;
+                                // Min and max once a value is in all three cells (they are
+                                // written after its bucket).
+                                let seen = count > 0
+                                    && !series_delta
+                                    && min.is_finite()
+                                    && max.is_finite()
+                                    && min <= max;
                                 Some(HistogramPoint {
                                     attributes: a,
                                     start_unix_nanos: *start,
@@ -193,7 +204,9 @@ impl MetricsEncoder {
                             _ => None,
                         })
                         .collect();
-                    req.histogram(&meta, temporality, &ps);
+                    if !ps.is_empty() {
+                        req.histogram(&meta, temporality, &ps);
+                    }
                 }
             }
         }

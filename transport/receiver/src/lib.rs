@@ -9,7 +9,7 @@
 //!
 //! It also accepts `POST /v1/metrics` (ringspan's own metrics): each request is decoded,
 //! its data points counted ([`ReceiverCounts::metric_requests`], `data_points`) and, with
-//! [`Keep::Decoded`], kept with its bytes ([`Receiver::take_metrics`]). Faults apply to
+//! [`Keep::Decoded`] or [`Keep::Metrics`], kept with its bytes ([`Receiver::take_metrics`]). Faults apply to
 //! traces only.
 //!
 //! Answers: 200 with an empty `ExportTraceServiceResponse` (or one with `partial_success`),
@@ -51,6 +51,9 @@ pub enum Keep {
     /// Every accepted request, decoded with `opentelemetry-proto`'s types, for
     /// [`Receiver::take_requests`].
     Decoded,
+    /// Spans counted only (as `Count`), and every `/v1/metrics` request kept decoded, for
+    /// [`Receiver::take_metrics`]: what a benchmark that checks its metrics needs.
+    Metrics,
 }
 
 /// A function each receiver thread runs when it starts.
@@ -284,7 +287,8 @@ pub struct ReceiverCounts {
     pub data_points: u64,
 }
 
-/// A `/v1/metrics` request the receiver accepted (kept with [`Keep::Decoded`]).
+/// A `/v1/metrics` request the receiver accepted (kept with [`Keep::Decoded`] or
+/// [`Keep::Metrics`]).
 #[derive(Clone, Debug)]
 pub struct MetricsRequest {
     /// Its body as sent, inflated if it was gzip: for a second decoder to read.
@@ -513,7 +517,8 @@ impl Receiver {
         std::mem::take(&mut *self.shared.kept.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// The `/v1/metrics` requests accepted so far (with [`Keep::Decoded`]; empty otherwise).
+    /// The `/v1/metrics` requests accepted so far (with [`Keep::Decoded`] or
+    /// [`Keep::Metrics`]; empty otherwise).
     pub fn take_metrics(&self) -> Vec<MetricsRequest> {
         std::mem::take(
             &mut *self

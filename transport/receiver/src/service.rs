@@ -151,7 +151,7 @@ pub fn check_body(
     };
     let spans = count_spans(body).map_err(|_| StatusCode::BAD_REQUEST)?;
     let decoded = match keep {
-        Keep::Count => None,
+        Keep::Count | Keep::Metrics => None,
         Keep::Decoded => {
             Some(ExportTraceServiceRequest::decode(body).map_err(|_| StatusCode::BAD_REQUEST)?)
         }
@@ -353,7 +353,7 @@ fn data_points(req: &ExportMetricsServiceRequest) -> u64 {
         .sum()
 }
 
-/// Serves a `/v1/metrics` request: decoded, counted, kept with [`Keep::Decoded`], answered
+/// Serves a `/v1/metrics` request: decoded, counted, kept unless [`Keep::Count`], answered
 /// with full success. Faults are for traces only.
 async fn serve_metrics(
     wire: Bytes,
@@ -382,7 +382,7 @@ async fn serve_metrics(
     let c = &shared.counters;
     add(&c.metric_requests, 1);
     add(&c.data_points, data_points(&request));
-    if shared.keep == Keep::Decoded {
+    if shared.keep != Keep::Count {
         shared
             .kept_metrics
             .lock()

@@ -6,7 +6,13 @@
 //!
 //! One export at a time: a tick that comes while an export still retries waits for it
 //! (cumulative values lose nothing by a late export). At shutdown, after spans are settled,
-//! one last export carries the final counts, within what is left of the deadline.
+//! one last export carries the final counts, within what is left of the deadline. A
+//! periodic export still in flight when shutdown begins is given up at once when every
+//! point is cumulative (the final export carries newer values of the same points, and needs
+//! the time); its points count as dropped (`shutdown`). With a delta preference it may
+//! finish (within the deadline) first: its deltas are in no later export. A delta export
+//! that fails is lost and counted, as in the OpenTelemetry SDKs: sending its deltas again
+//! could count twice what a collector did take.
 //!
 //! Each export also carries the application's instruments (`ringspan::Engine::metric`),
 //! under the engine's scope, written by one `MetricsEncoder` that keeps what delta points
@@ -103,6 +109,12 @@ async fn run(
 ) {
     let mut jitter = IdGenerator::new(0x6d65_7472_6963);
     let mut instruments = MetricsEncoder::new(temporality);
+    // See the module docs.
+    let periodic_cut = if temporality == TemporalityPreference::Cumulative {
+        Cut::AtShutdown
+    } else {
+        Cut::AtDeadline
+    };
     let start = tokio::time::Instant::now() + interval;
     let mut tick = tokio::time::interval_at(start, interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -114,7 +126,7 @@ async fn run(
             _ = shutdown.wait_for(Option::is_some) => break,
             _ = tick.tick() => {}
         }
-        let cut = Cut::AtShutdown;
+        let cut = periodic_cut;
         export_once(core, ctx, &mut jitter, &mut instruments, stop.clone(), cut).await;
     }
     export_once(
@@ -131,10 +143,10 @@ async fn run(
 /// When an export in progress gives up.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cut {
-    /// As soon as shutdown begins (a periodic export: the final one, with newer counts, is
-    /// about to follow and needs the time left).
+    /// As soon as shutdown begins (a periodic export of cumulative points: the final one,
+    /// with newer values, is about to follow and needs the time left).
     AtShutdown,
-    /// At the shutdown deadline (the final export).
+    /// At the shutdown deadline (the final export, and a periodic one carrying deltas).
     AtDeadline,
 }
 
@@ -164,9 +176,10 @@ async fn export_once(
 ) {
     let observer = core.observer();
     let families = read(core, observer, observer.heap);
+    let reading = core.engine().read_metrics();
+    // After the reading: no series in it was bound later than its points' time.
     let now = unix_nanos();
     let mut req = encode(&families, observer, now);
-    let reading = core.engine().read_metrics();
     if reading.series() > 0 {
         req.scope(core.engine().scope(), "");
         instruments.encode(&reading, &mut req, now);

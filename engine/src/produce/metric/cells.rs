@@ -4,25 +4,29 @@
 //! Every lane has the same layout (a series owns cells `cell..cell + width` in every block),
 //! so a handle needs only its first cell's index. A lane's block has one writer at a time:
 //! the producer holding the lane's claim, which updates a cell with a relaxed load and
-//! store (no read-modify-write, no lock prefix, no line another thread writes). Successive
+//! store (no read-modify-write, no lock prefix; the only other thread that writes the block
+//! is one binding a new series, which starts that series' min and max cells before any
+//! handle to it exists). Successive
 //! holders are ordered by the claim itself (the ring's Release on release, Acquire on
 //! claim), so a new holder adds to exactly what the last one left. The shared block is
-//! written by any number of detached producers with atomic read-modify-writes.
+//! written by any number of detached producers with atomic read-modify-writes. (Two of
+//! them setting one gauge at once leave one of their two values, under the later stamp.)
 //!
 //! The collector reads every cell with plain atomic loads while producers write: each cell
-//! it reads is a value that cell really held (no torn words), and each cell only grows
-//! (counts) or is replaced whole (gauges), so one reading never goes backwards from the
-//! last one. The cells of one series are not read at one instant: a histogram read while a
-//! value is being recorded may have the value in its bucket and not yet in its sum. Its
-//! count is the sum of its buckets, so the two always agree.
+//! it reads is a value that cell really held (no torn words), and a cell's successive
+//! readings follow its modification order: a counter's never go back. The cells of one
+//! series are not read at one instant: a histogram read while a value is being recorded may
+//! have the value in its bucket and not yet in its sum, min or max. Its count is the sum of
+//! its buckets, so the two always agree.
 //!
-//! A block keeps a line's worth of unused cells at each end, so no other allocation shares
-//! a cache line with the cells in use (two lanes' cells never share one).
+//! A block keeps 16 unused cells (128 bytes: a line and the one the adjacent-line
+//! prefetcher pairs with it, as `crossbeam_utils::CachePadded` pads) at each end, so no
+//! other allocation shares those lines with the cells in use.
 
 use crate::sync::{AtomicU64, Ordering};
 
-/// Cells per cache line: the unused cells at each end of a block.
-const PAD: usize = 8;
+/// The unused cells at each end of a block (see the module docs).
+const PAD: usize = 16;
 
 /// A block of metric cells (see the module docs).
 #[doc(hidden)]
@@ -52,9 +56,9 @@ impl MetricCells {
         self.len() == 0
     }
 
-    /// Bytes a block of `cells` cells takes.
+    /// Bytes a block of `cells` cells takes (saturating).
     pub(crate) const fn bytes_for(cells: usize) -> usize {
-        (cells + 2 * PAD) * 8
+        cells.saturating_add(2 * PAD).saturating_mul(8)
     }
 
     /// Bytes the block takes.
@@ -62,21 +66,21 @@ impl MetricCells {
         Self::bytes_for(self.len())
     }
 
-    /// Cell `i`; `None` past the end (never, for a cell the block's engine handed out).
+    /// Cell `i` (for `i` past the block's cells, an unused one, or `None` past those; never
+    /// asked for: the registry hands out only cells inside the block).
     #[inline(always)]
     fn cell(&self, i: usize) -> Option<&AtomicU64> {
         self.range(i, 1).map(|c| &c[0])
     }
 
-    /// Cells `i..i + n` (one check for a series' cells); `None` past the end. (A range
-    /// reaching into the unused cells at the end is never asked for: the registry hands out
-    /// only cells inside the block.)
+    /// Cells `i..i + n` (one check for a series' cells), as [`MetricCells::cell`] for a
+    /// range past the block's cells.
     #[inline(always)]
     pub(crate) fn range(&self, i: usize, n: usize) -> Option<&[AtomicU64]> {
         self.cells.get(i + PAD..i + PAD + n)
     }
 
-    /// Reads cell `i` (0 past the end).
+    /// Reads cell `i` (as [`MetricCells::cell`] past the block's cells; 0 past those).
     #[inline]
     pub fn get(&self, i: usize) -> u64 {
         // Relaxed: a reading needs no order with other memory; a cell's own modification
@@ -103,17 +107,33 @@ impl MetricCells {
     }
 
     /// Sets the gauge in cells `i` (value) and `i + 1` (stamp) to `bits`, stamped `stamp`
-    /// (non-zero, later for later values).
+    /// (non-zero, later for later values). `owned` as for [`MetricCells::add`]: the shared
+    /// block's stamp only moves forward (`fetch_max`).
     #[inline(always)]
-    pub fn set_gauge(&self, i: usize, bits: u64, stamp: u64) {
+    pub fn set_gauge(&self, i: usize, bits: u64, stamp: u64, owned: bool) {
         let (Some(value), Some(at)) = (self.cell(i), self.cell(i + 1)) else {
             return;
         };
         // Relaxed: published by the Release store of the stamp below.
         value.store(bits, Ordering::Relaxed);
-        // Release, paired with the Acquire in `gauge`: a reader that sees this stamp sees
-        // this value (or a later one), never an older value under a newer stamp.
-        at.store(stamp, Ordering::Release);
+        if owned {
+            // Release, paired with the Acquire in `gauge`: a reader that sees this stamp
+            // sees this value (or a later one), never an older value under a newer stamp.
+            at.store(stamp, Ordering::Release);
+        } else {
+            // Release, as above. With several writers a value may meet another's stamp
+            // (see the module docs); the stamp never goes back.
+            at.fetch_max(stamp, Ordering::Release);
+        }
+    }
+
+    /// Adds `v` to the `f64` in cell `i` (the path a histogram's sum takes), as
+    /// [`MetricCells::add`] does.
+    #[inline(always)]
+    pub fn add_f64(&self, i: usize, v: f64, owned: bool) {
+        if let Some(c) = self.cell(i) {
+            update_f64(c, owned, |s| s + v);
+        }
     }
 
     /// The gauge in cells `i` and `i + 1`: its stamp (0: never set) and value bits.

@@ -15,8 +15,8 @@
 //! | [`Gauge`] | the last `f64` set | 2 (value, stamp) |
 //! | [`Histogram`] | `f64` values in explicit buckets, with sum, min and max | bounds + 4 |
 //!
-//! Each call takes the producer to record on ([`Counter::add`]): a pinned producer writes
-//! only its lane's cells. The `_local` forms record on the thread's producer
+//! Each call takes the producer to record on ([`Counter::add`]): a producer with a ring
+//! (pinned or not) writes only its lane's cells. The `_local` forms record on the thread's producer
 //! ([`crate::Engine::with_local`]). A producer without a ring (detached) records into one
 //! block the engine shares between such threads, with atomic read-modify-writes: slower,
 //! never lost. A histogram value that is not finite is not recorded; it is counted
@@ -273,9 +273,9 @@ impl Gauge {
     /// every lane wins).
     #[inline]
     pub fn set(&self, producer: &Producer, v: f64) {
-        let (cells, _) = producer.metric_cells(&self.pool);
+        let (cells, owned) = producer.metric_cells(&self.pool);
         let stamp = self.pool.clock.now().max(1);
-        cells.set_gauge(self.cell as usize, v.to_bits(), stamp);
+        cells.set_gauge(self.cell as usize, v.to_bits(), stamp, owned);
     }
 
     /// Sets the gauge on this thread's producer.

@@ -86,13 +86,6 @@ pub(crate) struct Instrument {
     pub(crate) overflowed: u64,
 }
 
-impl Instrument {
-    /// Cells one series takes.
-    pub(crate) fn width(&self) -> usize {
-        width(self.kind, self.bounds.len())
-    }
-}
-
 /// Cells a series of `kind` takes: one for a sum, value and stamp for a gauge, and for a
 /// histogram one per bucket (`bounds + 1`) then sum, min and max.
 pub(crate) fn width(kind: InstrumentKind, bounds: usize) -> usize {
@@ -103,7 +96,7 @@ pub(crate) fn width(kind: InstrumentKind, bounds: usize) -> usize {
     }
 }
 
-/// What an instrument is asked to be (see [`crate::Engine::counter`]).
+/// What an instrument is asked to be (see [`crate::Engine::metric`]).
 pub(crate) struct Spec<'a> {
     pub(crate) name: &'a str,
     pub(crate) unit: &'a str,
@@ -154,46 +147,33 @@ impl Registry {
         if spec.kind == InstrumentKind::Histogram {
             check_bounds(spec.name, spec.bounds)?;
         }
-        let at = match self.instruments.iter().position(|i| i.name == spec.name) {
-            Some(at) => {
-                let i = &self.instruments[at];
-                if i.kind != spec.kind
-                    || i.unit != spec.unit
-                    || (i.kind == InstrumentKind::Histogram && *i.bounds != *spec.bounds)
-                {
-                    return Err(Error::config(
-                        format!("metric {}", spec.name),
-                        format!("{:?} in {:?}", spec.kind, spec.unit),
-                        format!(
-                            "already an instrument of kind {:?} in {:?}{}",
-                            i.kind,
-                            i.unit,
-                            if i.kind == InstrumentKind::Histogram {
-                                format!(" with bounds {:?}", i.bounds)
-                            } else {
-                                String::new()
-                            }
-                        ),
-                    ));
-                }
-                at
+        let existing = self.instruments.iter().position(|i| i.name == spec.name);
+        if let Some(at) = existing {
+            let i = &self.instruments[at];
+            if i.kind != spec.kind
+                || i.unit != spec.unit
+                || (i.kind == InstrumentKind::Histogram && *i.bounds != *spec.bounds)
+            {
+                return Err(Error::config(
+                    format!("metric {}", spec.name),
+                    format!("{:?} in {:?}", spec.kind, spec.unit),
+                    format!(
+                        "already an instrument of kind {:?} in {:?}{}",
+                        i.kind,
+                        i.unit,
+                        if i.kind == InstrumentKind::Histogram {
+                            format!(" with bounds {:?}", i.bounds)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                ));
             }
-            None => {
-                self.instruments.push(Instrument {
-                    name: spec.name.to_owned(),
-                    unit: spec.unit.to_owned(),
-                    description: spec.description.to_owned(),
-                    kind: spec.kind,
-                    bounds: if spec.kind == InstrumentKind::Histogram {
-                        spec.bounds.into()
-                    } else {
-                        std::sync::Arc::from([])
-                    },
-                    series: Vec::new(),
-                    overflowed: 0,
-                });
-                self.instruments.len() - 1
-            }
+        }
+        let bounds: std::sync::Arc<[f64]> = match existing {
+            Some(at) => std::sync::Arc::clone(&self.instruments[at].bounds),
+            None if spec.kind == InstrumentKind::Histogram => spec.bounds.into(),
+            None => std::sync::Arc::from([]),
         };
         let mut attributes: Vec<(String, Owned)> = spec
             .attributes
@@ -204,55 +184,65 @@ impl Registry {
         attributes.reverse();
         attributes.sort_by(|a, b| a.0.cmp(&b.0));
         attributes.dedup_by(|a, b| a.0 == b.0);
-        let width = self.instruments[at].width();
-        let instrument = &mut self.instruments[at];
-        let bounds = std::sync::Arc::clone(&instrument.bounds);
-        if let Some(s) = instrument
-            .series
-            .iter()
-            .find(|s| s.attributes == attributes)
-        {
+        let overflow = vec![("otel.metric.overflow".to_owned(), Owned::Bool(true))];
+        let series: &[Series] = existing.map_or(&[], |at| &self.instruments[at].series);
+        if let Some(s) = series.iter().find(|s| s.attributes == attributes) {
             return Ok(Bound {
                 cell: s.cell,
                 bounds,
             });
         }
-        let overflow = vec![("otel.metric.overflow".to_owned(), Owned::Bool(true))];
-        let attributes = if instrument.series.len() >= MAX_SERIES {
-            instrument.overflowed += 1;
-            if let Some(s) = instrument.series.iter().find(|s| s.attributes == overflow) {
-                return Ok(Bound {
-                    cell: s.cell,
-                    bounds,
-                });
+        let overflowing = series.len() >= MAX_SERIES;
+        if overflowing {
+            if let Some(s) = series.iter().find(|s| s.attributes == overflow) {
+                let cell = s.cell;
+                if let Some(at) = existing {
+                    self.instruments[at].overflowed += 1;
+                }
+                return Ok(Bound { cell, bounds });
             }
-            overflow
-        } else {
-            attributes
-        };
+        }
+        // A new series: its cells first, so that a bind that fails changes nothing.
+        let width = width(spec.kind, bounds.len());
         let cell = self.next_cell;
-        if self.capacity - cell < width {
+        let left = self.capacity.saturating_sub(cell);
+        if left < width {
             return Err(Error::config(
                 "EngineConfig::metric_cells",
                 self.capacity,
                 format!(
-                    "metric {} needs {width} more cells and {} are left: raise metric_cells",
-                    spec.name,
-                    self.capacity - cell
+                    "metric {} needs {width} more cells and {left} are left: raise metric_cells",
+                    spec.name
                 ),
             ));
         }
         self.next_cell += width;
-        let instrument = &mut self.instruments[at];
-        if instrument.kind == InstrumentKind::Histogram {
-            let n = instrument.bounds.len() + 1;
+        if spec.kind == InstrumentKind::Histogram {
+            let n = bounds.len() + 1;
             for b in blocks {
                 b.init(cell + n + 1, MIN_START);
                 b.init(cell + n + 2, MAX_START);
             }
         }
+        let at = match existing {
+            Some(at) => at,
+            None => {
+                self.instruments.push(Instrument {
+                    name: spec.name.to_owned(),
+                    unit: spec.unit.to_owned(),
+                    description: spec.description.to_owned(),
+                    kind: spec.kind,
+                    bounds: std::sync::Arc::clone(&bounds),
+                    series: Vec::new(),
+                    overflowed: 0,
+                });
+                self.instruments.len() - 1
+            }
+        };
+        let instrument = &mut self.instruments[at];
+        instrument.overflowed += u64::from(overflowing);
         instrument.series.push(Series {
-            attributes,
+            attributes: if overflowing { overflow } else { attributes },
             cell,
             start_unix_nanos: now_unix_nanos,
         });
