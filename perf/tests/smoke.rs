@@ -92,3 +92,42 @@ fn a_short_run_reports_every_span_and_compares_with_otel_and_null() {
     assert!(plot.contains("<svg") && plot.contains("opentelemetry_sdk") && plot.contains("null"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_metrics_signal_delivers_every_update_in_the_last_export() {
+    let dir = std::env::temp_dir().join(format!("ringspan-perf-metrics-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("report.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_ringspan-perf"))
+        .args([
+            "--duration",
+            "2",
+            "--rate",
+            "20000",
+            "--signal",
+            "traces,metrics",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .expect("the harness runs");
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(r["identity"]["holds"], true, "{r}");
+    let how = r["identity"]["how"].as_str().unwrap_or_default();
+    assert!(
+        how.contains("the last export holds every metric update"),
+        "{r}"
+    );
+    let spans = r["spans_recorded"].as_u64().unwrap();
+    assert!(spans > 10_000, "{r}");
+    // Ten updates per event, and one event per span.
+    assert_eq!(r["metric_updates"].as_u64().unwrap(), 10 * spans, "{r}");
+    assert!(r["metric_requests"].as_u64().unwrap() >= 2, "{r}");
+}
