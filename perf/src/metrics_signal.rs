@@ -85,10 +85,11 @@ pub fn check(
 ) -> Delivered {
     let counts = pipeline.metrics_counts().unwrap_or_default();
     let identity = (|| {
-        if counts.handed != counts.exported {
+        let settled = counts.exported + counts.rejected + counts.dropped.total();
+        if counts.handed != settled {
             return Err(format!(
-                "metric points handed {} != exported {}: {counts:?}",
-                counts.handed, counts.exported
+                "metric points handed {} != exported + rejected + dropped {settled}: {counts:?}",
+                counts.handed
             ));
         }
         let last = requests

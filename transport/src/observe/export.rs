@@ -7,9 +7,10 @@
 //! One export at a time: a tick that comes while an export still retries waits for it
 //! (cumulative values lose nothing by a late export). At shutdown, after spans are settled,
 //! one last export carries the final counts, within what is left of the deadline. A
-//! periodic export still in flight when shutdown begins is given up at once when every
-//! point is cumulative (the final export carries newer values of the same points, and needs
-//! the time); its points count as dropped (`shutdown`). With a delta preference it may
+//! periodic export still in flight when shutdown begins is given up after a short grace
+//! (250 ms, at most a quarter of the time left) when every point is cumulative (the final
+//! export carries newer values of the same points, and needs the time); its points then
+//! count as dropped (`shutdown`). With a delta preference it may
 //! finish (within the deadline) first: its deltas are in no later export. A delta export
 //! that fails is lost and counted, as in the OpenTelemetry SDKs: sending its deltas again
 //! could count twice what a collector did take.
@@ -140,11 +141,15 @@ async fn run(
     .await;
 }
 
+/// How long a periodic export of cumulative points still in flight when shutdown begins
+/// may take to finish (at most a quarter of the time left) before it is given up.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(250);
+
 /// When an export in progress gives up.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cut {
-    /// As soon as shutdown begins (a periodic export of cumulative points: the final one,
-    /// with newer values, is about to follow and needs the time left).
+    /// Shortly after shutdown begins (a periodic export of cumulative points: the final
+    /// one, with newer values, is about to follow and needs the time left).
     AtShutdown,
     /// At the shutdown deadline (the final export, and a periodic one carrying deltas).
     AtDeadline,
@@ -154,10 +159,16 @@ enum Cut {
 async fn give_up(cut: Cut, mut stop: watch::Receiver<Option<Instant>>) {
     match cut {
         Cut::AtShutdown => {
-            if stop.wait_for(Option::is_some).await.is_err() {
+            let deadline = match stop.wait_for(Option::is_some).await {
+                Ok(at) => *at,
                 // The handle is gone without a shutdown: never.
-                std::future::pending::<()>().await;
-            }
+                Err(_) => std::future::pending().await,
+            };
+            // A grace for an export about to finish (it usually is: a tick and the end of
+            // the work often come together), at most a quarter of the time left.
+            let now = Instant::now();
+            let left = deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(now));
+            tokio::time::sleep(SHUTDOWN_GRACE.min(left / 4)).await;
         }
         Cut::AtDeadline => deadline(stop).await,
     }
