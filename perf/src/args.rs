@@ -186,7 +186,7 @@ impl Args {
                                 return Err(bad(
                                     &flag,
                                     &value,
-                                    "logs are not built yet: traces, metrics or both",
+                                    "logs (and so all) are not built yet: traces, metrics or both",
                                 ))
                             }
                             _ => {
@@ -221,11 +221,16 @@ impl Args {
                 _ => return Err(bad(&flag, &value, "unknown option")),
             }
         }
-        if a.signals.metrics && (a.faults || a.endpoint.is_some() || a.api != Api::Native) {
+        if a.signals.metrics
+            && (a.faults
+                || a.endpoint.is_some()
+                || a.api != Api::Native
+                || a.compare.contains(&Compare::Otel))
+        {
             return Err(bad(
                 "--signal",
                 "metrics",
-                "checks its values at the embedded receiver with the native API: not with --faults, --endpoint or --api tracing",
+                "checks its values at the embedded receiver with the native API: not with --faults, --endpoint, --api tracing or --compare otel (whose run records spans alone)",
             ));
         }
         if a.faults && a.endpoint.is_some() {
@@ -308,6 +313,7 @@ mod tests {
             ("--signal logs", "--signal"),
             ("--signal spans", "--signal"),
             ("--signal metrics --faults", "--signal"),
+            ("--signal metrics --compare otel", "--signal"),
         ] {
             let e = parse(input).unwrap_err();
             assert!(e.contains(flag), "{input}: {e}");

@@ -10,6 +10,7 @@ use ringspan::{Counter, Engine, Gauge, Histogram, Producer, UpDownCounter, Value
 use ringspan_transport::{ExportCounts, Pipeline};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
 
 use crate::args::METRIC_UPDATES;
@@ -83,8 +84,9 @@ pub fn check(
     requests: &[ExportMetricsServiceRequest],
     events: u64,
 ) -> Delivered {
-    let counts = pipeline.metrics_counts().unwrap_or_default();
+    let counts = pipeline.metrics_counts();
     let identity = (|| {
+        let counts = counts.ok_or("the metrics exporter did not run")?;
         let settled = counts.exported + counts.rejected + counts.dropped.total();
         if counts.handed != settled {
             return Err(format!(
@@ -92,20 +94,43 @@ pub fn check(
                 counts.handed
             ));
         }
-        let last = requests
-            .iter()
-            .rev()
-            .find(|r| metric(r, "perf.orders").is_some())
-            .ok_or("no export carried the instruments")?;
+        // The embedded receiver refuses nothing: the only loss allowed is a periodic export
+        // given up at shutdown, whose points the final one carries again.
+        if counts.rejected != 0 || counts.dropped.total() != counts.dropped.shutdown {
+            return Err(format!("metric points lost: {counts:?}"));
+        }
+        let kept: u64 = requests.iter().map(points).sum();
+        if kept < counts.exported || kept > counts.exported + counts.dropped.shutdown {
+            return Err(format!(
+                "the receiver kept {kept} points, the exporter exported {} and gave up {}",
+                counts.exported, counts.dropped.shutdown
+            ));
+        }
+        // The last export by its points' time (a request given up may still have arrived
+        // after the final one); none may hold more than was recorded.
+        let mut last = None;
+        for r in requests {
+            let Some(Data::Sum(orders)) = metric(r, "perf.orders") else {
+                continue;
+            };
+            for p in &orders.data_points {
+                if int(p.value) > 3 * events as i64 {
+                    return Err(format!(
+                        "perf.orders read {:?}, more than recorded",
+                        p.value
+                    ));
+                }
+            }
+            let at = orders.data_points.first().map_or(0, |p| p.time_unix_nano);
+            if last.is_none_or(|(t, _)| at > t) {
+                last = Some((at, r));
+            }
+        }
+        let (_, last) = last.ok_or("no export carried the instruments")?;
         let Some(Data::Sum(orders)) = metric(last, "perf.orders") else {
             return Err("perf.orders is not a sum".into());
         };
-        if orders.data_points.len() != VENUES.len() {
-            return Err(format!(
-                "perf.orders has {} series",
-                orders.data_points.len()
-            ));
-        }
+        let mut venues: Vec<String> = Vec::new();
         for p in &orders.data_points {
             let got = int(p.value);
             if got != 3 * events as i64 {
@@ -114,39 +139,86 @@ pub fn check(
                     3 * events
                 ));
             }
+            for kv in &p.attributes {
+                if let Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(v)),
+                }) = &kv.value
+                {
+                    venues.push(format!("{}={v}", kv.key));
+                }
+            }
+        }
+        venues.sort();
+        let mut want: Vec<String> = VENUES.iter().map(|v| format!("venue={v}")).collect();
+        want.sort();
+        if venues != want {
+            return Err(format!("perf.orders series {venues:?}, recorded {want:?}"));
         }
         let Some(Data::Sum(open)) = metric(last, "perf.orders.open") else {
             return Err("perf.orders.open is not a sum".into());
         };
-        if int(open.data_points[0].value) != 0 {
+        let open = open
+            .data_points
+            .first()
+            .ok_or("perf.orders.open has no point")?;
+        if int(open.value) != 0 {
             return Err(format!(
                 "perf.orders.open read {:?}, 0 recorded",
-                open.data_points[0].value
+                open.value
             ));
+        }
+        let Some(Data::Gauge(price)) = metric(last, "perf.price") else {
+            return Err("perf.price is not a gauge".into());
+        };
+        let price = price.data_points.first().ok_or("perf.price has no point")?;
+        match price.value {
+            Some(number_data_point::Value::AsDouble(v)) if (100.0..116.0).contains(&v) => {}
+            ref other => return Err(format!("perf.price read {other:?}, set in 100..116")),
         }
         let Some(Data::Histogram(h)) = metric(last, "perf.latency") else {
             return Err("perf.latency is not a histogram".into());
         };
-        let p = &h.data_points[0];
+        let p = h.data_points.first().ok_or("perf.latency has no point")?;
         if p.count != events || p.bucket_counts.iter().sum::<u64>() != events {
             return Err(format!(
                 "perf.latency counted {} ({:?}), {events} recorded",
                 p.count, p.bucket_counts
             ));
         }
+        if p.min.is_some_and(|m| m < 0.0) || p.max.is_some_and(|m| m > 999.0) {
+            return Err(format!(
+                "perf.latency min {:?} max {:?}, recorded in 0..1000",
+                p.min, p.max
+            ));
+        }
         Ok(format!(
-            "the last export holds every metric update; points handed = exported {} + dropped {} ({} by a periodic export cut at shutdown, superseded by the final one)",
-            counts.exported,
-            counts.dropped.total(),
-            counts.dropped.shutdown
+            "the last export holds every metric update; points handed = exported {} + rejected 0 + dropped {} (by a periodic export given up at shutdown, its points in the final one)",
+            counts.exported, counts.dropped.shutdown
         ))
     })();
     Delivered {
         updates: events * METRIC_UPDATES,
-        counts,
+        counts: counts.unwrap_or_default(),
         requests: requests.len(),
         identity,
     }
+}
+
+/// Data points in a request.
+fn points(r: &ExportMetricsServiceRequest) -> u64 {
+    r.resource_metrics
+        .iter()
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+        .map(|m| match &m.data {
+            Some(Data::Sum(s)) => s.data_points.len(),
+            Some(Data::Gauge(g)) => g.data_points.len(),
+            Some(Data::Histogram(h)) => h.data_points.len(),
+            Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+            Some(Data::Summary(s)) => s.data_points.len(),
+            None => 0,
+        } as u64)
+        .sum()
 }
 
 fn metric<'a>(r: &'a ExportMetricsServiceRequest, name: &str) -> Option<&'a Data> {

@@ -297,20 +297,31 @@ pub fn run(
         extra.insert("last_export_error".into(), json!(why));
     }
     let cpu = phase.cpu_by_role(
-        [("drain", "ringspan-drain"), ("exporter", "ringspan-export")]
-            .into_iter()
-            .chain(target.cpu_role()),
+        [
+            ("drain", "ringspan-drain"),
+            ("exporter", "ringspan-export"),
+            // The metrics exporter (`ringspan-metrics`, cut to 15 bytes by the kernel).
+            ("metrics_exporter", "ringspan-metric"),
+        ]
+        .into_iter()
+        .chain(target.cpu_role()),
     );
     Ok(LibReport {
         library: "ringspan",
         setup: format!(
-            "Pipeline: {} lane(s) of {} compact + {} full slots, {}, {} spans per request, drain parks 200 us when idle, OTLP/HTTP to {}",
+            "Pipeline: {} lane(s) of {} compact + {} full slots, {}{}, {} spans per request, drain parks 200 us when idle, OTLP/HTTP to {}",
             cores.len(),
             config_compact,
             args.ring_capacity,
-            match args.api {
-                Api::Native => "callsite spans",
-                Api::Tracing => "tracing spans through TracingLayer (travelling records)",
+            match (args.signals.traces, args.api) {
+                (false, _) => "no spans",
+                (true, Api::Native) => "callsite spans",
+                (true, Api::Tracing) => "tracing spans through TracingLayer (travelling records)",
+            },
+            if args.signals.metrics {
+                " + 10 metric updates per event (exported every 1 s)"
+            } else {
+                ""
             },
             args.batch,
             target.url

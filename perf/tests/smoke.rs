@@ -130,4 +130,6 @@ fn the_metrics_signal_delivers_every_update_in_the_last_export() {
     // Ten updates per event, and one event per span.
     assert_eq!(r["metric_updates"].as_u64().unwrap(), 10 * spans, "{r}");
     assert!(r["metric_requests"].as_u64().unwrap() >= 2, "{r}");
+    assert!(r["metric_points_exported"].as_u64().unwrap() > 0, "{r}");
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -9,7 +9,8 @@
 //!
 //! It also accepts `POST /v1/metrics` (ringspan's own metrics): each request is decoded,
 //! its data points counted ([`ReceiverCounts::metric_requests`], `data_points`) and, with
-//! [`Keep::Decoded`] or [`Keep::Metrics`], kept with its bytes ([`Receiver::take_metrics`]). Faults apply to
+//! [`Keep::Decoded`] or [`Keep::Metrics`], kept with its bytes
+//! ([`Receiver::take_metrics`]). Faults apply to
 //! traces only.
 //!
 //! Answers: 200 with an empty `ExportTraceServiceResponse` (or one with `partial_success`),
@@ -45,11 +46,12 @@ pub use service::{check_body, check_headers};
 /// What the receiver keeps of the requests it accepts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Keep {
-    /// Counts only (a framing scan, no decode): cheap enough to run next to a benchmark.
+    /// Counts only (a framing scan of spans, no decode; a `/v1/metrics` request is always
+    /// decoded, to count its points): cheap enough to run next to a benchmark.
     #[default]
     Count,
     /// Every accepted request, decoded with `opentelemetry-proto`'s types, for
-    /// [`Receiver::take_requests`].
+    /// [`Receiver::take_requests`] (and `/v1/metrics` ones for [`Receiver::take_metrics`]).
     Decoded,
     /// Spans counted only (as `Count`), and every `/v1/metrics` request kept decoded, for
     /// [`Receiver::take_metrics`]: what a benchmark that checks its metrics needs.

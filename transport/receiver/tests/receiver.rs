@@ -89,11 +89,17 @@ fn accepts_protobuf_plain_and_gzip_and_counts_spans() {
 
 #[test]
 fn accepts_metrics_and_counts_their_data_points() {
+    for keep in [Keep::Decoded, Keep::Metrics, Keep::Count] {
+        metrics_kept_with(keep);
+    }
+}
+
+fn metrics_kept_with(keep: Keep) {
     use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
     use opentelemetry_proto::tonic::metrics::v1::{
         metric::Data, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
     };
-    let r = Receiver::start(ReceiverConfig::default().keep(Keep::Decoded)).unwrap();
+    let r = Receiver::start(ReceiverConfig::default().keep(keep)).unwrap();
     let gauge = |name: &str, points: usize| Metric {
         name: name.into(),
         data: Some(Data::Gauge(Gauge {
@@ -116,9 +122,20 @@ fn accepts_metrics_and_counts_their_data_points() {
     let c = r.counts();
     assert_eq!((c.metric_requests, c.data_points, c.requests), (1, 5, 0));
     let kept = r.take_metrics();
-    assert_eq!(kept.len(), 1);
-    assert_eq!(kept[0].request, req);
-    assert_eq!(kept[0].bytes, req.encode_to_vec());
+    if keep == Keep::Count {
+        assert!(kept.is_empty());
+    } else {
+        assert_eq!(kept.len(), 1, "{keep:?}");
+        assert_eq!(kept[0].request, req);
+        assert_eq!(kept[0].bytes, req.encode_to_vec());
+    }
+    // Spans are kept decoded only with `Decoded`.
+    assert_eq!(post(r.addr(), "", &request(3)).0, 200);
+    assert_eq!(
+        r.take_requests().len(),
+        usize::from(keep == Keep::Decoded),
+        "{keep:?}"
+    );
 }
 
 #[test]
