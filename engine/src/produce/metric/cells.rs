@@ -132,7 +132,7 @@ impl MetricCells {
     #[inline(always)]
     pub fn add_f64(&self, i: usize, v: f64, owned: bool) {
         if let Some(c) = self.cell(i) {
-            update_f64(c, owned, |s| s + v);
+            add_f64(c, v, owned);
         }
     }
 
@@ -176,6 +176,12 @@ pub(crate) fn update_f64(c: &AtomicU64, owned: bool, op: impl Fn(f64) -> f64) {
             Some(op(f64::from_bits(old)).to_bits())
         });
     }
+}
+
+/// Adds `v` to the `f64` in cell `c`, as [`add`] does.
+#[inline(always)]
+pub(crate) fn add_f64(c: &AtomicU64, v: f64, owned: bool) {
+    update_f64(c, owned, |s| s + v);
 }
 
 /// Lowers the `f64` in cell `c` to `v` if `v` is smaller (stored only then), as [`add`]

@@ -328,7 +328,7 @@ impl Histogram {
             cells::add(c, 1, owned);
         }
         if let [sum, min, max] = stats {
-            cells::update_f64(sum, owned, |s| s + v);
+            cells::add_f64(sum, v, owned);
             // Stored only when they change, which is rare once a few values are in: a
             // predictable branch, and no store for the next record's load to wait on.
             cells::lower_f64(min, v, owned);

@@ -139,7 +139,7 @@ impl Registry {
         &mut self,
         spec: &Spec<'_>,
         now_unix_nanos: u64,
-        blocks: impl Iterator<Item = &'b MetricCells> + Clone,
+        blocks: impl Iterator<Item = &'b MetricCells>,
     ) -> Result<Bound, Error> {
         if spec.name.is_empty() {
             return Err(Error::config("metric name", "\"\"", "must not be empty"));
