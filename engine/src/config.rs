@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::model::compact::CompactRecord;
+use crate::model::log::LogRecord;
 use crate::model::record::SpanRecord;
 use crate::produce::metric::cells::MetricCells;
 use crate::produce::sampler::Sampler;
@@ -65,6 +66,7 @@ pub struct EngineConfig {
     pub(crate) rings: usize,
     pub(crate) ring_capacity: usize,
     pub(crate) compact_capacity: usize,
+    pub(crate) log_capacity: usize,
     pub(crate) sampler: Sampler,
     pub(crate) max_batch: usize,
     pub(crate) schedule_delay: Duration,
@@ -89,6 +91,7 @@ impl Default for EngineConfig {
             rings: 8,
             ring_capacity: 8192,
             compact_capacity: 65536,
+            log_capacity: 2048,
             sampler: Sampler::default(),
             max_batch: 512,
             schedule_delay: Duration::from_secs(5),
@@ -136,6 +139,15 @@ impl EngineConfig {
     /// power of two (default 65536: 8 MiB, 64 ms of spans at 1 M/s).
     pub fn compact_capacity(mut self, n: usize) -> Self {
         self.compact_capacity = n;
+        self
+    }
+
+    /// Slots per ring of log records ([`crate::Producer::log`], 640 bytes each), a power of
+    /// two, or 0 for no logs (every log record then counts as `logs.dropped.off`). Default
+    /// 2048: 1.25 MiB per ring, 2 ms of records at 1 M/s per producer. The rings are made
+    /// only for a sink that takes log records ([`crate::Sink::takes_logs`]).
+    pub fn log_capacity(mut self, n: usize) -> Self {
+        self.log_capacity = n;
         self
     }
 
@@ -225,6 +237,14 @@ impl EngineConfig {
                 "must be a power of two, at least 2",
             ));
         }
+        if self.log_capacity != 0 && (!self.log_capacity.is_power_of_two() || self.log_capacity < 2)
+        {
+            return Err(Error::config(
+                "log_capacity",
+                self.log_capacity,
+                "must be 0 (no logs) or a power of two, at least 2",
+            ));
+        }
         if self.travel_spans >= u32::MAX as usize {
             return Err(Error::config(
                 "travel_spans",
@@ -279,20 +299,24 @@ impl EngineConfig {
         Err(match self.queue {
             Some(q) => Error::config("OTEL_BSP_MAX_QUEUE_SIZE", q, why),
             None => Error::config(
-                "rings x (ring_capacity + compact_capacity) + travel_spans",
+                "rings x (ring_capacity + compact_capacity + log_capacity) + travel_spans",
                 format!(
-                    "{} x ({} + {}) + {}",
-                    self.rings, self.ring_capacity, self.compact_capacity, self.travel_spans
+                    "{} x ({} + {} + {}) + {}",
+                    self.rings,
+                    self.ring_capacity,
+                    self.compact_capacity,
+                    self.log_capacity,
+                    self.travel_spans
                 ),
                 why,
             ),
         })
     }
 
-    /// Bytes the engine preallocates for spans and metrics: every ring's slots, every
-    /// producer's stack of open spans, the travelling spans' records (full and compact) and
-    /// the metric cells. Nothing on the
-    /// recording or drain path allocates beyond this.
+    /// Bytes the engine preallocates for spans, log records and metrics: every ring's slots
+    /// (the log rings' too, which a sink that takes no logs does not get), every producer's
+    /// stack of open spans, the travelling spans' records (full and compact) and the metric
+    /// cells. Nothing on the recording or drain path allocates beyond this.
     pub fn memory_budget(&self) -> usize {
         let full = self
             .ring_capacity
@@ -302,6 +326,9 @@ impl EngineConfig {
             .compact_capacity
             .saturating_add(MAX_DEPTH)
             .saturating_mul(std::mem::size_of::<CompactRecord>());
+        let logs = self
+            .log_capacity
+            .saturating_mul(std::mem::size_of::<LogRecord>());
         let travel = self.travel_spans.saturating_mul(
             std::mem::size_of::<SpanRecord>() + std::mem::size_of::<CompactRecord>(),
         );
@@ -311,7 +338,7 @@ impl EngineConfig {
             .saturating_add(1)
             .saturating_mul(MetricCells::bytes_for(self.metric_cells));
         self.rings
-            .saturating_mul(full.saturating_add(compact))
+            .saturating_mul(full.saturating_add(compact).saturating_add(logs))
             .saturating_add(travel)
             .saturating_add(metrics)
     }

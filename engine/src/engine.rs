@@ -76,11 +76,18 @@ impl Engine {
         };
         let calibration = Calibration::new(clock, CALIBRATION_WARMUP);
         let ns_per_tick = calibration.ns_per_tick();
-        let (pool, consumers, compact) = Pool::new(
+        // A sink that takes no log records gets no log rings: its logs count as `off`.
+        let log_capacity = if sink.takes_logs() {
+            config.log_capacity
+        } else {
+            0
+        };
+        let (pool, consumers) = Pool::new(
             next_engine_id(),
             config.rings,
             config.ring_capacity,
             config.compact_capacity,
+            log_capacity,
             config.travel_spans,
             config.metric_cells,
             config.sampler,
@@ -91,7 +98,7 @@ impl Engine {
         let epoch = std::time::Instant::now();
         let handshake = Arc::new(Handshake::default());
         let drain_counters = Arc::new(CachePadded::new(DrainCounters {
-            high_water: (0..consumers.len())
+            high_water: (0..consumers.full.len())
                 .map(|_| CachePadded::new(RingHighWater::default()))
                 .collect(),
             ..DrainCounters::default()
@@ -108,7 +115,6 @@ impl Engine {
             Arc::clone(&handshake),
             Arc::clone(&drain_counters),
             consumers,
-            compact,
             Box::new(sink),
             calibration,
         );
@@ -344,8 +350,13 @@ impl Engine {
         s.dropped.shutdown = d.dropped_shutdown.load(Ordering::Acquire);
         s.dropped.too_large = d.dropped_too_large.load(Ordering::Acquire);
         s.dropped.sink_panicked = d.dropped_sink_panicked.load(Ordering::Acquire);
+        s.logs.delivered = d.logs_delivered.load(Ordering::Acquire);
+        s.logs.dropped.shutdown = d.logs_dropped_shutdown.load(Ordering::Acquire);
+        s.logs.dropped.too_large = d.logs_dropped_too_large.load(Ordering::Acquire);
+        s.logs.dropped.sink_panicked = d.logs_dropped_sink_panicked.load(Ordering::Acquire);
         for lane in self.pool.lanes.iter() {
             s.in_rings += (lane.ring.len() + lane.compact.len()) as u64;
+            s.logs.in_rings += lane.logs.as_ref().map_or(0, |r| r.len()) as u64;
         }
         for lane in self.pool.lanes.iter() {
             let c = &lane.counters;
@@ -355,7 +366,14 @@ impl Engine {
             s.dropped.abandoned += c.dropped_abandoned.load(Ordering::Acquire);
             s.truncated_strings += c.truncated_strings.load(Ordering::Acquire);
             s.recorded += c.recorded.load(Ordering::Acquire);
+            s.logs.recorded += c.logs_recorded.load(Ordering::Acquire);
+            s.logs.dropped.ring_full += c.logs_dropped_ring_full.load(Ordering::Acquire);
+            s.logs.dropped.shutdown += c.logs_dropped_shutdown.load(Ordering::Acquire);
+            s.logs.dropped.off += c.logs_dropped_off.load(Ordering::Acquire);
         }
+        let logs_no_ring = self.pool.logs_no_ring();
+        s.logs.dropped.no_ring = logs_no_ring;
+        s.logs.recorded += logs_no_ring;
         let (no_ring, late) = self.pool.no_ring();
         s.dropped.no_ring = no_ring;
         let travel_full = self.pool.travel_full();
@@ -366,6 +384,8 @@ impl Engine {
         if exited {
             s.dropped.shutdown += s.in_rings;
             s.in_rings = 0;
+            s.logs.dropped.shutdown += s.logs.in_rings;
+            s.logs.in_rings = 0;
         }
         s
     }
@@ -419,6 +439,8 @@ impl Engine {
             // Relaxed: statistics, one writer each (the drain; the lane's producer).
             full_high_water: hw.full.load(Ordering::Relaxed) as usize,
             compact_high_water: hw.compact.load(Ordering::Relaxed) as usize,
+            logs_len: lane.logs.as_ref().map_or(0, |r| r.len()),
+            logs_capacity: lane.logs.as_ref().map_or(0, |r| r.capacity()),
             recorded: lane.counters.recorded.load(Ordering::Relaxed),
             claims: lane.counters.claims.load(Ordering::Relaxed),
         })

@@ -57,6 +57,14 @@ pub(crate) struct LaneCounters {
     pub(crate) truncated_strings: AtomicU64,
     /// Times the lane was claimed (bumped by each new holder, then its only writer).
     pub(crate) claims: AtomicU64,
+    /// Log records recorded (every call of `Producer::log` on this lane).
+    pub(crate) logs_recorded: AtomicU64,
+    /// Log records dropped because the log ring was full.
+    pub(crate) logs_dropped_ring_full: AtomicU64,
+    /// Log records that found the log ring full after shutdown began.
+    pub(crate) logs_dropped_shutdown: AtomicU64,
+    /// Log records recorded while logs were off (no log ring).
+    pub(crate) logs_dropped_off: AtomicU64,
 }
 
 /// Drain counters, written by the drain thread only.
@@ -76,6 +84,12 @@ pub(crate) struct DrainCounters {
     pub(crate) dropped_sink_panicked: AtomicU64,
     /// Panics caught from the sink (the first one retires it; later ones come from its drop).
     pub(crate) sink_panics: AtomicU64,
+    /// The same four for log records: accepted by the sink, left in the log rings at
+    /// shutdown, taken but too large for any request, lost to a sink panic.
+    pub(crate) logs_delivered: AtomicU64,
+    pub(crate) logs_dropped_shutdown: AtomicU64,
+    pub(crate) logs_dropped_too_large: AtomicU64,
+    pub(crate) logs_dropped_sink_panicked: AtomicU64,
     /// When the drain last finished a pass over every ring, in ns from the engine's start.
     pub(crate) last_pass_ns: AtomicU64,
     /// Each lane's high-water marks (same index as the lanes), each on its own line.
@@ -144,12 +158,69 @@ pub struct Snapshot {
     pub sink_stalls: u64,
     /// Whether the sink panicked (and was retired): see `dropped.sink_panicked`.
     pub sink_panicked: bool,
+    /// The same accounting for log records, which have an identity of their own.
+    pub logs: LogsSnapshot,
 }
 
 impl Snapshot {
+    /// Whether `recorded == delivered + dropped + in_rings` for spans (see
+    /// [`LogsSnapshot::is_balanced`] for log records).
+    pub fn is_balanced(&self) -> bool {
+        self.recorded == self.delivered + self.dropped.total() + self.in_rings
+    }
+}
+
+/// Log records' accounting ([`Snapshot::logs`]), with the same identity as spans':
+/// `recorded = delivered + dropped.total() + in_rings`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogsSnapshot {
+    /// Log records recorded (every call of [`crate::Producer::log`] and its kin).
+    pub recorded: u64,
+    /// Log records handed to the sink and accepted by it.
+    pub delivered: u64,
+    /// Log records dropped, by reason.
+    pub dropped: LogsDropped,
+    /// Log records in log rings, waiting for the drain.
+    pub in_rings: u64,
+}
+
+impl LogsSnapshot {
     /// Whether `recorded == delivered + dropped + in_rings`.
     pub fn is_balanced(&self) -> bool {
         self.recorded == self.delivered + self.dropped.total() + self.in_rings
+    }
+}
+
+/// Dropped log records, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogsDropped {
+    /// The producer's log ring was full (the drain or the sink fell behind).
+    pub ring_full: u64,
+    /// The thread had no ring: every ring of the pool was claimed.
+    pub no_ring: u64,
+    /// Logs were off: [`crate::EngineConfig::log_capacity`] was 0, or the sink takes no
+    /// log records ([`crate::Sink::takes_logs`]).
+    pub off: u64,
+    /// Recorded after shutdown began into a full ring, or still in a ring when shutdown
+    /// finished.
+    pub shutdown: u64,
+    /// The sink could not fit the record into any request.
+    pub too_large: u64,
+    /// The sink panicked (as for spans: see [`Dropped::sink_panicked`]).
+    pub sink_panicked: u64,
+}
+
+impl LogsDropped {
+    /// All dropped log records.
+    pub fn total(&self) -> u64 {
+        self.ring_full
+            + self.no_ring
+            + self.off
+            + self.shutdown
+            + self.too_large
+            + self.sink_panicked
     }
 }
 
@@ -172,6 +243,10 @@ pub struct RingGauge {
     pub full_high_water: usize,
     /// The same for compact records.
     pub compact_high_water: usize,
+    /// Log records waiting for the drain.
+    pub logs_len: usize,
+    /// Slots for log records (0 when logs are off).
+    pub logs_capacity: usize,
     /// Sampled spans recorded through this ring since start, by all its producers (to tell a
     /// producer that holds a ring but records nothing).
     pub recorded: u64,

@@ -3,7 +3,9 @@
 //! compact and promoted, one entered around a native one),
 //! the drain, and OTLP encoding into pooled buffers, counted by a global allocator over the
 //! whole process; and zero per metric data point recorded (every instrument, on the
-//! producer, on the thread's producer and on a detached one).
+//! producer, on the thread's producer and on a detached one); and zero per log record
+//! (recorded inside and outside spans, on the producer, on the thread's producer inside an
+//! entered travelling span, and on a detached one; drained and encoded).
 //!
 //! This binary holds a single test so that no other test allocates while it counts.
 
@@ -59,8 +61,18 @@ fn record(
             ("i", Value::i64(i as i64)),
             ("dynamic", Value::copied(dynamic)),
         ]);
-        travel.enter(|| ());
+        travel.enter(|| engine.with_local(|lp| lp.log(ringspan::Severity::DEBUG, "entered", &[])));
         drop(travel);
+        p.log(
+            ringspan::Severity::INFO,
+            "order filled",
+            &[
+                ("i", Value::i64(i as i64)),
+                ("venue", Value::str("XNAS")),
+                ("dynamic", Value::copied(dynamic)),
+            ],
+        );
+        detached.log(ringspan::Severity::WARN, "no ring", &[]);
         // A travelling span from its callsite (a compact record), and one promoted.
         engine
             .travel_at(ringspan::callsite!("travel.compact", "i", "f"))
@@ -78,6 +90,12 @@ fn record(
         ]);
         span.add_event("step", &[("at", Value::i64(1))]);
         let _child = p.span("child");
+        p.log_event(
+            "child.step",
+            ringspan::Severity::INFO,
+            Value::copied(dynamic),
+            &[],
+        );
         // A callsite span (a compact record), and one promoted to a full record.
         p.span_at(ringspan::callsite!("compact", "i", "f"))
             .set_values(&[Value::i64(i as i64), Value::f64(0.5)]);
@@ -92,17 +110,22 @@ struct Release;
 
 impl Exporter for Release {
     fn export(&mut self, request: EncodedRequest) {
-        assert!(request.spans() > 0);
+        assert!(request.records() > 0);
     }
 }
 
-/// Records spans through `sink` and returns (allocations, spans delivered) for the steady part.
-fn measure(sink: impl Sink) -> (u64, u64) {
+/// Log records per iteration of `record` (one of them on the detached producer).
+const LOGS_PER_ROUND: u64 = 4;
+
+/// Records spans and log records through `sink` and returns (allocations, spans delivered,
+/// log records delivered) for the steady part.
+fn measure(sink: impl Sink) -> (u64, u64, u64) {
     let config = EngineConfig::default()
         // The producer's ring, and the thread's local one for the travelling spans.
         .rings(3)
         .ring_capacity(16384)
         .compact_capacity(16384)
+        .log_capacity(16384)
         .idle(IdleStrategy::Yield);
     let engine = Engine::start(config, sink).unwrap();
     let p = engine.producer().unwrap();
@@ -142,31 +165,45 @@ fn measure(sink: impl Sink) -> (u64, u64) {
     // A flat-out producer can outrun the drain; those spans are dropped and counted.
     let dropped = snap.dropped.total() - warm.dropped.total();
     assert_eq!(delivered + dropped, PER_ROUND * 100_000);
+    let logs = snap.logs.delivered - warm.logs.delivered;
+    let logs_dropped = snap.logs.dropped.total() - warm.logs.dropped.total();
+    assert_eq!(logs + logs_dropped, LOGS_PER_ROUND * 100_000);
+    assert_eq!(
+        snap.logs.dropped.no_ring - warm.logs.dropped.no_ring,
+        100_000
+    );
     drop(p);
     engine.shutdown(Duration::from_secs(5)).unwrap();
-    (allocs, delivered)
+    (allocs, delivered, logs)
 }
 
 #[test]
 fn no_allocation_per_span_in_steady_state() {
     let discard = Discard::default();
-    let (allocs, delivered) = measure(discard.clone());
+    let (allocs, delivered, logs) = measure(discard.clone());
     assert!(
-        delivered > 10_000,
-        "spans went through the drain: {delivered}"
+        delivered > 10_000 && logs > 10_000,
+        "spans and log records went through the drain: {delivered}, {logs}"
     );
     assert_eq!(
         allocs, 0,
-        "{allocs} allocations for 500000 spans recorded and drained"
+        "{allocs} allocations for 700000 spans and 400000 log records recorded and drained"
     );
     assert!(discard.spans() >= delivered);
 
-    let otlp = OtlpSink::new(OtlpConfig::default(), Release).unwrap();
+    let otlp = OtlpSink::new(OtlpConfig::default(), Release)
+        .unwrap()
+        .with_logs(Release);
     let stats = otlp.stats();
-    let (allocs, delivered) = measure(otlp);
+    let (allocs, delivered, logs) = measure(otlp);
     assert!(
-        delivered > 10_000,
-        "spans went through the drain: {delivered}"
+        delivered > 10_000 && logs > 10_000,
+        "spans and log records went through the drain: {delivered}, {logs}"
+    );
+    assert!(
+        stats.logs_encoded() >= logs,
+        "{} encoded",
+        stats.logs_encoded()
     );
     assert!(
         stats.spans_encoded() >= delivered,
@@ -175,6 +212,6 @@ fn no_allocation_per_span_in_steady_state() {
     );
     assert_eq!(
         allocs, 0,
-        "{allocs} allocations for 500000 spans recorded, drained and encoded"
+        "{allocs} allocations for 700000 spans and 400000 log records recorded, drained and encoded"
     );
 }

@@ -495,11 +495,18 @@ fn preallocated_memory_is_reported_and_matches_the_budget() {
         .rings(3)
         .ring_capacity(1024)
         .compact_capacity(4096)
+        .log_capacity(256)
         .travel_spans(100)
         .metric_cells(1000);
     let budget = config.memory_budget();
-    let (engine, _sink) = start(config);
+    // A sink that takes log records gets the log rings the budget counts.
+    let engine = Engine::start(config.clone(), ringspan::Discard::default()).unwrap();
     assert_eq!(engine.preallocated_bytes(), budget);
+    engine.shutdown(Duration::from_secs(1)).unwrap();
+    let logs = 256 * std::mem::size_of::<ringspan::LogRecord>();
+    // One that does not (`Collect`) gets none.
+    let (engine, _sink) = start(config);
+    assert_eq!(engine.preallocated_bytes(), budget - 3 * logs);
     let full = (1024 + ringspan::MAX_DEPTH) * std::mem::size_of::<ringspan::SpanRecord>();
     let compact = (4096 + ringspan::MAX_DEPTH) * std::mem::size_of::<ringspan::CompactRecord>();
     // A full and a compact record for each travelling span.
@@ -509,5 +516,5 @@ fn preallocated_memory_is_reported_and_matches_the_budget() {
     // 8-byte metric cells, 16 unused ones at each end of a block: one block per ring and
     // the one detached producers share.
     let metrics = 4 * (1000 + 32) * 8;
-    assert_eq!(budget, 3 * (full + compact) + travel + metrics);
+    assert_eq!(budget, 3 * (full + compact + logs) + travel + metrics);
 }

@@ -16,8 +16,8 @@ use crate::retry::RetryPolicy;
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318/v1/traces";
 
 /// The OTLP signal an exporter sends: it decides the path a base endpoint gets, the
-/// signal-specific variables (`OTEL_EXPORTER_OTLP_TRACES_*`, `..._METRICS_*`) and how a
-/// partial success is read.
+/// signal-specific variables (`OTEL_EXPORTER_OTLP_TRACES_*`, `..._METRICS_*`, `..._LOGS_*`)
+/// and how a partial success is read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Signal {
     /// Spans, to `/v1/traces`.
@@ -26,30 +26,35 @@ pub enum Signal {
     /// Metric data points, to `/v1/metrics` (ringspan's own metrics, see
     /// [`crate::observe`]).
     Metrics,
+    /// Log records, to `/v1/logs`.
+    Logs,
 }
 
 impl Signal {
-    /// The path appended to a base endpoint: `/v1/traces` or `/v1/metrics`.
+    /// The path appended to a base endpoint: `/v1/traces`, `/v1/metrics` or `/v1/logs`.
     pub fn path(self) -> &'static str {
         match self {
             Signal::Traces => "/v1/traces",
             Signal::Metrics => "/v1/metrics",
+            Signal::Logs => "/v1/logs",
         }
     }
 
-    /// The signal's part of its variables' names: `TRACES` or `METRICS`.
+    /// The signal's part of its variables' names: `TRACES`, `METRICS` or `LOGS`.
     pub(crate) fn env_name(self) -> &'static str {
         match self {
             Signal::Traces => "TRACES",
             Signal::Metrics => "METRICS",
+            Signal::Logs => "LOGS",
         }
     }
 
-    /// What its items are called in messages: `spans` or `data points`.
+    /// What its items are called in messages: `spans`, `data points` or `log records`.
     pub(crate) fn items(self) -> &'static str {
         match self {
             Signal::Traces => "spans",
             Signal::Metrics => "data points",
+            Signal::Logs => "log records",
         }
     }
 }
@@ -344,6 +349,23 @@ impl ExporterConfig {
             ));
         }
         self.retry.validate()
+    }
+}
+
+impl ExporterConfig {
+    /// This (span) exporter's settings for log records: the same, with `/v1/logs` in place of
+    /// a trailing `/v1/traces` in the endpoint's path (a query stays); `None` when the path
+    /// does not end so (a custom URL whose logs counterpart cannot be guessed).
+    pub(crate) fn follow_for_logs(&self) -> Option<ExporterConfig> {
+        let url = self.endpoint.to_string();
+        let (path, rest) = url.split_at(url.find(['?', '#']).unwrap_or(url.len()));
+        let base = path.strip_suffix(Signal::Traces.path())?;
+        let mut c = self.clone();
+        c.endpoint = format!("{base}{}{rest}", Signal::Logs.path())
+            .parse()
+            .ok()?;
+        c.signal = Signal::Logs;
+        Some(c)
     }
 }
 

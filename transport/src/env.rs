@@ -1,18 +1,18 @@
 //! The standard `OTEL_EXPORTER_OTLP_*` variables, read with the spec's precedence:
 //! a setter called in code wins over the signal-specific variable (`..._TRACES_...` for
-//! spans, `..._METRICS_...` for ringspan's own metrics), which wins over the generic one,
-//! which wins over the default.
+//! spans, `..._METRICS_...` for metrics, `..._LOGS_...` for log records), which wins over the
+//! generic one, which wins over the default.
 //!
 //! | variable (generic / signal) | meaning | default |
 //! |---|---|---|
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | base URL; `/v1/traces` (`/v1/metrics`) is appended | `http://localhost:4318` |
-//! | `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_ENDPOINT` | full URL, used as is | |
-//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_}HEADERS` | `key=value,...`, values percent-decoded | none |
-//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_}COMPRESSION` | `gzip` or `none` | `none` |
-//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_}TIMEOUT` | ms one attempt may take | 10000 |
-//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_}PROTOCOL` | `http/protobuf` (`grpc`, `http/json`: an error) | `http/protobuf` |
-//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_}CERTIFICATE` | PEM file of the CA to trust for `https://` | webpki roots |
-//! | `OTEL_BSP_EXPORT_TIMEOUT` (traces) / `OTEL_METRIC_EXPORT_TIMEOUT` (metrics) | ms one batch may spend in retries, all attempts together | 30000 |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | base URL; `/v1/traces` (`/v1/metrics`, `/v1/logs`) is appended | `http://localhost:4318` |
+//! | `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT` | full URL, used as is | |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_,LOGS_}HEADERS` | `key=value,...`, values percent-decoded | none |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_,LOGS_}COMPRESSION` | `gzip` or `none` | `none` |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_,LOGS_}TIMEOUT` | ms one attempt may take | 10000 |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_,LOGS_}PROTOCOL` | `http/protobuf` (`grpc`, `http/json`: an error) | `http/protobuf` |
+//! | `OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_,LOGS_}CERTIFICATE` | PEM file of the CA to trust for `https://` | webpki roots |
+//! | `OTEL_BSP_EXPORT_TIMEOUT` (traces) / `OTEL_METRIC_EXPORT_TIMEOUT` (metrics) / `OTEL_BLRP_EXPORT_TIMEOUT` (logs) | ms one batch may spend in retries, all attempts together | 30000 |
 //!
 //! An empty variable counts as unset. A value that does not parse fails with the variable's
 //! name and the value, except header values, which are redacted (they are often credentials).
@@ -187,6 +187,7 @@ impl ExporterConfig {
         let budget = match signal {
             Signal::Traces => "OTEL_BSP_EXPORT_TIMEOUT",
             Signal::Metrics => "OTEL_METRIC_EXPORT_TIMEOUT",
+            Signal::Logs => "OTEL_BLRP_EXPORT_TIMEOUT",
         };
         if let Some(v) = get(&lookup, budget) {
             c.retry = c.retry.max_elapsed(millis(budget, &v)?);

@@ -47,11 +47,12 @@ impl std::fmt::Debug for HttpExporter {
 
 impl Exporter for HttpExporter {
     fn export(&mut self, request: EncodedRequest) {
-        let spans = request.spans() as u64;
-        self.stats.handed(spans);
+        // Its spans, or its log records: an exporter sends one signal.
+        let records = request.records() as u64;
+        self.stats.handed(records);
         if self.queue.send(request).is_err() {
             // The exporter has stopped; dropping the request returns its buffer.
-            self.stats.settle(spans, Outcome::Shutdown);
+            self.stats.settle(records, Outcome::Shutdown);
         }
     }
 }
@@ -71,20 +72,26 @@ impl std::fmt::Debug for ExporterHandle {
 }
 
 impl HttpExporter {
-    /// Validates `config`, builds the HTTP client and starts the `ringspan-export` thread.
-    /// Give the [`HttpExporter`] to an [`ringspan::otlp::OtlpSink`]; keep the handle.
+    /// Validates `config`, builds the HTTP client and starts the `ringspan-export` thread
+    /// (`ringspan-export-logs` for a logs exporter). Give the [`HttpExporter`] to an
+    /// [`ringspan::otlp::OtlpSink`] (a logs exporter to [`ringspan::otlp::OtlpSink::with_logs`]);
+    /// keep the handle. Its counts are in the config's signal's items: spans, or log records.
     ///
     /// # Errors
     /// An invalid setting, a CA file that cannot be read, or a thread that cannot start.
     pub fn start(config: ExporterConfig) -> Result<(HttpExporter, ExporterHandle), Error> {
         config.validate()?;
-        if config.signal != crate::config::Signal::Traces {
-            return Err(Error::config(
-                "exporter signal",
-                format!("{:?}", config.signal),
-                "the span exporter sends traces: build its config with ExporterConfig::default() or for_signal(Signal::Traces)",
-            ));
-        }
+        let thread = match config.signal {
+            crate::config::Signal::Traces => "ringspan-export",
+            crate::config::Signal::Logs => "ringspan-export-logs",
+            crate::config::Signal::Metrics => {
+                return Err(Error::config(
+                    "exporter signal",
+                    format!("{:?}", config.signal),
+                    "this exporter sends the encoder's requests, traces or logs: metrics go through the metrics exporter (crate::observe)",
+                ))
+            }
+        };
         let stats = Arc::new(ExportStats::default());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -98,12 +105,9 @@ impl HttpExporter {
         let ctx = Arc::new(Ctx::new(client, &config, Arc::clone(&stats)));
         let (queue, requests) = mpsc::unbounded_channel();
         let in_flight = config.max_in_flight;
-        let worker = Worker::spawn(
-            "ringspan-export",
-            "exporter shutdown",
-            runtime,
-            move |stop| dispatch(requests, ctx, stop, in_flight),
-        )?;
+        let worker = Worker::spawn(thread, "exporter shutdown", runtime, move |stop| {
+            dispatch(requests, ctx, stop, in_flight)
+        })?;
         let exporter = HttpExporter {
             queue,
             stats: Arc::clone(&stats),
@@ -182,7 +186,7 @@ async fn dispatch(
         let mut rng = IdGenerator::from_seed(jitter.next_u64());
         tasks.spawn(async move {
             let _slot = slot;
-            let settle = Settle::new(request.spans() as u64, &ctx.stats);
+            let settle = Settle::new(request.records() as u64, &ctx.stats);
             let delivered = AtomicBool::new(false);
             let outcome = tokio::select! {
                 biased;
@@ -205,7 +209,7 @@ async fn dispatch(
     // after `close`: it returns `None` only once no send is still half-way in.
     requests.close();
     while let Some(r) = requests.recv().await {
-        ctx.stats.settle(r.spans() as u64, Outcome::Shutdown);
+        ctx.stats.settle(r.records() as u64, Outcome::Shutdown);
     }
     while tasks.join_next().await.is_some() {}
 }

@@ -76,7 +76,7 @@ pub use config::{Compression, ExporterConfig, Roots, Signal};
 pub use error::Error;
 pub use exporter::{ExporterHandle, HttpExporter};
 pub use observe::{MetricsExport, ObserveConfig};
-pub use pipeline::{Pipeline, PipelineConfig, Report};
+pub use pipeline::{LogsExport, LogsReport, Pipeline, PipelineConfig, Report};
 pub use retry::RetryPolicy;
 pub use send::MAX_RESPONSE_BYTES;
 pub use stats::{ExportCounts, ExportDropped, ExportStats};

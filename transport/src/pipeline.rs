@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ringspan::otlp::{OtlpConfig, OtlpSink, OtlpStats};
-use ringspan::{Dropped, Engine, EngineConfig, Snapshot};
+use ringspan::{Dropped, Engine, EngineConfig, LogsDropped, Snapshot};
 
-use crate::config::ExporterConfig;
+use crate::config::{ExporterConfig, Signal};
 use crate::error::Error;
 use crate::exporter::{ExporterHandle, HttpExporter};
 use crate::observe::{MetricsExporter, ObserveConfig, Observer};
@@ -23,6 +23,9 @@ pub struct PipelineConfig {
     pub otlp: OtlpConfig,
     /// Endpoint, headers, compression, TLS, retries.
     pub exporter: ExporterConfig,
+    /// Where log records go ([`ringspan::Producer::log`]): by default with the span
+    /// exporter's settings, to `/v1/logs`.
+    pub logs: LogsExport,
     /// The open-span threshold, and the export of the pipeline's own metrics (off by
     /// default; see [`crate::observe`]).
     pub observe: ObserveConfig,
@@ -31,6 +34,7 @@ pub struct PipelineConfig {
 impl PipelineConfig {
     /// Every standard variable ringspan reads: `OTEL_BSP_*`, `OTEL_TRACES_SAMPLER{,_ARG}`,
     /// `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_*`,
+    /// `OTEL_LOGS_EXPORTER` and `OTEL_BLRP_EXPORT_TIMEOUT` (see [`LogsExport`]),
     /// `OTEL_METRICS_EXPORTER` and `OTEL_METRIC_EXPORT_*` (see [`crate::observe`]; and
     /// [`ringspan`'s list](ringspan#configuration-from-the-environment) and [`crate::env`]). Change the fields afterwards to override them.
     ///
@@ -49,8 +53,83 @@ impl PipelineConfig {
             engine: EngineConfig::from_lookup(&lookup)?,
             otlp: OtlpConfig::from_lookup(&lookup)?,
             exporter: ExporterConfig::from_lookup(&lookup)?,
+            logs: LogsExport::from_lookup(&lookup)?,
             observe: ObserveConfig::from_lookup(&lookup)?,
         })
+    }
+}
+
+/// Where a [`Pipeline`] sends log records.
+///
+/// From the environment: `OTEL_LOGS_EXPORTER=none` turns logs off, `otlp` (or unset) keeps
+/// them on; with any `OTEL_EXPORTER_OTLP_LOGS_*` variable or `OTEL_BLRP_EXPORT_TIMEOUT` set,
+/// the logs exporter gets its own settings (those over the generic `OTEL_EXPORTER_OTLP_*`,
+/// as the spec orders them), else it follows the span exporter's.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub enum LogsExport {
+    /// The span exporter's settings (as set in code or from the environment), to its
+    /// endpoint with `/v1/logs` in place of `/v1/traces`. With a traces endpoint whose path
+    /// does not end in `/v1/traces`, logs are off (counted as `logs.dropped.off`): give them
+    /// a config of their own.
+    #[default]
+    FollowTraces,
+    /// Settings of their own ([`ExporterConfig::for_signal`]`(Signal::Logs)`).
+    Own(Box<ExporterConfig>),
+    /// No logs exporter: the engine makes no log rings, and every log record is counted as
+    /// `logs.dropped.off`.
+    Off,
+}
+
+impl LogsExport {
+    /// Reads `OTEL_LOGS_EXPORTER` and the logs exporter's variables through `lookup`.
+    ///
+    /// # Errors
+    /// A variable that does not parse; an exporter other than `otlp` or `none` in
+    /// `OTEL_LOGS_EXPORTER` ([`Error::is_unsupported`]).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        if let Some(list) = ringspan::env_var(&lookup, "OTEL_LOGS_EXPORTER") {
+            let mut otlp = false;
+            for name in list.split(',').map(str::trim) {
+                match name {
+                    "otlp" => otlp = true,
+                    "none" => {}
+                    _ => return Err(Error::unsupported("OTEL_LOGS_EXPORTER", name)),
+                }
+            }
+            if !otlp {
+                return Ok(LogsExport::Off);
+            }
+        }
+        const OWN: [&str; 7] = [
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+            "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+            "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+            "OTEL_BLRP_EXPORT_TIMEOUT",
+        ];
+        if OWN.iter().any(|v| ringspan::env_var(&lookup, v).is_some()) {
+            return Ok(LogsExport::Own(Box::new(
+                ExporterConfig::signal_from_lookup(Signal::Logs, &lookup)?,
+            )));
+        }
+        Ok(LogsExport::FollowTraces)
+    }
+
+    /// The logs exporter's config for a pipeline whose span exporter is `traces`, if any.
+    fn resolve(&self, traces: &ExporterConfig) -> Result<Option<ExporterConfig>, Error> {
+        match self {
+            LogsExport::FollowTraces => Ok(traces.follow_for_logs()),
+            LogsExport::Own(c) if c.signal() != Signal::Logs => Err(Error::config(
+                "PipelineConfig::logs",
+                format!("{:?}", c.signal()),
+                "the logs exporter's config must be for Signal::Logs (ExporterConfig::for_signal)",
+            )),
+            LogsExport::Own(c) => Ok(Some((**c).clone())),
+            LogsExport::Off => Ok(None),
+        }
     }
 }
 
@@ -72,10 +151,50 @@ pub struct Report {
     pub engine: Snapshot,
     /// The exporter's own counters.
     pub export: ExportCounts,
+    /// The same for log records.
+    pub logs: LogsReport,
+}
+
+/// Where every log record went ([`Report::logs`]), engine and logs exporter together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogsReport {
+    /// Log records recorded by producers.
+    pub recorded: u64,
+    /// Log records the collector accepted.
+    pub exported: u64,
+    /// Log records the collector refused in a partial success (`rejected_log_records`).
+    pub rejected: u64,
+    /// Log records the engine dropped, by reason (ring full, off, shutdown, ...).
+    pub dropped: LogsDropped,
+    /// Log records the logs exporter dropped, by reason.
+    pub export_dropped: ExportDropped,
+    /// The logs exporter's own counters, in log records (zero without one).
+    pub export: ExportCounts,
+    /// Log records the engine handed to the encoder (`Snapshot::logs.delivered`), and those
+    /// waiting in log rings.
+    delivered: u64,
+    in_rings: u64,
+}
+
+impl LogsReport {
+    /// All dropped log records, engine and exporter.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.total() + self.export_dropped.total()
+    }
+
+    /// Whether `recorded = exported + rejected + dropped` holds exactly, with the engine's
+    /// hand-off matching the exporter's intake. True after a clean shutdown.
+    pub fn is_settled(&self) -> bool {
+        self.recorded == self.exported + self.rejected + self.dropped_total()
+            && self.delivered + self.dropped.sink_panicked
+                == self.export.handed + self.dropped.sink_panicked
+            && self.in_rings == 0
+    }
 }
 
 impl Report {
-    fn new(engine: Snapshot, export: ExportCounts) -> Report {
+    fn new(engine: Snapshot, export: ExportCounts, logs: ExportCounts) -> Report {
         Report {
             recorded: engine.recorded,
             exported: export.exported,
@@ -84,6 +203,16 @@ impl Report {
             export_dropped: export.dropped,
             engine,
             export,
+            logs: LogsReport {
+                recorded: engine.logs.recorded,
+                exported: logs.exported,
+                rejected: logs.rejected,
+                dropped: engine.logs.dropped,
+                export_dropped: logs.dropped,
+                export: logs,
+                delivered: engine.logs.delivered,
+                in_rings: engine.logs.in_rings,
+            },
         }
     }
 
@@ -114,11 +243,14 @@ impl Report {
     /// reached the exporter: those it had taken (delivered by the engine's count) and those
     /// of the call that panicked, less any of them it had already handed on (which the
     /// exporter counts). Never negative: whatever reached the exporter came from those.
-    fn settled(engine: Snapshot, export: ExportCounts) -> Report {
-        let mut report = Report::new(engine, export);
+    fn settled(engine: Snapshot, export: ExportCounts, logs: ExportCounts) -> Report {
+        let mut report = Report::new(engine, export, logs);
         if engine.sink_panicked {
             report.dropped.sink_panicked =
                 (engine.delivered + engine.dropped.sink_panicked).saturating_sub(export.handed);
+            report.logs.dropped.sink_panicked = (engine.logs.delivered
+                + engine.logs.dropped.sink_panicked)
+                .saturating_sub(logs.handed);
         }
         report
     }
@@ -161,6 +293,9 @@ pub(crate) struct Core {
     export_stats: Arc<ExportStats>,
     /// Set once the exporter's thread has stopped (its counts are final).
     export_stopped: AtomicBool,
+    /// The logs exporter, if logs are on, and its counters.
+    logs_exporter: Mutex<Option<ExporterHandle>>,
+    logs_stats: Option<Arc<ExportStats>>,
     sink: Arc<OtlpStats>,
     observer: Observer,
 }
@@ -185,8 +320,20 @@ impl Pipeline {
             // Before any thread starts, so that a bad setting starts nothing.
             m.validate()?;
         }
+        let logs = config.logs.resolve(&config.exporter)?;
+        if let Some(l) = &logs {
+            l.validate()?;
+        }
         let (exporter, handle) = HttpExporter::start(config.exporter)?;
-        let sink = OtlpSink::new(config.otlp, exporter)?;
+        let mut sink = OtlpSink::new(config.otlp, exporter)?;
+        let logs_handle = match logs {
+            Some(l) => {
+                let (logs_exporter, logs_handle) = HttpExporter::start(l)?;
+                sink = sink.with_logs(logs_exporter);
+                Some(logs_handle)
+            }
+            None => None,
+        };
         let sink_stats = sink.stats();
         let engine = Engine::start(config.engine, sink)?;
         let core = Arc::new(Core {
@@ -194,6 +341,8 @@ impl Pipeline {
             export_stats: handle.stats(),
             exporter: Mutex::new(handle),
             export_stopped: AtomicBool::new(false),
+            logs_stats: logs_handle.as_ref().map(ExporterHandle::stats),
+            logs_exporter: Mutex::new(logs_handle),
             sink: sink_stats,
             observer,
         });
@@ -270,16 +419,30 @@ impl Pipeline {
         let started = Instant::now();
         let engine = self.core.engine.shutdown(timeout);
         let left = timeout.saturating_sub(started.elapsed());
-        let export = {
+        // The two exporters wind down side by side, each within what is left.
+        let mut logs_exporter = self
+            .core
+            .logs_exporter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let (export, logs) = std::thread::scope(|s| {
+            let logs = logs_exporter
+                .as_mut()
+                .map(|l| s.spawn(move || (l.shutdown(left), l.has_stopped())));
             let mut exporter = self.core.exporter.lock().unwrap_or_else(|e| e.into_inner());
             let export = exporter.shutdown(left);
+            let logs = logs.map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    (Err(Error::timeout("logs exporter shutdown", left)), false)
+                })
+            });
+            let stopped = exporter.has_stopped() && logs.as_ref().is_none_or(|l| l.1);
             // Release: pairs with the Acquire in `Core::report`; whoever sees the flag sees
             // the final counts.
-            self.core
-                .export_stopped
-                .store(exporter.has_stopped(), Ordering::Release);
-            export
-        };
+            self.core.export_stopped.store(stopped, Ordering::Release);
+            (export, logs.map(|l| l.0))
+        });
+        drop(logs_exporter);
         let metrics = match &mut *self.metrics.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(m) => m
                 .shutdown(timeout.saturating_sub(started.elapsed()))
@@ -287,7 +450,11 @@ impl Pipeline {
             None => Ok(()),
         };
         let engine = engine?;
-        let report = Report::settled(engine, export?);
+        let logs = match logs {
+            Some(l) => l?,
+            None => ExportCounts::default(),
+        };
+        let report = Report::settled(engine, export?, logs);
         metrics?;
         Ok(report)
     }
@@ -327,10 +494,14 @@ impl Core {
         // Acquire: see `Pipeline::shutdown`.
         let stopped = self.export_stopped.load(Ordering::Acquire);
         let export = self.export_stats.counts();
+        let logs = self
+            .logs_stats
+            .as_ref()
+            .map_or_else(ExportCounts::default, |s| s.counts());
         if stopped {
-            Report::settled(self.engine.snapshot(), export)
+            Report::settled(self.engine.snapshot(), export, logs)
         } else {
-            Report::new(self.engine.snapshot(), export)
+            Report::new(self.engine.snapshot(), export, logs)
         }
     }
 }

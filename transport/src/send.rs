@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use http::{HeaderName, HeaderValue, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
@@ -251,7 +252,7 @@ pub(crate) fn body_lost(ctx: &Ctx, what: &str) -> u64 {
 
 /// The items rejected according to a 2xx body holding the signal's response
 /// (`ExportTraceServiceResponse.rejected_spans`, `ExportMetricsServiceResponse
-/// .rejected_data_points`); an empty or undecodable body means full success.
+/// .rejected_data_points`, `ExportLogsServiceResponse.rejected_log_records`); an empty or undecodable body means full success.
 fn partial_success(ctx: &Ctx, body: &[u8]) -> u64 {
     let (rejected, message) = match ctx.signal {
         Signal::Traces => match ExportTraceServiceResponse::decode(body) {
@@ -264,6 +265,12 @@ fn partial_success(ctx: &Ctx, body: &[u8]) -> u64 {
             Ok(ExportMetricsServiceResponse {
                 partial_success: Some(p),
             }) => (p.rejected_data_points, p.error_message),
+            _ => return 0,
+        },
+        Signal::Logs => match ExportLogsServiceResponse::decode(body) {
+            Ok(ExportLogsServiceResponse {
+                partial_success: Some(p),
+            }) => (p.rejected_log_records, p.error_message),
             _ => return 0,
         },
     };

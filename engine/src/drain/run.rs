@@ -1,8 +1,9 @@
 //! The drain: one named thread (`ringspan-drain`) that empties every ring into the sink.
 //!
 //! # Loop
-//! Each pass visits every ring once and offers the sink the ring's ready spans as contiguous
-//! slices, at most up to the batch size. The sink takes a prefix (all of it, or less when its
+//! Each pass visits every ring once (a lane's full, compact and log rings) and offers the
+//! sink the ring's ready spans (or log records) as contiguous slices, at most up to the
+//! batch size, which spans and log records share. The sink takes a prefix (all of it, or less when its
 //! buffers are full: backpressure) and only what it took leaves the ring. The drain asks the
 //! sink to flush when `max_batch` spans are pending, when the oldest pending span has waited
 //! `schedule_delay`, and on request. A pass that moved fewer than `LOW_WATER` spans runs the
@@ -35,10 +36,12 @@ use super::sink::Sink;
 use crate::clock::Calibration;
 use crate::config::IdleStrategy;
 use crate::model::compact::CompactRecord;
+use crate::model::log::LogRecord;
 use crate::model::record::SpanRecord;
+use crate::produce::pool::Consumers;
 use crate::ring::RingConsumer;
 use crate::stats::{bump, DrainCounters, RingHighWater};
-use crate::sync::{park_timeout, yield_now, Arc, Ordering};
+use crate::sync::{park_timeout, yield_now, Arc, AtomicU64, Ordering};
 
 /// How often the drain refreshes the clock calibration.
 const CALIBRATION_PERIOD: Duration = Duration::from_secs(1);
@@ -68,19 +71,21 @@ pub(crate) struct Drain {
     settings: DrainSettings,
     handshake: Arc<Handshake>,
     counters: Arc<CachePadded<DrainCounters>>,
-    /// The lanes' rings of full records, and of compact records (the same lane at the same
-    /// index).
+    /// The lanes' rings of full records, of compact records and of log records (the same
+    /// lane at the same index; no log rings while logs are off).
     consumers: Vec<RingConsumer<SpanRecord>>,
     compact: Vec<RingConsumer<CompactRecord>>,
+    logs: Vec<RingConsumer<LogRecord>>,
     /// `None` once the sink has panicked.
     sink: Option<Box<dyn Sink>>,
     calibration: Calibration,
-    /// Per-ring `tail` targets of the flush in progress (full rings, then compact rings).
+    /// Per-ring `tail` targets of the flush in progress (full rings, then compact rings, then
+    /// log rings).
     targets: Vec<usize>,
     /// The flush request being served.
     serving: Option<u64>,
-    /// Spans accepted since the last sink flush, and when (in clock ticks) the first of them
-    /// arrived.
+    /// Spans and log records accepted since the last sink flush, and when (in clock ticks)
+    /// the first of them arrived.
     pending: usize,
     pending_since: u64,
     last_calibration: u64,
@@ -96,12 +101,16 @@ impl Drain {
         settings: DrainSettings,
         handshake: Arc<Handshake>,
         counters: Arc<CachePadded<DrainCounters>>,
-        consumers: Vec<RingConsumer<SpanRecord>>,
-        compact: Vec<RingConsumer<CompactRecord>>,
+        consumers: Consumers,
         sink: Box<dyn Sink>,
         calibration: Calibration,
     ) -> Self {
-        let targets = vec![0; consumers.len() + compact.len()];
+        let Consumers {
+            full: consumers,
+            compact,
+            logs,
+        } = consumers;
+        let targets = vec![0; consumers.len() + compact.len() + logs.len()];
         let now = calibration.clock().now();
         let mut drain = Drain {
             settings,
@@ -109,6 +118,7 @@ impl Drain {
             counters,
             consumers,
             compact,
+            logs,
             sink: Some(sink),
             calibration,
             targets,
@@ -175,60 +185,69 @@ impl Drain {
         self.handshake.mark_exited();
     }
 
-    /// One visit of every ring; returns the spans moved into the sink.
+    /// One visit of every ring; returns the spans and log records moved into the sink.
     fn pass(&mut self) -> usize {
         let mut moved = 0;
         for i in 0..self.consumers.len() {
-            moved += self.visit(i, false);
-            moved += self.visit(i, true);
+            moved += self.visit(i, Kind::Full);
+            moved += self.visit(i, Kind::Compact);
+            if i < self.logs.len() {
+                moved += self.visit(i, Kind::Logs);
+            }
         }
         moved
     }
 
-    /// Offers ring `i` (its compact ring if `compact`) to the sink; without a sink (it
-    /// panicked), frees the ring's spans as `dropped.sink_panicked`.
-    fn visit(&mut self, i: usize, compact: bool) -> usize {
+    /// Offers lane `i`'s ring of `kind` to the sink; without a sink (it panicked), frees
+    /// the ring's records as `dropped.sink_panicked` (or `logs.dropped.sink_panicked`).
+    fn visit(&mut self, i: usize, kind: Kind) -> usize {
         let hw = &self.counters.high_water[i];
-        if compact {
-            RingHighWater::raise(&hw.compact, self.compact[i].len());
-        } else {
-            RingHighWater::raise(&hw.full, self.consumers[i].len());
+        match kind {
+            Kind::Full => RingHighWater::raise(&hw.full, self.consumers[i].len()),
+            Kind::Compact => RingHighWater::raise(&hw.compact, self.compact[i].len()),
+            Kind::Logs => {}
         }
+        let panicked = kind.counters(&self.counters).panicked;
         let Some(sink) = self.sink.as_mut() else {
-            let n = if compact {
-                discard(&mut self.compact[i])
-            } else {
-                discard(&mut self.consumers[i])
+            let n = match kind {
+                Kind::Full => discard(&mut self.consumers[i]),
+                Kind::Compact => discard(&mut self.compact[i]),
+                Kind::Logs => discard(&mut self.logs[i]),
             };
-            bump(&self.counters.dropped_sink_panicked, n as u64);
+            bump(panicked, n as u64);
             return n;
         };
         let room = self.settings.max_batch - self.pending;
         let (cal, scope) = (&self.calibration, self.settings.scope);
-        let counters = &self.counters;
-        let taken = if compact {
-            take(&mut self.compact[i], room, counters, |spans| {
-                sink.accept_compact(spans, scope, cal)
-            })
-        } else {
-            take(&mut self.consumers[i], room, counters, |spans| {
+        let stalls = &self.counters.sink_stalls;
+        let taken = match kind {
+            Kind::Full => take(&mut self.consumers[i], room, stalls, panicked, |spans| {
                 sink.accept(spans, cal)
-            })
+            }),
+            Kind::Compact => take(&mut self.compact[i], room, stalls, panicked, |spans| {
+                sink.accept_compact(spans, scope, cal)
+            }),
+            Kind::Logs => take(&mut self.logs[i], room, stalls, panicked, |logs| {
+                sink.accept_logs(logs, cal)
+            }),
         };
         match taken {
-            Ok(taken) => self.taken(taken),
+            Ok(taken) => self.taken(taken, kind),
             Err(taken) => {
                 self.sink_panicked();
-                self.taken(taken)
+                self.taken(taken, kind)
             }
         }
     }
 
-    /// Counts `taken` spans the sink just took, and flushes it at a full batch.
-    fn taken(&mut self, taken: usize) -> usize {
+    /// Counts `taken` records of `kind` the sink just took, and flushes it at a full batch.
+    fn taken(&mut self, taken: usize, kind: Kind) -> usize {
         if taken > 0 {
             let lost = match self.sink.as_mut() {
-                Some(sink) => match catch_unwind(AssertUnwindSafe(|| sink.take_dropped())) {
+                Some(sink) => match catch_unwind(AssertUnwindSafe(|| match kind {
+                    Kind::Logs => sink.take_dropped_logs(),
+                    _ => sink.take_dropped(),
+                })) {
                     Ok(lost) => lost.min(taken as u64),
                     Err(_) => {
                         self.sink_panicked();
@@ -237,8 +256,9 @@ impl Drain {
                 },
                 None => 0,
             };
-            bump(&self.counters.delivered, taken as u64 - lost);
-            bump(&self.counters.dropped_too_large, lost);
+            let c = kind.counters(&self.counters);
+            bump(c.delivered, taken as u64 - lost);
+            bump(c.too_large, lost);
             if self.pending == 0 {
                 self.pending_since = self.calibration.clock().now();
             }
@@ -276,6 +296,7 @@ impl Drain {
             if let Some(requested) = self.handshake.new_request() {
                 let pushed = self.consumers.iter().map(RingConsumer::pushed);
                 let pushed = pushed.chain(self.compact.iter().map(RingConsumer::pushed));
+                let pushed = pushed.chain(self.logs.iter().map(RingConsumer::pushed));
                 for (target, pushed) in self.targets.iter_mut().zip(pushed) {
                     // Relaxed (inside `pushed`) is enough: a push that happened before the
                     // request happened before `new_request`'s Acquire, so coherence shows us
@@ -288,6 +309,7 @@ impl Drain {
         let Some(request) = self.serving else { return };
         let popped = self.consumers.iter().map(RingConsumer::popped);
         let popped = popped.chain(self.compact.iter().map(RingConsumer::popped));
+        let popped = popped.chain(self.logs.iter().map(RingConsumer::popped));
         let done = self
             .targets
             .iter()
@@ -320,6 +342,11 @@ impl Drain {
             left += discard(consumer);
         }
         bump(&self.counters.dropped_shutdown, left as u64);
+        let mut logs = 0;
+        for consumer in &mut self.logs {
+            logs += discard(consumer);
+        }
+        bump(&self.counters.logs_dropped_shutdown, logs as u64);
     }
 
     fn idle(&self) {
@@ -351,15 +378,48 @@ impl Drain {
     }
 }
 
-/// Offers `consumer`'s ready spans (at most `room`) to `accept` as contiguous slices, frees
+/// Which of a lane's rings a visit reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Full,
+    Compact,
+    Logs,
+}
+
+/// The drain counters of one signal.
+struct SignalCounters<'a> {
+    delivered: &'a AtomicU64,
+    too_large: &'a AtomicU64,
+    panicked: &'a AtomicU64,
+}
+
+impl Kind {
+    fn counters(self, c: &DrainCounters) -> SignalCounters<'_> {
+        match self {
+            Kind::Full | Kind::Compact => SignalCounters {
+                delivered: &c.delivered,
+                too_large: &c.dropped_too_large,
+                panicked: &c.dropped_sink_panicked,
+            },
+            Kind::Logs => SignalCounters {
+                delivered: &c.logs_delivered,
+                too_large: &c.logs_dropped_too_large,
+                panicked: &c.logs_dropped_sink_panicked,
+            },
+        }
+    }
+}
+
+/// Offers `consumer`'s ready records (at most `room`) to `accept` as contiguous slices, frees
 /// what it took, and counts a stall when it took less; returns how many it took.
 ///
-/// If `accept` panics, every span offered in that call is freed and counted as
-/// `dropped.sink_panicked`, and `Err` carries what earlier calls took.
+/// If `accept` panics, every record offered in that call is freed and counted in `panicked`,
+/// and `Err` carries what earlier calls took.
 fn take<T>(
     consumer: &mut RingConsumer<T>,
     room: usize,
-    counters: &DrainCounters,
+    stalls: &AtomicU64,
+    panicked: &AtomicU64,
     mut accept: impl FnMut(&[T]) -> usize,
 ) -> Result<usize, usize> {
     let chunk = consumer.read_chunk(room);
@@ -373,7 +433,7 @@ fn take<T>(
         Ok(n) => n.min(a.len()),
         Err(_) => {
             chunk.commit(offered);
-            bump(&counters.dropped_sink_panicked, offered as u64);
+            bump(panicked, offered as u64);
             return Err(0);
         }
     };
@@ -382,14 +442,14 @@ fn take<T>(
             Ok(n) => taken += n.min(b.len()),
             Err(_) => {
                 chunk.commit(offered);
-                bump(&counters.dropped_sink_panicked, (offered - taken) as u64);
+                bump(panicked, (offered - taken) as u64);
                 return Err(taken);
             }
         }
     }
     chunk.commit(taken);
     if taken < offered {
-        bump(&counters.sink_stalls, 1);
+        bump(stalls, 1);
     }
     Ok(taken)
 }

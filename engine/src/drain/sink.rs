@@ -3,6 +3,7 @@
 
 use crate::clock::Calibration;
 use crate::model::compact::CompactRecord;
+use crate::model::log::LogRecord;
 use crate::model::record::SpanRecord;
 use crate::sync::{Arc, AtomicU64, Ordering};
 
@@ -46,6 +47,26 @@ pub trait Sink: Send + 'static {
     fn take_dropped(&mut self) -> u64 {
         0
     }
+
+    /// Whether the sink takes log records. Asked once, by [`crate::Engine::start`]: for a
+    /// sink that does not (the default), the engine makes no log rings and counts every log
+    /// record as `logs.dropped.off`.
+    fn takes_logs(&self) -> bool {
+        false
+    }
+
+    /// Offered log records in ring order (only if [`Sink::takes_logs`]); returns how many of
+    /// the first ones it took, as [`Sink::accept`]. [`Sink::flush`] ends their batch too.
+    /// The default takes none.
+    fn accept_logs(&mut self, logs: &[LogRecord], clock: &Calibration) -> usize {
+        let _ = (logs, clock);
+        0
+    }
+
+    /// As [`Sink::take_dropped`], for log records (counted as `logs.dropped.too_large`).
+    fn take_dropped_logs(&mut self) -> u64 {
+        0
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for Box<S> {
@@ -69,13 +90,26 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     fn take_dropped(&mut self) -> u64 {
         (**self).take_dropped()
     }
+
+    fn takes_logs(&self) -> bool {
+        (**self).takes_logs()
+    }
+
+    fn accept_logs(&mut self, logs: &[LogRecord], clock: &Calibration) -> usize {
+        (**self).accept_logs(logs, clock)
+    }
+
+    fn take_dropped_logs(&mut self) -> u64 {
+        (**self).take_dropped_logs()
+    }
 }
 
-/// Takes every span and throws it away, counting spans and flushes. For benchmarks and for
-/// measuring the engine without an exporter.
+/// Takes every span and log record and throws it away, counting spans, log records and
+/// flushes. For benchmarks and for measuring the engine without an exporter.
 #[derive(Debug, Default, Clone)]
 pub struct Discard {
     spans: Arc<AtomicU64>,
+    logs: Arc<AtomicU64>,
     flushes: Arc<AtomicU64>,
 }
 
@@ -83,6 +117,11 @@ impl Discard {
     /// Spans accepted so far (readable from any thread through a clone).
     pub fn spans(&self) -> u64 {
         self.spans.load(Ordering::Relaxed)
+    }
+
+    /// Log records accepted so far.
+    pub fn logs(&self) -> u64 {
+        self.logs.load(Ordering::Relaxed)
     }
 
     /// Flushes seen so far.
@@ -111,5 +150,15 @@ impl Sink for Discard {
 
     fn flush(&mut self, _clock: &Calibration) {
         self.flushes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn takes_logs(&self) -> bool {
+        true
+    }
+
+    fn accept_logs(&mut self, logs: &[LogRecord], _clock: &Calibration) -> usize {
+        // Relaxed: as in `accept`.
+        self.logs.fetch_add(logs.len() as u64, Ordering::Relaxed);
+        logs.len()
     }
 }

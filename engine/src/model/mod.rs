@@ -5,5 +5,6 @@ pub(crate) mod callsite;
 pub(crate) mod compact;
 pub(crate) mod entry;
 pub(crate) mod ids;
+pub(crate) mod log;
 pub(crate) mod record;
 pub(crate) mod value;

@@ -276,7 +276,7 @@ impl SpanRecord {
 
     /// The stored form of `v`: itself, unless it borrows a string, which is copied in.
     #[inline(always)]
-    fn pack(
+    pub(crate) fn pack(
         arena: &mut [u8; ARENA_BYTES],
         used: &mut u16,
         v: Value<'_>,

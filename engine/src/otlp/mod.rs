@@ -3,14 +3,17 @@
 //! structs and no allocation per span.
 //!
 //! - `wire.rs` sizes and writes protobuf fields with prost's varint and key primitives;
-//! - `span.rs` sizes and writes one `Span` from a [`crate::SpanRecord`];
+//! - `span.rs` sizes and writes one `Span` from a [`crate::SpanRecord`], `log.rs` one
+//!   `LogRecord` from a [`crate::LogRecord`];
 //! - [`Resource`] is encoded once, when the sink is built;
 //! - [`MetricsRequest`] (`metrics.rs`) writes an `ExportMetricsServiceRequest` (sums, gauges,
 //!   histograms), for the pipeline's own metrics and the engine's instruments;
 //! - [`MetricsEncoder`] (`instruments.rs`) writes the instruments' readings into one,
 //!   cumulative or delta;
 //! - [`OtlpSink`] (`otlp_sink.rs`) assembles requests, laid out so that nothing is moved once
-//!   written, and hands them to an [`Exporter`].
+//!   written, and hands them to an [`Exporter`]: `ExportTraceServiceRequest`s, and
+//!   `ExportLogsServiceRequest`s (`otlp_sink/logs.rs`) for the exporter given to
+//!   [`OtlpSink::with_logs`].
 //!
 //! Limits: a request stays within `max_bytes` and `max_spans`; a span too large for any
 //! request is dropped and counted as `dropped.too_large`. With no free buffer the sink takes
@@ -20,6 +23,7 @@
 //! `opentelemetry-proto` message (tested byte for byte in `engine/tests/otlp.rs`).
 
 mod instruments;
+mod log;
 mod metrics;
 mod otlp_sink;
 mod resource;

@@ -40,7 +40,10 @@ use crate::clock::Calibration;
 use crate::drain::sink::Sink;
 use crate::error::Error;
 use crate::model::compact::CompactRecord;
+use crate::model::log::LogRecord;
 use crate::model::record::SpanRecord;
+
+mod logs;
 
 /// Scopes besides the primary one that one request can carry.
 pub const EXTRA_SCOPES: usize = 3;
@@ -144,11 +147,14 @@ pub trait Exporter: Send + 'static {
     fn export(&mut self, request: EncodedRequest);
 }
 
-/// One `ExportTraceServiceRequest`, ready to send. Its buffer goes back to the pool on drop.
+/// One `ExportTraceServiceRequest` (or, from the exporter given to [`OtlpSink::with_logs`],
+/// one `ExportLogsServiceRequest`), ready to send. Its buffer goes back to the pool on drop.
 pub struct EncodedRequest {
     buf: Vec<u8>,
     start: usize,
-    spans: usize,
+    /// Spans, or log records when `logs`.
+    records: usize,
+    logs: bool,
     home: Sender<Vec<u8>>,
     /// Told when the buffer goes home (`OtlpStats::buffers_in_use`).
     stats: Arc<OtlpStats>,
@@ -160,9 +166,32 @@ impl EncodedRequest {
         &self.buf[self.start..]
     }
 
-    /// Spans in the request.
+    /// Spans in the request (0 in a request of log records).
     pub fn spans(&self) -> usize {
-        self.spans
+        if self.logs {
+            0
+        } else {
+            self.records
+        }
+    }
+
+    /// Log records in the request (0 in a request of spans).
+    pub fn log_records(&self) -> usize {
+        if self.logs {
+            self.records
+        } else {
+            0
+        }
+    }
+
+    /// What the request carries: its spans, or its log records.
+    pub fn records(&self) -> usize {
+        self.records
+    }
+
+    /// Whether it is an `ExportLogsServiceRequest` (else an `ExportTraceServiceRequest`).
+    pub fn is_logs(&self) -> bool {
+        self.logs
     }
 }
 
@@ -178,7 +207,8 @@ impl fmt::Debug for EncodedRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EncodedRequest")
             .field("bytes", &self.bytes().len())
-            .field("spans", &self.spans)
+            .field("records", &self.records)
+            .field("logs", &self.logs)
             .finish()
     }
 }
@@ -201,6 +231,8 @@ pub struct OtlpStats {
     requests: AtomicU64,
     bytes: AtomicU64,
     dropped_too_large: AtomicU64,
+    logs_encoded: AtomicU64,
+    logs_dropped_too_large: AtomicU64,
     buffer_waits: AtomicU64,
     /// Request buffers in the pool.
     buffers: usize,
@@ -225,6 +257,14 @@ impl OtlpStats {
     /// Spans dropped because even alone they would exceed `max_bytes`.
     pub fn dropped_too_large(&self) -> u64 {
         self.dropped_too_large.load(Ordering::Relaxed)
+    }
+    /// Log records written into requests handed to the logs exporter.
+    pub fn logs_encoded(&self) -> u64 {
+        self.logs_encoded.load(Ordering::Relaxed)
+    }
+    /// Log records dropped because even alone they would exceed `max_bytes`.
+    pub fn logs_dropped_too_large(&self) -> u64 {
+        self.logs_dropped_too_large.load(Ordering::Relaxed)
     }
     /// Times the sink had no free buffer and refused spans (backpressure).
     pub fn buffer_waits(&self) -> u64 {
@@ -302,6 +342,8 @@ pub struct OtlpSink<E> {
     stats: Arc<OtlpStats>,
     /// Too-large drops not yet reported to the drain (`Sink::take_dropped`).
     unreported_drops: u64,
+    /// The log records' half, with its exporter (`with_logs`).
+    logs: Option<logs::Logs>,
 }
 
 impl<E: Exporter> OtlpSink<E> {
@@ -337,7 +379,17 @@ impl<E: Exporter> OtlpSink<E> {
             free,
             exporter,
             unreported_drops: 0,
+            logs: None,
         })
+    }
+
+    /// Also takes log records, encoded into `ExportLogsServiceRequest`s (from the same pool
+    /// of buffers, within the same `max_bytes`, at most `max_spans` records each) and handed
+    /// to `exporter`. Without it the sink takes no log records
+    /// ([`Sink::takes_logs`]).
+    pub fn with_logs(mut self, exporter: impl Exporter) -> Self {
+        self.logs = Some(logs::Logs::new(Box::new(exporter)));
+        self
     }
 
     /// The sink's counters (shared: keep a clone before handing the sink to the engine).
@@ -535,7 +587,8 @@ impl<E: Exporter> OtlpSink<E> {
         let request = EncodedRequest {
             buf: open.buf,
             start,
-            spans,
+            records: spans,
+            logs: false,
             home: self.home.clone(),
             stats: Arc::clone(&self.stats),
         };
@@ -618,9 +671,24 @@ impl<E: Exporter> Sink for OtlpSink<E> {
 
     fn flush(&mut self, _clock: &Calibration) {
         self.finish();
+        self.finish_logs();
     }
 
     fn take_dropped(&mut self) -> u64 {
         std::mem::take(&mut self.unreported_drops)
+    }
+
+    fn takes_logs(&self) -> bool {
+        self.logs.is_some()
+    }
+
+    fn accept_logs(&mut self, logs: &[LogRecord], clock: &Calibration) -> usize {
+        self.put_logs(logs, clock)
+    }
+
+    fn take_dropped_logs(&mut self) -> u64 {
+        self.logs
+            .as_mut()
+            .map_or(0, |l| std::mem::take(&mut l.unreported_drops))
     }
 }

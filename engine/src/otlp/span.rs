@@ -58,15 +58,15 @@ fn same_key(a: &str, b: &str) -> bool {
 /// The attributes that go out, resolved once: each key once, at the position where it was
 /// first set, with the value set last (a map's behaviour), and the size of their fields.
 #[derive(Clone, Copy)]
-struct Attrs<'r, const N: usize> {
+pub(super) struct Attrs<'r, const N: usize> {
     kv: [(&'r str, ValueRef<'r>); N],
     n: usize,
     /// Sum of the `KeyValue` fields' sizes, keys and length prefixes included.
-    len: usize,
+    pub(super) len: usize,
 }
 
 impl<'r, const N: usize> Attrs<'r, N> {
-    fn new(tag: u32, all: impl Iterator<Item = (&'r str, ValueRef<'r>)>) -> Self {
+    pub(super) fn new(tag: u32, all: impl Iterator<Item = (&'r str, ValueRef<'r>)>) -> Self {
         let mut a = Attrs {
             kv: [("", ValueRef::I64(0)); N],
             n: 0,
@@ -89,7 +89,7 @@ impl<'r, const N: usize> Attrs<'r, N> {
         a
     }
 
-    fn put(&self, tag: u32, buf: &mut impl BufMut) {
+    pub(super) fn put(&self, tag: u32, buf: &mut impl BufMut) {
         for &(k, v) in &self.kv[..self.n] {
             put_key_value(tag, k, v, buf);
         }

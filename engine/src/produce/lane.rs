@@ -13,6 +13,7 @@ use super::metric::cells::MetricCells;
 use super::watch::OpenWatch;
 use crate::config::MAX_DEPTH;
 use crate::model::compact::CompactRecord;
+use crate::model::log::LogRecord;
 use crate::model::record::SpanRecord;
 use crate::ring::{Ring, RingConsumer, RingProducer};
 use crate::stats::{bump, LaneCounters};
@@ -24,6 +25,9 @@ pub(crate) struct Lane {
     /// The ring of compact records (callsite spans), claimed with `ring`: whoever holds the
     /// claim on `ring` is its only producer too.
     pub(crate) compact: Ring<CompactRecord>,
+    /// The ring of log records (`None` while logs are off), claimed with `ring` like
+    /// `compact`. Log records are built in place in its slots (`model/log.rs`).
+    pub(crate) logs: Option<Ring<LogRecord>>,
     /// One compact record per open-span depth, like `scratch`.
     compact_scratch: Box<[UnsafeCell<CompactRecord>]>,
     /// Written only by the producer holding the ring's claim.
@@ -52,21 +56,25 @@ unsafe impl Sync for Lane {}
 unsafe impl Send for Lane {}
 
 impl Lane {
-    /// Allocates a lane with `capacity` ring slots and `metric_cells` metric cells; returns
-    /// it with the rings' consumers.
+    /// Allocates a lane with `capacity` ring slots, `compact_capacity` compact ones,
+    /// `log_capacity` log ones (none when 0) and `metric_cells` metric cells; returns it with
+    /// the rings' consumers.
     pub(crate) fn new(
         capacity: usize,
         compact_capacity: usize,
+        log_capacity: usize,
         metric_cells: usize,
         salt: u64,
-    ) -> (
-        Arc<Lane>,
-        RingConsumer<SpanRecord>,
-        RingConsumer<CompactRecord>,
-    ) {
+    ) -> (Arc<Lane>, LaneConsumers) {
         let (ring, consumer) = Ring::with_consumer(capacity, SpanRecord::EMPTY);
         let (compact, compact_consumer) =
             Ring::with_consumer(compact_capacity, CompactRecord::EMPTY);
+        let (logs, logs_consumer) = if log_capacity > 0 {
+            let (r, c) = Ring::with_consumer(log_capacity, LogRecord::EMPTY);
+            (Some(r), Some(c))
+        } else {
+            (None, None)
+        };
         let compact_scratch = (0..MAX_DEPTH)
             .map(|_| UnsafeCell::new(CompactRecord::EMPTY))
             .collect();
@@ -76,6 +84,7 @@ impl Lane {
         let lane = Lane {
             ring,
             compact,
+            logs,
             compact_scratch,
             counters: CachePadded::default(),
             watch: CachePadded::default(),
@@ -84,13 +93,19 @@ impl Lane {
             salt,
             metrics: MetricCells::new(metric_cells),
         };
-        (Arc::new(lane), consumer, compact_consumer)
+        let consumers = LaneConsumers {
+            full: consumer,
+            compact: compact_consumer,
+            logs: logs_consumer,
+        };
+        (Arc::new(lane), consumers)
     }
 
     /// Bytes of span memory this lane preallocated.
     pub(crate) fn bytes(&self) -> usize {
         self.ring.slot_bytes()
             + self.compact.slot_bytes()
+            + self.logs.as_ref().map_or(0, Ring::slot_bytes)
             + self.scratch.len() * std::mem::size_of::<SpanRecord>()
             + self.compact_scratch.len() * std::mem::size_of::<CompactRecord>()
             + self.metrics.bytes()
@@ -148,9 +163,15 @@ impl Lane {
         // order in `LaneClaim`), so this claim succeeds whenever `ring`'s just did; were it
         // ever to fail, dropping `ring` gives the lane back.
         let compact = Ring::try_claim(&lane.compact)?;
+        // The same for `logs`, released before `compact`.
+        let logs = match &lane.logs {
+            Some(r) => Some(Ring::try_claim(r)?),
+            None => None,
+        };
         // The claim makes this thread the counters' only writer.
         bump(&lane.counters.claims, 1);
         Some(LaneClaim {
+            logs,
             compact,
             ring,
             lane: Arc::clone(lane),
@@ -161,10 +182,19 @@ impl Lane {
 /// Exclusive use of a lane: its ring's producer side, its scratch and its counters. Dropping
 /// it releases the lane.
 pub(crate) struct LaneClaim {
+    /// Declared (so dropped) before `ring`, like `compact`.
+    pub(crate) logs: Option<RingProducer<LogRecord>>,
     /// Declared (so dropped) before `ring`: released before the lane's claim is.
     pub(crate) compact: RingProducer<CompactRecord>,
     pub(crate) ring: RingProducer<SpanRecord>,
     pub(crate) lane: Arc<Lane>,
+}
+
+/// The consumer sides of a lane's rings, for the drain.
+pub(crate) struct LaneConsumers {
+    pub(crate) full: RingConsumer<SpanRecord>,
+    pub(crate) compact: RingConsumer<CompactRecord>,
+    pub(crate) logs: Option<RingConsumer<LogRecord>>,
 }
 
 /// A thread's name, in a fixed buffer (longer names are cut at a character boundary).

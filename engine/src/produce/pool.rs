@@ -6,7 +6,7 @@
 
 use crossbeam_utils::CachePadded;
 
-use super::lane::{Lane, LaneClaim};
+use super::lane::{Lane, LaneClaim, LaneConsumers};
 use super::metric::cells::MetricCells;
 use super::metric::registry::{Bound, Registry, Spec};
 use super::sampler::Sampler;
@@ -14,6 +14,7 @@ use super::travel::pool::SlotPool;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::model::compact::CompactRecord;
+use crate::model::log::LogRecord;
 use crate::model::record::SpanRecord;
 use crate::produce::travel::keepalive::Keepalive;
 use crate::ring::RingConsumer;
@@ -40,6 +41,8 @@ pub(crate) struct Pool {
     no_ring: CachePadded<AtomicU64>,
     /// Sampled spans of ringless producers that started after shutdown began (the same path).
     late: CachePadded<AtomicU64>,
+    /// Log records of threads that got no ring (the same path).
+    logs_no_ring: CachePadded<AtomicU64>,
     /// The last spans abandoned (their producer dropped with them open), oldest first; at
     /// most `ABANDONED_KEPT`. Written only when a producer is dropped with open spans.
     abandoned: std::sync::Mutex<std::collections::VecDeque<AbandonedSpan>>,
@@ -62,6 +65,14 @@ pub(crate) struct Pool {
     pub(crate) keepalive: CachePadded<Keepalive<Arc<Pool>>>,
 }
 
+/// The consumer sides of every lane's rings (same index as the lanes; `logs` is empty while
+/// logs are off), for the drain.
+pub(crate) struct Consumers {
+    pub(crate) full: Vec<RingConsumer<SpanRecord>>,
+    pub(crate) compact: Vec<RingConsumer<CompactRecord>>,
+    pub(crate) logs: Vec<RingConsumer<LogRecord>>,
+}
+
 /// How many abandoned spans [`Pool`] keeps the names of.
 pub(crate) const ABANDONED_KEPT: usize = 16;
 
@@ -78,33 +89,37 @@ pub struct AbandonedSpan {
 }
 
 impl Pool {
-    /// Allocates `rings` lanes of `capacity` full and `compact_capacity` compact slots, and
-    /// `travel` travelling-span records of each kind (full, compact); returns the pool with
-    /// the rings' consumers (full, compact), for the drain.
+    /// Allocates `rings` lanes of `capacity` full, `compact_capacity` compact and
+    /// `log_capacity` log slots (no log rings when 0), and `travel` travelling-span records
+    /// of each kind (full, compact); returns the pool with the rings' consumers, for the
+    /// drain.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         id: u64,
         rings: usize,
         capacity: usize,
         compact_capacity: usize,
+        log_capacity: usize,
         travel: usize,
         metric_cells: usize,
         sampler: Sampler,
         scope: &'static str,
         clock: Clock,
-    ) -> (
-        Arc<Pool>,
-        Vec<RingConsumer<SpanRecord>>,
-        Vec<RingConsumer<CompactRecord>>,
-    ) {
+    ) -> (Arc<Pool>, Consumers) {
         let mut lanes = Vec::with_capacity(rings);
-        let (mut full, mut compact) = (Vec::with_capacity(rings), Vec::with_capacity(rings));
+        let mut consumers = Consumers {
+            full: Vec::with_capacity(rings),
+            compact: Vec::with_capacity(rings),
+            logs: Vec::with_capacity(rings),
+        };
         for i in 0..rings {
             let salt = id << 32 | i as u64;
-            let (lane, f, c) = Lane::new(capacity, compact_capacity, metric_cells, salt);
+            let (lane, c): (_, LaneConsumers) =
+                Lane::new(capacity, compact_capacity, log_capacity, metric_cells, salt);
             lanes.push(lane);
-            full.push(f);
-            compact.push(c);
+            consumers.full.push(c.full);
+            consumers.compact.push(c.compact);
+            consumers.logs.extend(c.logs);
         }
         let pool = Pool {
             id,
@@ -116,6 +131,7 @@ impl Pool {
             shutting_down: CachePadded::new(AtomicBool::new(false)),
             no_ring: CachePadded::new(AtomicU64::new(0)),
             late: CachePadded::new(AtomicU64::new(0)),
+            logs_no_ring: CachePadded::new(AtomicU64::new(0)),
             abandoned: std::sync::Mutex::new(std::collections::VecDeque::new()),
             travel: SlotPool::new(travel, || SpanRecord::EMPTY),
             travel_compact: SlotPool::new(travel, || CompactRecord::EMPTY),
@@ -127,7 +143,7 @@ impl Pool {
         let pool = Arc::new(pool);
         // The engine's own reference, given back when it is dropped.
         pool.keepalive.start(Arc::clone(&pool), 1);
-        (pool, full, compact)
+        (pool, consumers)
     }
 
     /// Bytes of span memory the lanes and the travelling spans preallocated.
@@ -200,6 +216,19 @@ impl Pool {
     }
 
     /// Sampled spans of threads that had no ring, so far: (before shutdown, after it began).
+    /// Counts a log record of a thread that got no ring.
+    #[cold]
+    pub(crate) fn count_log_no_ring(&self) {
+        // Relaxed: as in `count_no_ring`.
+        self.logs_no_ring.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Log records counted by [`Pool::count_log_no_ring`].
+    pub(crate) fn logs_no_ring(&self) -> u64 {
+        // Relaxed: see `count_no_ring`.
+        self.logs_no_ring.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn no_ring(&self) -> (u64, u64) {
         // Relaxed: see `count_no_ring`.
         (

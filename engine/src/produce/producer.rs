@@ -40,6 +40,7 @@
 //! children, its frame stays on the stack, and when the producer is dropped the span is
 //! counted as `dropped.abandoned`.
 
+mod log;
 mod publish;
 mod travel;
 

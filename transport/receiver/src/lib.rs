@@ -10,8 +10,10 @@
 //! It also accepts `POST /v1/metrics` (ringspan's own metrics): each request is decoded,
 //! its data points counted ([`ReceiverCounts::metric_requests`], `data_points`) and, with
 //! [`Keep::Decoded`] or [`Keep::Metrics`], kept with its bytes
-//! ([`Receiver::take_metrics`]). Faults apply to
-//! traces only.
+//! ([`Receiver::take_metrics`]). And `POST /v1/logs`: its log records counted
+//! ([`ReceiverCounts::log_requests`], `log_records`) by the same framing scan as spans, and
+//! with [`Keep::Decoded`] kept decoded with their bytes ([`Receiver::take_logs`]). Faults
+//! apply to traces only.
 //!
 //! Answers: 200 with an empty `ExportTraceServiceResponse` (or one with `partial_success`),
 //! 400 for a body that is not an `ExportTraceServiceRequest` or not valid gzip, 404 for another
@@ -32,6 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use rustls::pki_types::pem::PemObject;
@@ -287,6 +290,19 @@ pub struct ReceiverCounts {
     pub metric_requests: u64,
     /// Data points in those requests.
     pub data_points: u64,
+    /// `/v1/logs` requests answered with 2xx.
+    pub log_requests: u64,
+    /// Log records in those requests.
+    pub log_records: u64,
+}
+
+/// A `/v1/logs` request the receiver accepted (kept with [`Keep::Decoded`]).
+#[derive(Clone, Debug)]
+pub struct LogsRequest {
+    /// Its body as sent, inflated if it was gzip: for a second decoder to read.
+    pub bytes: Vec<u8>,
+    /// The body decoded with `opentelemetry-proto`.
+    pub request: ExportLogsServiceRequest,
 }
 
 /// A `/v1/metrics` request the receiver accepted (kept with [`Keep::Decoded`] or
@@ -323,6 +339,8 @@ struct Counters {
     idle_closed: AtomicU64,
     metric_requests: AtomicU64,
     data_points: AtomicU64,
+    log_requests: AtomicU64,
+    log_records: AtomicU64,
 }
 
 /// State shared by the connection tasks and the handle.
@@ -333,6 +351,7 @@ struct Shared {
     faults: Mutex<VecDeque<(Fault, usize)>>,
     kept: Mutex<Vec<ExportTraceServiceRequest>>,
     kept_metrics: Mutex<Vec<MetricsRequest>>,
+    kept_logs: Mutex<Vec<LogsRequest>>,
     last_headers: Mutex<(http::Version, http::HeaderMap)>,
     body_timeout: Duration,
     max_requests: u64,
@@ -448,6 +467,11 @@ impl Receiver {
         format!("{}/v1/traces", self.endpoint())
     }
 
+    /// `endpoint()` + `/v1/logs`.
+    pub fn logs_url(&self) -> String {
+        format!("{}/v1/logs", self.endpoint())
+    }
+
     /// `endpoint()` + `/v1/metrics`.
     pub fn metrics_url(&self) -> String {
         format!("{}/v1/metrics", self.endpoint())
@@ -472,6 +496,8 @@ impl Receiver {
             idle_closed: get(&c.idle_closed),
             metric_requests: get(&c.metric_requests),
             data_points: get(&c.data_points),
+            log_requests: get(&c.log_requests),
+            log_records: get(&c.log_records),
         }
     }
 
@@ -526,6 +552,17 @@ impl Receiver {
             &mut *self
                 .shared
                 .kept_metrics
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+
+    /// The `/v1/logs` requests accepted so far (with [`Keep::Decoded`]; empty otherwise).
+    pub fn take_logs(&self) -> Vec<LogsRequest> {
+        std::mem::take(
+            &mut *self
+                .shared
+                .kept_logs
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
         )

@@ -13,6 +13,9 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
@@ -22,7 +25,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 
 use super::scan::count_spans;
-use super::{add, Fault, Keep, MetricsRequest, Shared};
+use super::{add, Fault, Keep, LogsRequest, MetricsRequest, Shared};
 
 /// OTLP's request cap, before and after decompression.
 const MAX_REQUEST_BYTES: usize = 64 << 20;
@@ -193,16 +196,17 @@ async fn serve(
     req: Request<Incoming>,
     shared: &Shared,
 ) -> Result<Response<ResponseBody>, std::io::Error> {
-    let metrics = match req.uri().path() {
-        "/v1/traces" => false,
-        "/v1/metrics" => true,
+    let (metrics, logs) = match req.uri().path() {
+        "/v1/traces" => (false, false),
+        "/v1/metrics" => (true, false),
+        "/v1/logs" => (false, true),
         _ => return refuse(shared, StatusCode::NOT_FOUND),
     };
     if req.method() != Method::POST {
         return refuse(shared, StatusCode::METHOD_NOT_ALLOWED);
     }
     let headers = req.headers();
-    if !metrics {
+    if !metrics && !logs {
         *shared
             .last_headers
             .lock()
@@ -237,6 +241,9 @@ async fn serve(
     };
     if metrics {
         return serve_metrics(wire, gzip, shared).await;
+    }
+    if logs {
+        return serve_logs(wire, gzip, shared).await;
     }
     let keep = shared.keep;
     // Inflating and scanning up to 64 MiB is CPU work: off the runtime's one worker, so the
@@ -327,6 +334,65 @@ async fn serve(
         None => answer(StatusCode::OK, body),
         Some((wait, reset)) => Response::new(Faulty::new(body, wait, reset).boxed()),
     };
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-protobuf"),
+    );
+    Ok(r)
+}
+
+/// Serves a `/v1/logs` request: its log records counted by the framing scan (the messages
+/// nest as the spans' do), and, with [`Keep::Decoded`], the request decoded and kept. No
+/// faults are injected here.
+async fn serve_logs(
+    wire: Bytes,
+    gzip: bool,
+    shared: &Shared,
+) -> Result<Response<ResponseBody>, std::io::Error> {
+    let keep = shared.keep;
+    let check = move || -> Result<(u64, Option<LogsRequest>), StatusCode> {
+        let body = if gzip { gunzip(&wire)? } else { wire.to_vec() };
+        let records = count_spans(&body).map_err(|_| StatusCode::BAD_REQUEST)?;
+        let kept = match keep {
+            Keep::Decoded => {
+                let request = ExportLogsServiceRequest::decode(&body[..])
+                    .map_err(|_| StatusCode::BAD_REQUEST)?;
+                Some(LogsRequest {
+                    bytes: body,
+                    request,
+                })
+            }
+            Keep::Count | Keep::Metrics => None,
+        };
+        Ok((records, kept))
+    };
+    // As for traces: inflating and scanning a large body is CPU work, off the one worker.
+    let (records, kept) = match tokio::task::spawn_blocking(check).await {
+        Ok(Ok(checked)) => checked,
+        Ok(Err(status)) => return refuse(shared, status),
+        Err(_) => return refuse(shared, StatusCode::INTERNAL_SERVER_ERROR),
+    };
+    // As for traces: a request that may not get its answer is not counted.
+    if shared.stopping.load(Ordering::Relaxed) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "the receiver is stopping",
+        ));
+    }
+    let c = &shared.counters;
+    add(&c.log_requests, 1);
+    add(&c.log_records, records);
+    if let Some(k) = kept {
+        shared
+            .kept_logs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(k);
+    }
+    let mut r = answer(
+        StatusCode::OK,
+        Bytes::from(ExportLogsServiceResponse::default().encode_to_vec()),
+    );
     r.headers_mut().insert(
         CONTENT_TYPE,
         http::HeaderValue::from_static("application/x-protobuf"),

@@ -148,7 +148,7 @@ fn refuses_what_is_not_an_otlp_protobuf_request() {
     assert_eq!(
         send(
             a,
-            "POST /v1/logs HTTP/1.1\r\nContent-Type: application/x-protobuf",
+            "POST /v1/profiles HTTP/1.1\r\nContent-Type: application/x-protobuf",
             &request(1)
         )
         .0,
