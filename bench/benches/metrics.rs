@@ -6,6 +6,13 @@
 //! call, as its API asks (see `src/peers/otel_metrics.rs`). Before timing, each checks that
 //! what it records is what its reader or exporter sees.
 //!
+//! `log_record/{ringspan,otel_sdk}`: one log record (severity, a static body, 3 attributes:
+//! i64, static string, f64) under no span; ringspan's on the pinned producer into its log
+//! ring, drained by the spinning drain; opentelemetry_sdk's through its logs bridge API into
+//! the `BatchLogProcessor` (see `src/peers/otel_logs.rs`). Each is checked to deliver what it
+//! records before it is timed, and ringspan's drops (a drain that falls behind would flatter
+//! it) are printed and must stay under 1%.
+//!
 //! `cargo bench -p ringspan-bench --bench metrics` (ratios only mean something within one
 //! run on this machine).
 
@@ -14,7 +21,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use ringspan::{Sampler, SeriesValue, ValueRef};
 use ringspan_bench::ours;
-use ringspan_bench::peers::otel_metrics;
+use ringspan_bench::peers::{otel_logs, otel_metrics};
 
 /// The value of the `i`th histogram record: 0..200 in steps of 1.
 fn value(i: u64) -> f64 {
@@ -110,5 +117,65 @@ fn metrics(c: &mut Criterion) {
     drop(p);
 }
 
-criterion_group!(benches, metrics);
+fn logs(c: &mut Criterion) {
+    let engine = ours::engine(Sampler::default());
+    let p = ours::producer(&engine);
+    let otel = otel_logs::setup();
+    // Each really records: ringspan's drain delivers (almost) every record of a flat-out
+    // producer, the SDK's exporter gets its 1000.
+    for i in 0..1_000_000 {
+        ours::log_one(&p, i);
+    }
+    engine.flush(std::time::Duration::from_secs(10)).unwrap();
+    let warm = engine.snapshot().logs;
+    assert!(
+        warm.delivered >= 990_000 && warm.is_balanced(),
+        "the drain does not keep up: {warm:?}"
+    );
+    let before = otel.flushed();
+    for i in 0..1000 {
+        otel.record(i);
+    }
+    assert_eq!(
+        otel.flushed(),
+        before + 1000,
+        "opentelemetry_sdk exports its records"
+    );
+
+    let mut g = c.benchmark_group("log_record");
+    let (mut i, mut theirs) = (0, 0u64);
+    g.bench_function("ringspan", |b| {
+        b.iter(|| {
+            i += 1;
+            ours::log_one(&p, black_box(i));
+        })
+    });
+    g.bench_function("otel_sdk", |b| {
+        b.iter(|| {
+            i += 1;
+            theirs += 1;
+            otel.record(black_box(i));
+        })
+    });
+    g.finish();
+    drop(p);
+    let snap = engine.shutdown(std::time::Duration::from_secs(10)).unwrap();
+    let l = snap.logs;
+    eprintln!(
+        "log_record: ringspan recorded {} delivered {} dropped {:?}; opentelemetry_sdk emitted {} exported {} (its queue drops the rest silently)",
+        l.recorded,
+        l.delivered,
+        l.dropped,
+        before + 1000 + theirs,
+        otel.flushed()
+    );
+    assert!(l.is_balanced());
+    assert!(
+        l.dropped.total() * 100 <= l.recorded,
+        "over 1% of ringspan's log records dropped: the figure would flatter it"
+    );
+    let _ = otel.provider.shutdown();
+}
+
+criterion_group!(benches, metrics, logs);
 criterion_main!(benches);

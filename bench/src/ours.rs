@@ -20,6 +20,21 @@ static ORDER_MATCH: Callsite = Callsite::new(
     &["order.id", "order.qty", "order.side", "order.aggressive"],
 );
 
+/// The bench's log record, as [`crate::peers::otel_logs`] records it: severity INFO, a
+/// static body, 3 attributes (i64, static string, f64) with static keys, under no span.
+#[inline(always)]
+pub fn log_one(p: &Producer, i: i64) {
+    p.log(
+        ringspan::Severity::INFO,
+        "order filled",
+        &[
+            ("order.id", Value::i64(i)),
+            ("venue", Value::str("XNAS")),
+            ("qty", Value::f64(100.0)),
+        ],
+    );
+}
+
 /// One span as a careful user records it: started from its callsite, the 4 values in one
 /// call, end (a compact record).
 #[inline(always)]
@@ -82,6 +97,7 @@ pub fn engine(sampler: Sampler) -> Engine {
         .rings(2)
         .ring_capacity(CAPACITY)
         .compact_capacity(CAPACITY)
+        .log_capacity(CAPACITY)
         .sampler(sampler)
         .idle(IdleStrategy::Spin);
     if let Some((_, drain)) = cores() {

@@ -73,6 +73,14 @@ fn icount_measure_metric_histogram(p: &Producer, h: &ringspan::Histogram, n: i64
 
 #[no_mangle]
 #[inline(never)]
+fn icount_measure_log_record(p: &Producer, n: i64) {
+    for i in 0..n {
+        ringspan_bench::ours::log_one(p, black_box(i));
+    }
+}
+
+#[no_mangle]
+#[inline(never)]
 fn icount_measure_tracing(n: i64) {
     for i in 0..n {
         ringspan_bench::tracing_span::record_one(black_box(i));
@@ -275,13 +283,28 @@ fn metric(n: i64, histogram: bool) {
     engine.shutdown(Duration::from_secs(30)).expect("shutdown");
 }
 
+/// Log records into a log ring that holds them all (so none takes the drop path).
+fn log_record(n: i64) {
+    let total = (WARMUP + n) as usize;
+    let config = EngineConfig::default()
+        .rings(1)
+        .log_capacity((total + 1).next_power_of_two());
+    let engine = Engine::start(config, Discard::default()).expect("engine starts");
+    let p = engine.producer().expect("a ring");
+    icount_measure_log_record(&p, WARMUP);
+    icount_measure_log_record(&p, n);
+    drop(p);
+    let snap = engine.shutdown(Duration::from_secs(30)).expect("shutdown");
+    assert_eq!(snap.logs.delivered, total as u64, "{:?}", snap.logs);
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let workload = args.next().unwrap_or_default();
     let n: i64 = args
         .next()
         .and_then(|v| v.parse().ok())
-        .expect("usage: ringspan-icount <record|callsite|travel|tracing|tracing_registry|otel_api|unsampled|metric_counter|metric_histogram|encode> <iterations>");
+        .expect("usage: ringspan-icount <record|callsite|travel|tracing|tracing_registry|otel_api|unsampled|metric_counter|metric_histogram|log_record|encode> <iterations>");
     let units = match workload.as_str() {
         "record" => {
             record(Sampler::default(), n, icount_measure_record);
@@ -309,6 +332,10 @@ fn main() {
         }
         "metric_counter" => {
             metric(n, false);
+            1
+        }
+        "log_record" => {
+            log_record(n);
             1
         }
         "metric_histogram" => {
@@ -352,7 +379,7 @@ fn main() {
             BATCH
         }
         other => panic!(
-            "unknown workload {other:?}: record, callsite, travel, tracing, tracing_registry, otel_api, unsampled, metric_counter, metric_histogram, encode or encode_compact"
+            "unknown workload {other:?}: record, callsite, travel, tracing, tracing_registry, otel_api, unsampled, metric_counter, metric_histogram, log_record, encode or encode_compact"
         ),
     };
     println!("{workload} {n} {units}");

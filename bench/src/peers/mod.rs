@@ -2,6 +2,7 @@
 //! benches: `order.match` with 4 attributes (i64, f64, string, bool).
 
 pub mod fastrace;
+pub mod otel_logs;
 pub mod otel_metrics;
 pub mod otel_sdk;
 pub mod tracing_otel;
