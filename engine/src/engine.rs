@@ -247,6 +247,13 @@ impl Engine {
         crate::OtelTracerProvider::new(Arc::clone(&self.pool), self.ns_per_tick)
     }
 
+    /// The `log` crate's bridge (cargo feature `log`): a `log::Log` recording every record
+    /// at `max` or above as a log record of this engine. See [`crate::LogBridge`].
+    #[cfg(feature = "log")]
+    pub fn log_bridge(&self, max: log::LevelFilter) -> crate::LogBridge {
+        crate::LogBridge::new(Arc::clone(&self.pool), max)
+    }
+
     /// The `tracing` front end (cargo feature `tracing`): a `tracing-subscriber` layer that
     /// records `tracing` spans as travelling spans of this engine, keeping up to twice
     /// [`EngineConfig::travel_spans`] of them open (sampled or not). See [`crate::TracingLayer`].

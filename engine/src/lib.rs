@@ -113,6 +113,8 @@ pub use model::value::{Value, ValueRef};
 pub use produce::guard::Span;
 #[cfg(feature = "tracing")]
 pub use produce::layer::{TracingLayer, TracingSpanExt};
+#[cfg(feature = "log")]
+pub use produce::log_facade::LogBridge;
 #[doc(hidden)]
 pub use produce::metric::cells::MetricCells;
 pub use produce::metric::registry::{InstrumentKind, MAX_SERIES};

@@ -6,10 +6,12 @@
 //!   an event, and closes), measured for the Registry alone and with the layer;
 //! - the `opentelemetry` API through ringspan's tracer: nothing, for a span started by name,
 //!   given four attributes and an event, ended (the API's `SpanBuilder::with_attributes`
-//!   collects a `Vec`: that one is the API's, for any SDK).
+//!   collects a `Vec`: that one is the API's, for any SDK);
+//! - the logs bridges: nothing per log record, for a `tracing` event outside any span (a
+//!   formatted message, typed fields, a `Debug` one) and a `log!` record with an argument.
 //!
 //! This binary holds a single test so that no other test allocates while it counts.
-#![cfg(all(feature = "tracing", feature = "opentelemetry"))]
+#![cfg(all(feature = "tracing", feature = "opentelemetry", feature = "log"))]
 
 use std::alloc::System;
 use std::time::Duration;
@@ -71,6 +73,33 @@ fn otel_allocations(engine: &Engine) -> f64 {
     (ALLOC.allocations() - before) as f64 / SPANS as f64
 }
 
+/// Allocations per log record, in steady state, through the `tracing` layer (an event
+/// outside any span) and the `log` bridge.
+fn log_allocations(engine: &Engine) -> f64 {
+    let layered =
+        tracing::Dispatch::new(tracing_subscriber::registry().with(engine.tracing_layer()));
+    let bridge = engine.log_bridge(log::LevelFilter::Info);
+    let record = |n: u64| {
+        for i in 0..n {
+            tracing::info!(order.id = i, filled = true, venue = ?"XNAS", "order {} filled", i);
+            log::Log::log(
+                &bridge,
+                &log::Record::builder()
+                    .level(log::Level::Warn)
+                    .module_path_static(Some(module_path!()))
+                    .args(format_args!("disk {}% full", i % 100))
+                    .build(),
+            );
+        }
+    };
+    tracing::dispatcher::with_default(&layered, || {
+        record(SPANS);
+        let before = ALLOC.allocations();
+        record(SPANS);
+        (ALLOC.allocations() - before) as f64 / (2 * SPANS) as f64
+    })
+}
+
 #[test]
 fn the_front_ends_add_no_allocation() {
     let registry = tracing::Dispatch::new(tracing_subscriber::registry());
@@ -90,11 +119,16 @@ fn the_front_ends_add_no_allocation() {
     let with_layer = allocations(&layered);
     drop(layered);
     let otel = otel_allocations(&engine);
+    let logs = log_allocations(&engine);
     let report = engine.shutdown(Duration::from_secs(10)).unwrap();
     eprintln!(
         "allocations per span: Registry alone {registry_only:.3}, Registry + TracingLayer \
-         {with_layer:.3}, opentelemetry API through ringspan {otel:.3}"
+         {with_layer:.3}, opentelemetry API through ringspan {otel:.3}; per log record \
+         through the bridges {logs:.3}"
     );
+    assert_eq!(report.logs.recorded, 4 * SPANS, "{:?}", report.logs);
+    assert_eq!(report.logs.delivered, 4 * SPANS, "{:?}", report.logs);
+    assert_eq!(logs, 0.0, "the logs bridges allocate");
     // The front ends really recorded every span they were timed on.
     assert_eq!(report.recorded, 4 * SPANS, "{report:?}");
     assert_eq!(report.delivered, 4 * SPANS, "{report:?}");

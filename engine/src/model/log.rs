@@ -187,6 +187,69 @@ impl LogRecord {
         };
     }
 
+    /// Starts a record to be built field by field (the bridges: `tracing` events, the `log`
+    /// facade), in a record of the caller's, away from any ring: building it may run user
+    /// code (`Debug` impls), which must not find the producer's state borrowed. Its time,
+    /// ids and scope are stamped when the producer publishes it
+    /// ([`LogRecord::copy_stamped_into`]).
+    #[cfg_attr(not(any(feature = "tracing", feature = "log")), allow(dead_code))]
+    pub(crate) fn begin(&mut self, severity: Severity, event_name: &'static str) {
+        self.header.severity = severity.0;
+        self.header.event_name = Packed::from_static(event_name);
+        self.header.body = Packed::EMPTY;
+        self.header.n_attrs = 0;
+        self.header.arena_len = 0;
+        self.header.dropped_attrs = 0;
+    }
+
+    /// Sets the body of a record being built.
+    #[cfg_attr(not(any(feature = "tracing", feature = "log")), allow(dead_code))]
+    pub(crate) fn set_body(&mut self, body: Value<'_>, loss: &mut Loss) {
+        self.header.body =
+            SpanRecord::pack(&mut self.arena, &mut self.header.arena_len, body, loss);
+    }
+
+    /// Appends an attribute to a record being built, or counts it as dropped when it is full.
+    #[cfg_attr(not(any(feature = "tracing", feature = "log")), allow(dead_code))]
+    pub(crate) fn push_attr(&mut self, key: &'static str, value: Value<'_>, loss: &mut Loss) {
+        let n = usize::from(self.header.n_attrs);
+        if n == MAX_LOG_ATTRS {
+            self.header.dropped_attrs = self.header.dropped_attrs.saturating_add(1);
+            return;
+        }
+        let value = SpanRecord::pack(&mut self.arena, &mut self.header.arena_len, value, loss);
+        self.attrs[n] = Attr {
+            key: Packed::from_static(key),
+            value,
+        };
+        self.header.n_attrs = (n + 1) as u8;
+    }
+
+    /// Copies a record built with [`LogRecord::begin`] into `dst` (a ring slot), with its
+    /// time, the current span's ids and flags, and the scope: what it uses, no more.
+    #[cfg_attr(not(any(feature = "tracing", feature = "log")), allow(dead_code))]
+    pub(crate) fn copy_stamped_into(
+        &self,
+        dst: &mut LogRecord,
+        time: u64,
+        (trace_id, span_id, flags): ([u64; 2], u64, TraceFlags),
+        scope: &'static str,
+    ) {
+        let h = &self.header;
+        dst.header = Header {
+            trace_id,
+            span_id,
+            time,
+            scope: Packed::from_static(scope),
+            trace_flags: flags.0,
+            ..*h
+        };
+        let n = usize::from(h.n_attrs);
+        dst.attrs[..n].copy_from_slice(&self.attrs[..n]);
+        let a = usize::from(h.arena_len);
+        dst.arena[..a].copy_from_slice(&self.arena[..a]);
+    }
+
     // ----- reading (drain side) -----
 
     /// When it was recorded, in clock ticks.

@@ -12,6 +12,9 @@
 //! - `travel/`: travelling spans, which cross `.await` and threads, their record pool and
 //!   their future adapter;
 //! - `metric/`: counters, gauges and histograms, recorded into cells beside each ring;
+//! - `producer/log.rs`: log records, written in place into each lane's log ring;
+//!   `log_facade.rs` (feature `log`) the `log` crate's bridge to it, `layer/logs.rs`
+//!   `tracing`'s;
 //! - `sampler.rs` and `traceparent.rs`: the head sampler and W3C trace context.
 //!
 //! Nothing here reaches the drain: a span leaves this stage through its lane's ring.
@@ -24,6 +27,8 @@ pub(crate) mod lane;
 #[cfg(feature = "tracing")]
 pub(crate) mod layer;
 pub(crate) mod local;
+#[cfg(feature = "log")]
+pub(crate) mod log_facade;
 pub(crate) mod metric;
 #[cfg(feature = "opentelemetry")]
 pub(crate) mod otel;

@@ -13,8 +13,9 @@
 //!   stay typed; `Debug` values are formatted into the record; `otel.name`, `otel.kind`,
 //!   `otel.status_code`, `otel.status_description` and errors as tracing-opentelemetry
 //!   takes them).
-//! - **Events** inside a span become span events (`fields.rs`); events outside any span are
-//!   not recorded by this layer.
+//! - **Events** inside a span become span events (`fields.rs`); events outside any `tracing`
+//!   span become log records (`logs.rs`), under the ringspan span current on the thread, if
+//!   any.
 //! - **Parents**: an explicit parent (`parent: &span`), else for a contextual span the
 //!   innermost of this thread's entered `tracing` spans and ringspan spans (an entered
 //!   `tracing` span is entered as a context on the thread's local producer, as
@@ -50,6 +51,7 @@
 
 mod ext;
 mod fields;
+mod logs;
 
 pub use ext::TracingSpanExt;
 
@@ -219,6 +221,10 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.event_span(event) else {
+            // Outside any `tracing` span: a log record (`logs.rs`).
+            let mut rec = crate::model::log::LogRecord::EMPTY;
+            let loss = logs::read(event, &mut rec);
+            local::with_local(&self.pool, |p| p.emit_built(&rec, loss));
             return;
         };
         let id = span.id();

@@ -10,7 +10,7 @@
 
 use super::{Inner, Producer};
 use crate::model::ids::TraceFlags;
-use crate::model::log::Severity;
+use crate::model::log::{LogRecord, Severity};
 use crate::model::record::Loss;
 use crate::model::value::Value;
 use crate::stats::bump;
@@ -56,6 +56,33 @@ impl Producer {
         attrs: &[(&'static str, Value<'_>)],
     ) {
         self.emit(event_name, severity, body.into(), attrs);
+    }
+
+    /// Publishes a record a bridge built with [`LogRecord::begin`] (outside any borrow of
+    /// this producer's state), stamped now with the current span's ids; `loss` is what
+    /// building it lost.
+    #[cfg_attr(not(any(feature = "tracing", feature = "log")), allow(dead_code))]
+    pub(crate) fn emit_built(&self, built: &LogRecord, loss: Loss) {
+        self.with(|inner, pool| {
+            let cx = inner.log_context();
+            let Some(claim) = &mut inner.claim else {
+                return pool.count_log_no_ring();
+            };
+            let counters = &claim.lane.counters;
+            bump(&counters.logs_recorded, 1);
+            let Some(ring) = &mut claim.logs else {
+                return bump(&counters.logs_dropped_off, 1);
+            };
+            let (time, scope) = (inner.clock.now(), inner.scope);
+            if ring
+                .push_with(|slot| built.copy_stamped_into(slot, time, cx, scope))
+                .is_err()
+            {
+                count_log_full(pool.is_shutting_down(), counters);
+            } else if loss.truncated > 0 {
+                bump(&counters.truncated_strings, u64::from(loss.truncated));
+            }
+        });
     }
 
     #[inline(always)]
