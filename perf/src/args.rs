@@ -41,11 +41,13 @@ pub struct Args {
 }
 
 /// The signals each scheduled event records: a span (`traces`), and/or
-/// [`METRIC_UPDATES`] metric updates (`metrics`).
+/// [`METRIC_UPDATES`] metric updates (`metrics`), and/or a log record (`logs`, inside the
+/// span when there is one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Signals {
     pub traces: bool,
     pub metrics: bool,
+    pub logs: bool,
 }
 
 /// Metric updates one scheduled event records with `--signal metrics`.
@@ -77,7 +79,7 @@ usage: ringspan-perf [--producers N] [--cores LIST] [--drain-core C] [--duration
                      [--rate SPANS_PER_SEC_PER_PRODUCER|max] [--attrs K] [--ring-capacity N]
                      [--compact-capacity N] [--batch N]
                      [--json PATH] [--endpoint URL] [--compare null,otel] [--plot PATH]
-                     [--faults] [--api native|tracing] [--signal traces,metrics]";
+                     [--faults] [--api native|tracing] [--signal traces,metrics,logs|all]";
 
 fn bad(flag: &str, value: &str, why: &str) -> String {
     format!("invalid {flag} {value:?}: {why}\n{USAGE}")
@@ -105,6 +107,7 @@ impl Args {
             signals: Signals {
                 traces: true,
                 metrics: false,
+                logs: false,
             },
         };
         let mut it = args.into_iter();
@@ -177,20 +180,26 @@ impl Args {
                     a.signals = Signals {
                         traces: false,
                         metrics: false,
+                        logs: false,
                     };
                     for name in value.split(',') {
                         match name.trim() {
                             "traces" => a.signals.traces = true,
                             "metrics" => a.signals.metrics = true,
-                            "logs" | "all" => {
+                            "logs" => a.signals.logs = true,
+                            "all" => {
+                                a.signals = Signals {
+                                    traces: true,
+                                    metrics: true,
+                                    logs: true,
+                                }
+                            }
+                            _ => {
                                 return Err(bad(
                                     &flag,
                                     &value,
-                                    "logs (and so all) are not built yet: traces, metrics or both",
+                                    "expected traces, metrics, logs (any of them, comma-separated) or all",
                                 ))
-                            }
-                            _ => {
-                                return Err(bad(&flag, &value, "expected traces, metrics or both"))
                             }
                         }
                     }
@@ -231,6 +240,13 @@ impl Args {
                 "--signal",
                 "metrics",
                 "checks its values at the embedded receiver with the native API: not with --faults, --endpoint, --api tracing or --compare otel (whose run records spans alone)",
+            ));
+        }
+        if a.signals.logs && (a.api != Api::Native || a.compare.contains(&Compare::Otel)) {
+            return Err(bad(
+                "--signal",
+                "logs",
+                "records through the native API: not with --api tracing or --compare otel (whose run records spans alone)",
             ));
         }
         if a.faults && a.endpoint.is_some() {
@@ -279,23 +295,41 @@ mod tests {
             a.signals,
             Signals {
                 traces: true,
-                metrics: false
+                metrics: false,
+                logs: false
             }
         );
         assert_eq!(
             parse("--signal metrics").unwrap().signals,
             Signals {
                 traces: false,
-                metrics: true
+                metrics: true,
+                logs: false
             }
         );
         assert_eq!(
             parse("--signal traces,metrics").unwrap().signals,
             Signals {
                 traces: true,
-                metrics: true
+                metrics: true,
+                logs: false
             }
         );
+        assert_eq!(
+            parse("--signal logs").unwrap().signals,
+            Signals {
+                traces: false,
+                metrics: false,
+                logs: true
+            }
+        );
+        let all = Signals {
+            traces: true,
+            metrics: true,
+            logs: true,
+        };
+        assert_eq!(parse("--signal all").unwrap().signals, all);
+        assert_eq!(parse("--signal traces,logs,metrics").unwrap().signals, all);
     }
 
     #[test]
@@ -310,7 +344,8 @@ mod tests {
             ("--compare tracing", "--compare"),
             ("--endpoint localhost:4318", "--endpoint"),
             ("--api log", "--api"),
-            ("--signal logs", "--signal"),
+            ("--signal logs --api tracing", "--signal"),
+            ("--signal all --compare otel", "--signal"),
             ("--signal spans", "--signal"),
             ("--signal metrics --faults", "--signal"),
             ("--signal metrics --compare otel", "--signal"),

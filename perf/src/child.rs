@@ -10,7 +10,7 @@
 //! |--------------------------------|-----------------------------------------------|
 //! | `inject <times> <fault>`       | `ok`                                          |
 //! | `down <ms>`                    | `ok` once it is back on the same address      |
-//! | `counts`                       | `counts <accepted> <rejected> <requests> <bytes>`, over every incarnation |
+//! | `counts`                       | `counts <accepted> <rejected> <requests> <bytes> <log records>`, over every incarnation |
 //!
 //! where `<fault>` is `status <code> <retry-after or ->`, `delay <ms>`, `stall <ms>`,
 //! `reset` or `drop`. A bad line is answered `err <why>`. The child stops when its stdin
@@ -108,8 +108,8 @@ pub fn serve() -> Result<(), String> {
             ["counts"] => {
                 let c = past.plus(counts(&live));
                 format!(
-                    "counts {} {} {} {}",
-                    c.accepted, c.rejected, c.requests, c.bytes
+                    "counts {} {} {} {} {}",
+                    c.accepted, c.rejected, c.requests, c.bytes, c.logs
                 )
             }
             _ => format!("err unknown command {line:?}"),
@@ -188,11 +188,12 @@ impl Child {
             .map(|rest| rest.split(' ').filter_map(|w| w.parse().ok()).collect())
             .unwrap_or_default();
         match n[..] {
-            [accepted, rejected, requests, bytes] => Ok(Received {
+            [accepted, rejected, requests, bytes, logs] => Ok(Received {
                 accepted,
                 rejected,
                 requests,
                 bytes,
+                logs,
             }),
             _ => Err(format!(
                 "the receiver process answered {answer:?} to counts"

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use ringspan::otlp::Resource;
 use ringspan::Calibration;
-use ringspan::{Callsite, IdleStrategy, Producer, Value};
+use ringspan::{Callsite, IdleStrategy, Producer, Severity, Value};
 use ringspan_transport::{ExporterConfig, MetricsExport, Pipeline, PipelineConfig, Report, Signal};
 use serde_json::{json, Map, Value as Json};
 
-use crate::args::{Api, Args, Compare};
+use crate::args::{Api, Args, Compare, Signals};
 use crate::metrics_signal::{self, Instruments};
 use crate::report::{LibReport, NullReport};
 use crate::target::Target;
@@ -21,10 +21,35 @@ use crate::{faults, procfs, ALLOC};
 /// values `--attrs` sets (the first four fit the compact record).
 static PERF_REQUEST: Callsite = Callsite::new("perf.request", &KEYS);
 
-/// Records one span with the first `attrs` attributes.
+/// Log-ring slots per lane with `--signal logs`: 64 ms of records at 1 M/s (40 MiB), as the
+/// compact span ring holds 64 ms of spans: what a drain that shares its core with the
+/// exporters and the receiver, and that the hypervisor stalls for milliseconds, needs at
+/// that rate (16 ms lost a quarter of a percent).
+const LOG_CAPACITY: usize = 1 << 16;
+
+/// The harness's log record (`--signal logs`): a static body and 3 attributes, under the
+/// span when there is one.
 #[inline(always)]
-fn record_span(p: &Producer, n: u64, attrs: usize) {
+fn record_log(p: &Producer, n: u64) {
+    p.log(
+        Severity::INFO,
+        "perf.request done",
+        &[
+            ("n", Value::i64(n as i64)),
+            ("venue", Value::str("XNAS")),
+            ("qty", Value::f64(100.0)),
+        ],
+    );
+}
+
+/// Records one span with the first `attrs` attributes (and, with `log`, a log record inside
+/// it).
+#[inline(always)]
+fn record_span(p: &Producer, n: u64, attrs: usize, log: bool) {
     let mut span = p.span_at(&PERF_REQUEST);
+    if log {
+        record_log(p, n);
+    }
     if attrs > 0 {
         let values = [
             Value::i64(n as i64),
@@ -46,8 +71,9 @@ fn record_span(p: &Producer, n: u64, attrs: usize) {
 #[allow(clippy::large_enum_variant)]
 enum Recorder {
     /// The producer, the attributes per span, whether to record the span (`--signal
-    /// traces`), and the instruments to update (`--signal metrics`).
-    Native(Producer, usize, bool, Option<Instruments>),
+    /// traces`) and a log record (`--signal logs`), and the instruments to update
+    /// (`--signal metrics`).
+    Native(Producer, usize, Signals, Option<Instruments>),
     /// Holds the thread's default dispatcher (the Registry with the layer) in place.
     Tracing(#[allow(dead_code)] tracing::dispatcher::DefaultGuard, usize),
 }
@@ -56,9 +82,11 @@ impl Recorder {
     #[inline(always)]
     fn record(&self, n: u64) {
         match self {
-            Recorder::Native(p, attrs, traces, metrics) => {
-                if *traces {
-                    record_span(p, n, *attrs);
+            Recorder::Native(p, attrs, signals, metrics) => {
+                if signals.traces {
+                    record_span(p, n, *attrs, signals.logs);
+                } else if signals.logs {
+                    record_log(p, n);
                 }
                 if let Some(m) = metrics {
                     m.record(p, n);
@@ -66,6 +94,43 @@ impl Recorder {
             }
             Recorder::Tracing(_, attrs) => crate::tracing_api::record_span(n, *attrs),
         }
+    }
+}
+
+/// The logs identity: every record accounted for (`recorded = exported + rejected + dropped`,
+/// the engine's hand-off equal to the exporter's intake), one per event, and the receiver got
+/// exactly the exported ones.
+fn logs_identity(
+    report: &Report,
+    events: u64,
+    before: Option<crate::target::Received>,
+    after: Option<crate::target::Received>,
+) -> Result<String, String> {
+    let l = &report.logs;
+    if !l.is_settled() {
+        return Err(format!(
+            "log records: recorded != exported + rejected + dropped: {l:?}"
+        ));
+    }
+    if l.recorded != events {
+        return Err(format!(
+            "producers wrote {events} log records, the engine recorded {}",
+            l.recorded
+        ));
+    }
+    match (before, after) {
+        (Some(b), Some(a)) if a.logs - b.logs != l.exported => Err(format!(
+            "the receiver got {} log records, the logs exporter exported {}",
+            a.logs - b.logs,
+            l.exported
+        )),
+        (Some(_), Some(_)) => Ok(format!(
+            "log records: recorded = exported {} + rejected {} + dropped {}; the receiver got exactly the exported ones",
+            l.exported,
+            l.rejected,
+            l.dropped_total()
+        )),
+        _ => Ok("log records: recorded = exported + rejected + dropped".into()),
     }
 }
 
@@ -128,7 +193,10 @@ pub fn run(
         config.observe = config.observe.export_metrics(export);
     }
     let config_compact = args.compact_capacity;
-    config.engine = config.engine.compact_capacity(config_compact);
+    config.engine = config
+        .engine
+        .compact_capacity(config_compact)
+        .log_capacity(if args.signals.logs { LOG_CAPACITY } else { 0 });
     let before = target.counts()?;
     let pipeline = Pipeline::start(config).map_err(|e| e.to_string())?;
     let preallocated = pipeline.engine().preallocated_bytes() as u64;
@@ -182,7 +250,7 @@ pub fn run(
                             .unwrap_or_else(|e| panic!("pinning a producer to core {c}: {e}")),
                         None => engine.producer().expect("a free ring for every producer"),
                     };
-                    Recorder::Native(producer, attrs, args.signals.traces, instruments.clone())
+                    Recorder::Native(producer, attrs, args.signals, instruments.clone())
                 })();
                 move |n| recorder.record(n)
             },
@@ -243,13 +311,23 @@ pub fn run(
             _ => Ok("recorded = exported + rejected + dropped (external endpoint: its own counts not checked)".into()),
         }
     };
-    // Both signals' identities must hold.
+    // Every signal's identity must hold.
     let identity = match (&metrics, identity) {
         (Some(m), Ok(spans)) => m.identity.clone().map(|metrics| {
             if args.signals.traces {
                 format!("{spans}; {metrics}")
             } else {
                 metrics
+            }
+        }),
+        (_, identity) => identity,
+    };
+    let identity = match (args.signals.logs, identity) {
+        (true, Ok(rest)) => logs_identity(&report, phase.spans, before, after).map(|logs| {
+            if args.signals.traces || args.signals.metrics {
+                format!("{rest}; {logs}")
+            } else {
+                logs
             }
         }),
         (_, identity) => identity,
@@ -265,13 +343,39 @@ pub fn run(
         extra.insert("metric_points_exported".into(), json!(m.counts.exported));
         extra.insert("metric_requests".into(), json!(m.requests));
     }
+    if args.signals.logs {
+        let l = &report.logs;
+        extra.insert("log_records".into(), json!(l.recorded));
+        extra.insert(
+            "log_records_per_sec".into(),
+            json!((l.recorded as f64 / args.duration.as_secs_f64()).round()),
+        );
+        extra.insert("log_records_exported".into(), json!(l.exported));
+        extra.insert(
+            "log_records_dropped".into(),
+            json!({
+                "ring_full": l.dropped.ring_full,
+                "no_ring": l.dropped.no_ring,
+                "off": l.dropped.off,
+                "shutdown": l.dropped.shutdown + l.export_dropped.shutdown,
+                "too_large": l.dropped.too_large,
+                "sink_panicked": l.dropped.sink_panicked,
+                "export_retries_exhausted": l.export_dropped.retries_exhausted,
+                "export_non_retryable": l.export_dropped.non_retryable,
+                "export_panicked": l.export_dropped.panicked,
+            }),
+        );
+        extra.insert("log_requests".into(), json!(l.export.requests));
+    }
     extra.insert("otlp_requests".into(), json!(e.requests));
     extra.insert("otlp_bytes".into(), json!(e.bytes_sent));
     extra.insert("export_retries".into(), json!(e.retries));
+    // Every request the two exporters sent, spans' and log records'.
+    let requests = e.requests + report.logs.export.requests;
     extra.insert(
         "allocs_per_request".into(),
-        json!(if e.requests > 0 {
-            phase.allocs_per_span() * report.exported as f64 / e.requests as f64
+        json!(if requests > 0 {
+            phase.allocs_per_span() * phase.spans as f64 / requests as f64
         } else {
             0.0
         }),
@@ -300,6 +404,7 @@ pub fn run(
         [
             ("drain", "ringspan-drain"),
             ("exporter", "ringspan-export"),
+            ("logs_exporter", "ringspan-logs"),
             // The metrics exporter (`ringspan-metrics`, cut to 15 bytes by the kernel).
             ("metrics_exporter", "ringspan-metric"),
         ]
@@ -318,10 +423,11 @@ pub fn run(
                 (true, Api::Native) => "callsite spans",
                 (true, Api::Tracing) => "tracing spans through TracingLayer (travelling records)",
             },
-            if args.signals.metrics {
-                " + 10 metric updates per event (exported every 1 s)"
-            } else {
-                ""
+            match (args.signals.metrics, args.signals.logs) {
+                (false, false) => "",
+                (true, false) => " + 10 metric updates per event (exported every 1 s)",
+                (false, true) => " + a log record per event (64 k log slots per lane)",
+                (true, true) => " + 10 metric updates (exported every 1 s) and a log record (64 k log slots per lane) per event",
             },
             args.batch,
             target.url

@@ -11,13 +11,16 @@ use ringspan_receiver::{Fault, Keep, MetricsRequest, Receiver, ReceiverConfig};
 
 use crate::child::{fault_words, Child};
 
-/// What the receiver accepted and rejected, over all its incarnations.
+/// What the receiver accepted and rejected (spans), and the log records it got, over all its
+/// incarnations.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Received {
     pub accepted: u64,
     pub rejected: u64,
     pub requests: u64,
     pub bytes: u64,
+    /// Log records on `/v1/logs`.
+    pub logs: u64,
 }
 
 impl Received {
@@ -27,6 +30,7 @@ impl Received {
             rejected: self.rejected + o.rejected,
             requests: self.requests + o.requests,
             bytes: self.bytes + o.bytes,
+            logs: self.logs + o.logs,
         }
     }
 }
@@ -71,6 +75,7 @@ pub fn counts(r: &Receiver) -> Received {
         rejected: c.rejected_spans,
         requests: c.requests,
         bytes: c.bytes,
+        logs: c.log_records,
     }
 }
 

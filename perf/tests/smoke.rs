@@ -94,7 +94,7 @@ fn a_short_run_reports_every_span_and_compares_with_otel_and_null() {
 }
 
 #[test]
-fn the_metrics_signal_delivers_every_update_in_the_last_export() {
+fn every_signal_delivers_every_update_and_record() {
     let dir = std::env::temp_dir().join(format!("ringspan-perf-metrics-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("report.json");
@@ -105,7 +105,7 @@ fn the_metrics_signal_delivers_every_update_in_the_last_export() {
             "--rate",
             "20000",
             "--signal",
-            "traces,metrics",
+            "all",
             "--json",
         ])
         .arg(&json)
@@ -131,5 +131,9 @@ fn the_metrics_signal_delivers_every_update_in_the_last_export() {
     assert_eq!(r["metric_updates"].as_u64().unwrap(), 10 * spans, "{r}");
     assert!(r["metric_requests"].as_u64().unwrap() >= 2, "{r}");
     assert!(r["metric_points_exported"].as_u64().unwrap() > 0, "{r}");
+    // A log record per event, each exported (the identity checked the receiver got them).
+    assert!(how.contains("log records: recorded = exported"), "{r}");
+    assert_eq!(r["log_records"].as_u64().unwrap(), spans, "{r}");
+    assert_eq!(r["log_records_exported"].as_u64().unwrap(), spans, "{r}");
     std::fs::remove_dir_all(&dir).ok();
 }

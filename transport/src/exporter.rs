@@ -73,7 +73,7 @@ impl std::fmt::Debug for ExporterHandle {
 
 impl HttpExporter {
     /// Validates `config`, builds the HTTP client and starts the `ringspan-export` thread
-    /// (`ringspan-export-logs` for a logs exporter). Give the [`HttpExporter`] to an
+    /// (`ringspan-logs` for a logs exporter: Linux keeps 15 bytes of a thread name, which would cut a longer one to the span exporter's). Give the [`HttpExporter`] to an
     /// [`ringspan::otlp::OtlpSink`] (a logs exporter to [`ringspan::otlp::OtlpSink::with_logs`]);
     /// keep the handle. Its counts are in the config's signal's items: spans, or log records.
     ///
@@ -83,7 +83,7 @@ impl HttpExporter {
         config.validate()?;
         let thread = match config.signal {
             crate::config::Signal::Traces => "ringspan-export",
-            crate::config::Signal::Logs => "ringspan-export-logs",
+            crate::config::Signal::Logs => "ringspan-logs",
             crate::config::Signal::Metrics => {
                 return Err(Error::config(
                     "exporter signal",

@@ -3,9 +3,9 @@
 //! # Loop
 //! Each pass visits every ring once (a lane's full, compact and log rings) and offers the
 //! sink the ring's ready spans (or log records) as contiguous slices, at most up to the
-//! batch size, which spans and log records share. The sink takes a prefix (all of it, or less when its
+//! batch size (counted for spans and for log records apart: each request holds one signal). The sink takes a prefix (all of it, or less when its
 //! buffers are full: backpressure) and only what it took leaves the ring. The drain asks the
-//! sink to flush when `max_batch` spans are pending, when the oldest pending span has waited
+//! sink to flush when `max_batch` spans (or log records) are pending, when the oldest pending span has waited
 //! `schedule_delay`, and on request. A pass that moved fewer than `LOW_WATER` spans runs the
 //! idle strategy: with `Spin`, a 2 us busy wait (see `BACKOFF` for why polling less often
 //! makes producers faster); with `Yield` or `Park`, the core is given away, because those
@@ -84,9 +84,9 @@ pub(crate) struct Drain {
     targets: Vec<usize>,
     /// The flush request being served.
     serving: Option<u64>,
-    /// Spans and log records accepted since the last sink flush, and when (in clock ticks)
-    /// the first of them arrived.
-    pending: usize,
+    /// Spans and log records accepted since the last sink flush (`[spans, logs]`), and when
+    /// (in clock ticks) the first of them arrived.
+    pending: [usize; 2],
     pending_since: u64,
     last_calibration: u64,
     /// `schedule_delay`, `CALIBRATION_PERIOD` and `BACKOFF` in clock ticks (the drain times
@@ -123,7 +123,7 @@ impl Drain {
             calibration,
             targets,
             serving: None,
-            pending: 0,
+            pending: [0; 2],
             pending_since: now,
             last_calibration: now,
             delay_ticks: 0,
@@ -155,7 +155,7 @@ impl Drain {
             self.counters.last_pass_ns.store(at, Ordering::Relaxed);
             self.serve_flush_requests();
             let now = self.now();
-            if self.pending > 0 && now.wrapping_sub(self.pending_since) >= self.delay_ticks {
+            if self.any_pending() && now.wrapping_sub(self.pending_since) >= self.delay_ticks {
                 self.flush_sink();
             }
             // `shutdown` makes its final request before it sets `stop`, so a drain that sees
@@ -177,7 +177,7 @@ impl Drain {
         // A span can be accepted after the last flush request was served (a producer that
         // read `shutting_down` just before it was set): flush it rather than lose it with the
         // sink.
-        if self.pending > 0 {
+        if self.any_pending() {
             self.flush_sink();
         }
         self.discard_leftovers();
@@ -217,7 +217,7 @@ impl Drain {
             bump(panicked, n as u64);
             return n;
         };
-        let room = self.settings.max_batch - self.pending;
+        let room = self.settings.max_batch - self.pending[kind.signal()];
         let (cal, scope) = (&self.calibration, self.settings.scope);
         let stalls = &self.counters.sink_stalls;
         let taken = match kind {
@@ -259,15 +259,19 @@ impl Drain {
             let c = kind.counters(&self.counters);
             bump(c.delivered, taken as u64 - lost);
             bump(c.too_large, lost);
-            if self.pending == 0 {
+            if !self.any_pending() {
                 self.pending_since = self.calibration.clock().now();
             }
-            self.pending += taken;
+            self.pending[kind.signal()] += taken;
         }
-        if self.pending >= self.settings.max_batch {
+        if self.pending[kind.signal()] >= self.settings.max_batch {
             self.flush_sink();
         }
         taken
+    }
+
+    fn any_pending(&self) -> bool {
+        self.pending != [0; 2]
     }
 
     fn flush_sink(&mut self) {
@@ -278,7 +282,7 @@ impl Drain {
             }
         }
         bump(&self.counters.flushes, 1);
-        self.pending = 0;
+        self.pending = [0; 2];
     }
 
     /// Drops the sink that just panicked (its own `Drop` may panic too) and counts the panic.
@@ -317,7 +321,7 @@ impl Drain {
             .all(|(&target, popped)| popped.wrapping_sub(target) as isize >= 0);
         let late = self.handshake.past_deadline();
         if done || late {
-            if self.pending > 0 {
+            if self.any_pending() {
                 self.flush_sink();
             }
             if late && !done {
@@ -394,6 +398,11 @@ struct SignalCounters<'a> {
 }
 
 impl Kind {
+    /// The index of its signal in `Drain::pending`.
+    fn signal(self) -> usize {
+        usize::from(self == Kind::Logs)
+    }
+
     fn counters(self, c: &DrainCounters) -> SignalCounters<'_> {
         match self {
             Kind::Full | Kind::Compact => SignalCounters {

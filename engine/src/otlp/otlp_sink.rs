@@ -103,7 +103,8 @@ impl OtlpConfig {
         self
     }
 
-    /// Bytes the sink preallocates: the request buffers and the staging buffers.
+    /// Bytes the sink preallocates: the request buffers and the staging buffers; with
+    /// [`OtlpSink::with_logs`], as many request buffers again for log records.
     pub fn memory_budget(&self) -> usize {
         self.buffers * (self.max_bytes + 64) + EXTRA_SCOPES * staging_bytes(self.max_bytes)
     }
@@ -220,7 +221,12 @@ impl Drop for EncodedRequest {
         // The channel holds every buffer of the pool, so there is always room: never blocks.
         let _ = self.home.try_send(buf);
         // Relaxed: a statistic.
-        self.stats.buffers_out.fetch_sub(1, Ordering::Relaxed);
+        let out = if self.logs {
+            &self.stats.log_buffers_out
+        } else {
+            &self.stats.buffers_out
+        };
+        out.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -239,6 +245,9 @@ pub struct OtlpStats {
     /// Buffers out of the pool: taken by the sink (drain thread), given back when a request
     /// drops (exporter thread); so a read-modify-write, unlike the counters above.
     buffers_out: AtomicU64,
+    /// The same for the log records' pool (`with_logs`), and its size (0 without).
+    log_buffers_out: AtomicU64,
+    log_buffers: AtomicU64,
 }
 
 impl OtlpStats {
@@ -276,6 +285,13 @@ impl OtlpStats {
         // Relaxed: a statistic (see `buffers_out`).
         let out = self.buffers_out.load(Ordering::Relaxed) as usize;
         (out.min(self.buffers), self.buffers)
+    }
+    /// The same for the log records' pool (`(0, 0)` without [`OtlpSink::with_logs`]).
+    pub fn log_buffers_in_use(&self) -> (usize, usize) {
+        // Relaxed: statistics (see `buffers_out`).
+        let size = self.log_buffers.load(Ordering::Relaxed) as usize;
+        let out = self.log_buffers_out.load(Ordering::Relaxed) as usize;
+        (out.min(size), size)
     }
 }
 
@@ -383,12 +399,22 @@ impl<E: Exporter> OtlpSink<E> {
         })
     }
 
-    /// Also takes log records, encoded into `ExportLogsServiceRequest`s (from the same pool
-    /// of buffers, within the same `max_bytes`, at most `max_spans` records each) and handed
-    /// to `exporter`. Without it the sink takes no log records
-    /// ([`Sink::takes_logs`]).
+    /// Also takes log records, encoded into `ExportLogsServiceRequest`s (within the same
+    /// `max_bytes`, at most `max_spans` records each) and handed to `exporter`. They have a
+    /// pool of buffers of their own, as many as the spans' (allocated here), so that a
+    /// collector slow on one signal never holds back the other. Without it the sink takes no
+    /// log records ([`Sink::takes_logs`]).
     pub fn with_logs(mut self, exporter: impl Exporter) -> Self {
-        self.logs = Some(logs::Logs::new(Box::new(exporter)));
+        let buffers = self.free.capacity().unwrap_or(1);
+        // Relaxed: a statistic, set before the sink runs.
+        self.stats
+            .log_buffers
+            .store(buffers as u64, Ordering::Relaxed);
+        self.logs = Some(logs::Logs::new(
+            Box::new(exporter),
+            buffers,
+            self.max_bytes + 64,
+        ));
         self
     }
 

@@ -13,8 +13,10 @@
 //! Limits: a request stays within `max_bytes` and `max_spans` records; a record too large for
 //! any request is dropped and counted (`logs_dropped_too_large`, and the engine's
 //! `logs.dropped.too_large` through `Sink::take_dropped_logs`). With no free buffer, nothing is
-//! taken and the log records wait in their rings.
+//! taken and the log records wait in their rings. The buffers are a pool of their own, so a
+//! logs collector that is slow or down holds back log records only, never spans.
 
+use crossbeam_channel::{Receiver, Sender};
 use prost::bytes::BufMut;
 use prost::encoding::{encoded_len_varint, key_len};
 
@@ -32,6 +34,9 @@ pub(super) struct Logs {
     open: Option<OpenLogs>,
     /// Too-large drops not yet reported to the drain.
     pub(super) unreported_drops: u64,
+    /// The log records' pool of request buffers: free ones, and where requests return them.
+    free: Receiver<Vec<u8>>,
+    home: Sender<Vec<u8>>,
 }
 
 /// The request of log records being built.
@@ -43,11 +48,18 @@ struct OpenLogs {
 }
 
 impl Logs {
-    pub(super) fn new(exporter: Box<dyn Exporter>) -> Logs {
+    /// Allocates `buffers` request buffers of `bytes` each.
+    pub(super) fn new(exporter: Box<dyn Exporter>, buffers: usize, bytes: usize) -> Logs {
+        let (home, free) = crossbeam_channel::bounded(buffers);
+        for _ in 0..buffers {
+            let _ = home.try_send(Vec::with_capacity(bytes));
+        }
         Logs {
             exporter,
             open: None,
             unreported_drops: 0,
+            free,
+            home,
         }
     }
 }
@@ -98,12 +110,12 @@ impl<E: Exporter> OtlpSink<E> {
                     }
                     Some(_) => self.finish_logs(),
                     None => {
-                        let Ok(mut buf) = self.free.try_recv() else {
+                        let Ok(mut buf) = l.free.try_recv() else {
                             bump(&self.stats.buffer_waits, 1);
                             return taken;
                         };
                         // Relaxed: a statistic (see `OtlpStats::buffers_out`).
-                        self.stats.buffers_out.fetch_add(1, Ordering::Relaxed);
+                        self.stats.log_buffers_out.fetch_add(1, Ordering::Relaxed);
                         buf.resize(reserve, 0);
                         l.open = Some(OpenLogs {
                             buf,
@@ -126,7 +138,7 @@ impl<E: Exporter> OtlpSink<E> {
         };
         if open.records == 0 {
             open.buf.clear();
-            let _ = self.home.try_send(open.buf);
+            let _ = l.home.try_send(open.buf);
             return;
         }
         let scope = len_delimited(1, scope_body(open.scope)) + (open.buf.len() - open.reserve);
@@ -156,7 +168,7 @@ impl<E: Exporter> OtlpSink<E> {
             start,
             records: open.records,
             logs: true,
-            home: self.home.clone(),
+            home: l.home.clone(),
             stats: Arc::clone(&self.stats),
         };
         l.exporter.export(request);
