@@ -239,21 +239,42 @@ fn a_dead_logs_collector_loses_records_counted() {
     let logs = ringspan_transport::ExporterConfig::for_signal(Signal::Logs)
         .base_endpoint(&dead)
         .unwrap()
-        .retry(fast_retry().max_elapsed(Duration::from_millis(300)))
-        .timeout(Duration::from_millis(200));
+        .retry(fast_retry().max_elapsed(Duration::from_secs(8)))
+        .timeout(Duration::from_millis(100));
     config.logs = LogsExport::Own(Box::new(logs));
     let pipeline = Pipeline::start(config).unwrap();
     let p = pipeline.engine().producer().unwrap();
-    for i in 0..100i64 {
-        drop(p.span("kept"));
+    // Far more log records than the logs' buffers hold (4 requests of 64), first; then,
+    // once the dead collector's retries hold those buffers, the spans: were the buffers
+    // shared, the spans would wait for the logs' retries.
+    for i in 0..2000i64 {
         p.log(Severity::ERROR, "lost", &[("i", Value::from(i))]);
     }
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..2000 {
+        drop(p.span("kept"));
+    }
     drop(p);
-    let report = pipeline.shutdown(T).unwrap();
-    assert_eq!(report.exported, 100, "spans still go out");
-    assert_eq!(report.logs.recorded, 100);
+    // The spans go out while the logs exporter still retries (for up to 8 s).
+    let started = std::time::Instant::now();
+    while pipeline.report().exported < 2000 && started.elapsed() < Duration::from_secs(4) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let now = pipeline.report();
+    assert_eq!(
+        now.exported, 2000,
+        "spans wait for the logs' buffers: {now:?}"
+    );
+    assert!(
+        now.logs.export.in_flight() > 0,
+        "the logs exporter is still retrying: {:?}",
+        now.logs
+    );
+    let report = pipeline.shutdown(Duration::from_secs(2)).unwrap();
+    assert_eq!(report.logs.recorded, 2000);
     assert_eq!(report.logs.exported, 0);
-    assert_eq!(report.logs.export_dropped.total(), 100, "{:?}", report.logs);
+    assert_eq!(report.logs.dropped_total(), 2000, "{:?}", report.logs);
+    assert!(report.logs.export_dropped.total() > 0, "{:?}", report.logs);
     assert!(report.logs.is_settled(), "{:?}", report.logs);
     assert!(pipeline.report().logs.is_settled());
 }
