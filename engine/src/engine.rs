@@ -294,8 +294,9 @@ impl Engine {
         crate::collect::read(&self.pool)
     }
 
-    /// Waits until every span pushed before this call is in the sink and the sink has been
-    /// flushed.
+    /// Waits until every span and log record pushed before this call is in the sink and the
+    /// sink has been flushed (a sink refusing log records holds a flush back as one refusing
+    /// spans does).
     ///
     /// # Errors
     /// [`Error::is_timeout`] if that took longer than `timeout` (the sink is refusing spans),

@@ -43,8 +43,12 @@
 //! [`otlp::OtlpSink`], which hands finished `ExportTraceServiceRequest` bytes to an
 //! [`otlp::Exporter`]), and `model/` for what they all share ([`Callsite`], the 128-byte
 //! [`CompactRecord`] of a callsite span, the full [`SpanRecord`], [`Value`], ids). Each lane
-//! has two rings: compact records (spans started with [`Producer::span_at`] that keep to their
-//! callsite) and full records (the keyed API, and callsite spans that outgrew theirs).
+//! has two span rings: compact records (spans started with [`Producer::span_at`] that keep to
+//! their callsite) and full records (the keyed API, and callsite spans that outgrew theirs);
+//! and a third for [`LogRecord`]s ([`Producer::log`], and the `tracing` and `log` bridges),
+//! encoded into `ExportLogsServiceRequest`s for the exporter given to
+//! [`otlp::OtlpSink::with_logs`]. Metric instruments ([`Engine::metric`]) record into cells
+//! beside each ring.
 //! Timestamps come from the TSC where it is invariant ([`Clock`]); sampling is decided at the
 //! root ([`Sampler`]); W3C `traceparent` headers ([`parse_traceparent`]) cross process
 //! boundaries.
@@ -53,7 +57,8 @@
 //! Each sampled span is either delivered to the sink or counted in [`Snapshot::dropped`] by
 //! reason: ring full, producer stack too deep, no ring for the thread, or shutdown. The
 //! identity, `recorded = delivered + dropped + in_rings`, is exact after shutdown
-//! ([`Snapshot::is_balanced`]).
+//! ([`Snapshot::is_balanced`]). Log records have the same identity of their own
+//! ([`Snapshot::logs`], [`LogsSnapshot::is_balanced`]).
 //!
 //! # Configuration from the environment
 //! [`EngineConfig::from_env`] and [`otlp::OtlpConfig::from_env`] read the standard variables;
