@@ -99,6 +99,37 @@ fn refuse(shared: &Shared, status: StatusCode) -> Result<Response<ResponseBody>,
     Ok(answer(status, Bytes::new()))
 }
 
+/// Runs `check` (inflating and decoding a body: CPU work) off the runtime's one worker, so
+/// the other connections keep moving. `Ok(Err(_))` is the refusal to send; `Err` drops the
+/// connection: a receiver that is stopping counts no request that may not get its answer.
+async fn off_worker<T: Send + 'static>(
+    shared: &Shared,
+    check: impl FnOnce() -> Result<T, StatusCode> + Send + 'static,
+) -> Result<Result<T, Response<ResponseBody>>, std::io::Error> {
+    let checked = match tokio::task::spawn_blocking(check).await {
+        Ok(Ok(checked)) => checked,
+        Ok(Err(status)) => return refuse(shared, status).map(Err),
+        Err(_) => return refuse(shared, StatusCode::INTERNAL_SERVER_ERROR).map(Err),
+    };
+    if shared.stopping.load(Ordering::Relaxed) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "the receiver is stopping",
+        ));
+    }
+    Ok(Ok(checked))
+}
+
+/// A 200 with a protobuf response body.
+fn protobuf_ok(body: Vec<u8>) -> Result<Response<ResponseBody>, std::io::Error> {
+    let mut r = answer(StatusCode::OK, Bytes::from(body));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-protobuf"),
+    );
+    Ok(r)
+}
+
 fn gunzip(body: &[u8]) -> Result<Vec<u8>, StatusCode> {
     let mut out = Vec::with_capacity((body.len() * 4).min(MAX_REQUEST_BYTES));
     let mut gz = flate2::read::GzDecoder::new(body).take(MAX_REQUEST_BYTES as u64 + 1);
@@ -366,19 +397,10 @@ async fn serve_logs(
         };
         Ok((records, kept))
     };
-    // As for traces: inflating and scanning a large body is CPU work, off the one worker.
-    let (records, kept) = match tokio::task::spawn_blocking(check).await {
-        Ok(Ok(checked)) => checked,
-        Ok(Err(status)) => return refuse(shared, status),
-        Err(_) => return refuse(shared, StatusCode::INTERNAL_SERVER_ERROR),
+    let (records, kept) = match off_worker(shared, check).await? {
+        Ok(checked) => checked,
+        Err(refused) => return Ok(refused),
     };
-    // As for traces: a request that may not get its answer is not counted.
-    if shared.stopping.load(Ordering::Relaxed) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionAborted,
-            "the receiver is stopping",
-        ));
-    }
     let c = &shared.counters;
     add(&c.log_requests, 1);
     add(&c.log_records, records);
@@ -389,15 +411,7 @@ async fn serve_logs(
             .unwrap_or_else(|e| e.into_inner())
             .push(k);
     }
-    let mut r = answer(
-        StatusCode::OK,
-        Bytes::from(ExportLogsServiceResponse::default().encode_to_vec()),
-    );
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        http::HeaderValue::from_static("application/x-protobuf"),
-    );
-    Ok(r)
+    protobuf_ok(ExportLogsServiceResponse::default().encode_to_vec())
 }
 
 /// The data points of a metrics request.
@@ -432,19 +446,10 @@ async fn serve_metrics(
             ExportMetricsServiceRequest::decode(&body[..]).map_err(|_| StatusCode::BAD_REQUEST)?;
         Ok((body, request))
     };
-    // As for traces: inflating and decoding a large body is CPU work, off the one worker.
-    let (body, request) = match tokio::task::spawn_blocking(decode).await {
-        Ok(Ok(decoded)) => decoded,
-        Ok(Err(status)) => return refuse(shared, status),
-        Err(_) => return refuse(shared, StatusCode::INTERNAL_SERVER_ERROR),
+    let (body, request) = match off_worker(shared, decode).await? {
+        Ok(decoded) => decoded,
+        Err(refused) => return Ok(refused),
     };
-    // As for traces: a request that may not get its answer is not counted.
-    if shared.stopping.load(Ordering::Relaxed) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionAborted,
-            "the receiver is stopping",
-        ));
-    }
     let c = &shared.counters;
     add(&c.metric_requests, 1);
     add(&c.data_points, data_points(&request));
@@ -458,13 +463,5 @@ async fn serve_metrics(
                 request,
             });
     }
-    let mut r = answer(
-        StatusCode::OK,
-        Bytes::from(ExportMetricsServiceResponse::default().encode_to_vec()),
-    );
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        http::HeaderValue::from_static("application/x-protobuf"),
-    );
-    Ok(r)
+    protobuf_ok(ExportMetricsServiceResponse::default().encode_to_vec())
 }

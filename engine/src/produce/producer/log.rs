@@ -63,25 +63,9 @@ impl Producer {
     /// building it lost.
     #[cfg_attr(not(any(feature = "tracing", feature = "log")), allow(dead_code))]
     pub(crate) fn emit_built(&self, built: &LogRecord, loss: Loss) {
-        self.with(|inner, pool| {
-            let cx = inner.log_context();
-            let Some(claim) = &mut inner.claim else {
-                return pool.count_log_no_ring();
-            };
-            let counters = &claim.lane.counters;
-            bump(&counters.logs_recorded, 1);
-            let Some(ring) = &mut claim.logs else {
-                return bump(&counters.logs_dropped_off, 1);
-            };
-            let (time, scope) = (inner.clock.now(), inner.scope);
-            if ring
-                .push_with(|slot| built.copy_stamped_into(slot, time, cx, scope))
-                .is_err()
-            {
-                count_log_full(pool.is_shutting_down(), counters);
-            } else if loss.truncated > 0 {
-                bump(&counters.truncated_strings, u64::from(loss.truncated));
-            }
+        self.publish_log(|slot, time, cx, scope| {
+            built.copy_stamped_into(slot, time, cx, scope);
+            loss
         });
     }
 
@@ -92,6 +76,23 @@ impl Producer {
         severity: Severity,
         body: Value<'_>,
         attrs: &[(&'static str, Value<'_>)],
+    ) {
+        self.publish_log(|slot, time, cx, scope| {
+            let mut loss = Loss::default();
+            slot.write(
+                time, severity, event_name, body, attrs, cx, scope, &mut loss,
+            );
+            loss
+        });
+    }
+
+    /// Counts a log record and has `write` fill the log ring's next slot with it (given the
+    /// time, the current span's ids and flags, and the scope; returning what it lost), or
+    /// counts why it could not: no ring, logs off, a full ring.
+    #[inline(always)]
+    fn publish_log(
+        &self,
+        write: impl FnOnce(&mut LogRecord, u64, ([u64; 2], u64, TraceFlags), &'static str) -> Loss,
     ) {
         self.with(|inner, pool| {
             let cx = inner.log_context();
@@ -105,12 +106,10 @@ impl Producer {
             };
             let (time, scope) = (inner.clock.now(), inner.scope);
             let mut loss = Loss::default();
-            let written = ring.push_with(|slot| {
-                slot.write(
-                    time, severity, event_name, body, attrs, cx, scope, &mut loss,
-                )
-            });
-            if written.is_err() {
+            if ring
+                .push_with(|slot| loss = write(slot, time, cx, scope))
+                .is_err()
+            {
                 count_log_full(pool.is_shutting_down(), counters);
             } else if loss.truncated > 0 {
                 bump(&counters.truncated_strings, u64::from(loss.truncated));
