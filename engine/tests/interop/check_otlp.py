@@ -46,8 +46,16 @@ def main(directory):
     ss = rs.scope_spans[0]
     check("scope name", ss.scope.name == want["scope"], ss.scope.name)
     check("span count", len(ss.spans) == len(want["spans"]), str(len(ss.spans)))
-    for span, exp in zip(ss.spans, want["spans"]):
+    # By name: spans reach a request in the order the drain finds them, and it visits a
+    # lane's ring of full records before its compact one, so a callsite span that ended
+    # last may come before a full one the drain had not seen yet.
+    by_name = {s.name: s for s in ss.spans}
+    check("span names", sorted(by_name) == sorted(e["name"] for e in want["spans"]), str(sorted(by_name)))
+    for exp in want["spans"]:
         tag = exp["name"]
+        span = by_name.get(tag)
+        if span is None:
+            continue
         check(f"{tag}: name", span.name == exp["name"], span.name)
         check(f"{tag}: trace_id", span.trace_id.hex() == exp["trace_id"], span.trace_id.hex())
         check(f"{tag}: span_id", span.span_id.hex() == exp["span_id"], span.span_id.hex())
